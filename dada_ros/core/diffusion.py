@@ -1,0 +1,100 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""The building blocks of Deep Anisotropic Diffusion, written as plain functions.
+
+Notation follows Metzger, Caye Daudt and Schindler, "Guided Depth Super-Resolution by
+Deep Anisotropic Diffusion", CVPR 2023. Tensors are ``(B, C, H, W)`` float32; ``cv`` holds
+the coefficients between vertical neighbours, shape ``(B, 1, H-1, W)``, ``ch`` those
+between horizontal neighbours, ``(B, 1, H, W-1)``. None of these functions modifies its
+inputs, so they are safe to use with autograd (training) and as a reference.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+
+#: Diffusion rate lambda of Eq. 1 (stable for lambda * 4 < 1 since c <= 1).
+LAMBDA = 0.24
+#: Perona-Malik contrast parameter K of the unlearned variant.
+K_DEFAULT = 0.03
+#: Guards the division of the adjustment step.
+EPS = 1e-8
+
+
+def perona_malik(x: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    """Perona-Malik edge-stopping function g(x) = 1 / (1 + x^2 / K^2), values in (0, 1]."""
+    return 1.0 / (1.0 + (x * x) / (k * k))
+
+
+def coefficients(features: torch.Tensor,
+                 k: float | torch.Tensor = K_DEFAULT) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Diffusion coefficients from guide features.
+
+    ``c = g(mean over channels of |difference of neighbouring features|)`` along each axis.
+
+    Args:
+        features: ``(B, C, H, W)`` guide features.
+        k: Perona-Malik contrast K (a float or a 0-d tensor, e.g. ``exp(log K)``).
+
+    Returns:
+        ``cv`` of shape ``(B, 1, H-1, W)`` and ``ch`` of shape ``(B, 1, H, W-1)``.
+    """
+    if features.dim() != 4:
+        raise ValueError(f'features must be (B, C, H, W), got shape {tuple(features.shape)}')
+    dv = (features[:, :, 1:, :] - features[:, :, :-1, :]).abs().mean(dim=1, keepdim=True)
+    dh = (features[:, :, :, 1:] - features[:, :, :, :-1]).abs().mean(dim=1, keepdim=True)
+    return perona_malik(dv, k), perona_malik(dh, k)
+
+
+def diffuse_step(image: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
+                 rate: float = LAMBDA) -> torch.Tensor:
+    """One explicit anisotropic diffusion step (Eq. 1).
+
+    The flow ``rate * c * (I_q - I_p)`` moves between every pair of vertical neighbours and
+    every pair of horizontal neighbours; both flows are computed from the same ``image``.
+    """
+    dv = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dh = image[:, :, :, 1:] - image[:, :, :, :-1]
+    flow_v = rate * cv * dv  # vertical transmissions: into the upper pixel, out of the lower
+    flow_h = rate * ch * dh  # horizontal transmissions: into the left pixel, out of the right
+    out = image.clone()  # the caller's tensor stays untouched; autograd tracks the clone
+    out[:, :, 1:, :] -= flow_v
+    out[:, :, :-1, :] += flow_v
+    out[:, :, :, 1:] -= flow_h
+    out[:, :, :, :-1] += flow_h
+    return out
+
+
+def block_mean(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """Mean over non-overlapping ``factor x factor`` blocks: ``(B, C, H, W) -> (B, C, H/f, W/f)``."""
+    b, c, h, w = image.shape
+    return image.reshape(b, c, h // factor, factor, w // factor, factor).mean(dim=(3, 5))
+
+
+def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
+                factor: int) -> torch.Tensor:
+    """Adjustment step (Eq. 3): scale each block so its mean equals the source pixel.
+
+    Args:
+        image: ``(B, 1, H, W)`` positive high-resolution estimate.
+        source: ``(B, 1, H/f, W/f)`` positive low-resolution depth (any value where invalid).
+        valid: ``(B, 1, H/f, W/f)`` bool, False where the source is invalid (block left free).
+        factor: integer upsampling factor f.
+    """
+    ratio = torch.where(valid, source / (block_mean(image, factor) + EPS),
+                        torch.ones_like(source))
+    b, c, h, w = ratio.shape
+    upsampled = ratio[:, :, :, None, :, None].expand(b, c, h, factor, w, factor)
+    return image * upsampled.reshape(b, c, h * factor, w * factor)
+
+
+def reference_diffusion(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
+                        source: torch.Tensor, valid: torch.Tensor, factor: int,
+                        iterations: int, rate: float = LAMBDA) -> torch.Tensor:
+    """The paper's plain loop: ``iterations`` times a diffusion step then an adjustment step."""
+    image = initial
+    for _ in range(iterations):
+        image = adjust_step(diffuse_step(image, cv, ch, rate), source, valid, factor)
+    return image

@@ -1,0 +1,163 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""``DepthUpsampler``: the public, ROS-free entry point of dada_ros."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import numpy as np
+import torch
+
+from .diffusion import LAMBDA, reference_diffusion
+from .guides import make_guide
+from .initial import masked_bicubic
+from .params import resolve_solver_params
+from .solver import PyramidSolver
+from .sparse import complete_sparse
+
+#: ImageNet statistics used to normalise the RGB guide (as the paper does).
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Map the ``device`` parameter to a torch device.
+
+    ``auto`` picks CUDA when available, else CPU; an explicit CUDA device that is not
+    available is an error (``RuntimeError``) rather than a silent fallback.
+    """
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(name)
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device '{name}' requested but CUDA is not available "
+                               "(use device 'cpu' or 'auto')")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device '{name}' requested but only "
+                               f'{torch.cuda.device_count()} CUDA device(s) exist')
+    return device
+
+
+def upsampling_factor(rgb_shape: Tuple[int, ...], depth_shape: Tuple[int, ...]) -> int:
+    """Integer factor f with ``H = f * h`` and ``W = f * w``; ``ValueError`` otherwise."""
+    big_h, big_w = rgb_shape[:2]
+    h, w = depth_shape[:2]
+    if h <= 0 or w <= 0 or big_h <= 0 or big_w <= 0:
+        raise ValueError(f'empty image: rgb {big_h}x{big_w}, depth {h}x{w}')
+    if big_h % h or big_w % w or big_h // h != big_w // w:
+        raise ValueError(
+            f'depth {h}x{w} does not fit rgb {big_h}x{big_w}: the rgb height and width must '
+            'both be the depth height and width times one integer factor')
+    return big_h // h
+
+
+def check_inputs(rgb: np.ndarray, depth: np.ndarray) -> int:
+    """Validate ``up()`` inputs and return the upsampling factor."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3:
+        raise ValueError('rgb must be an HxWx3 uint8 array in RGB order, got '
+                         f'{getattr(rgb, "dtype", type(rgb))} {getattr(rgb, "shape", "")}')
+    if not isinstance(depth, np.ndarray) or depth.ndim != 2 \
+            or not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError('depth must be an hxw float array (NaN = invalid), got '
+                         f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
+    return upsampling_factor(rgb.shape, depth.shape)
+
+
+def resolve_depth_mode(mode: str, factor: int) -> str:
+    """'auto' means sparse when the depth has the RGB size (factor 1), else low-res."""
+    if mode == 'auto':
+        return 'sparse' if factor == 1 else 'lowres'
+    if mode == 'sparse' and factor != 1:
+        raise ValueError(f"depth.mode 'sparse' needs depth at the rgb size, got factor {factor}")
+    return mode
+
+
+def rgb_features(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """ImageNet-normalised RGB as a ``(1, 3, H, W)`` float32 tensor."""
+    tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+    tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
+    mean = torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1)
+    return (tensor - mean) / std
+
+
+class DepthUpsampler:
+    """Guided depth super-resolution by (Deep) Anisotropic Diffusion.
+
+    Construct with the node's parameter names, e.g.
+    ``DepthUpsampler(model='rgb', iterations=64, device='cpu')`` (``depth.mode`` may be
+    spelled ``depth_mode``). Then ``up(rgb, depth)`` returns the dense depth.
+    """
+
+    def __init__(self, **params: Any) -> None:
+        self.params: Dict[str, Any] = resolve_solver_params(params)
+        self.device = resolve_device(self.params['device'])
+        self.guide = make_guide(self.params['model'], self.params['weights'], self.device)
+        self._pyramid = PyramidSolver(LAMBDA)
+
+    @property
+    def iterations(self) -> int:
+        """Iteration budget (per pyramid level for the pyramid solver)."""
+        return int(self.params['iterations'])
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self.set_param('iterations', value)
+
+    def set_param(self, name: str, value: Any) -> None:
+        """Change one solver parameter that needs no rebuild (``iterations``, ``solver``...)."""
+        resolved = resolve_solver_params({**self.params, name: value})
+        if resolved['model'] != self.params['model'] or resolved['device'] != self.params['device'] \
+                or resolved['weights'] != self.params['weights']:
+            raise ValueError(f'{name} cannot change at run time; build a new DepthUpsampler')
+        self.params = resolved
+
+    @torch.inference_mode()
+    def up(self, rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Upsample ``depth`` to the size of ``rgb``.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 image in RGB order.
+            depth: ``(h, w)`` float array, any positive unit; NaN, Inf and values <= 0 are
+                invalid. ``H = f * h`` and ``W = f * w`` for one integer factor ``f >= 1``.
+
+        Returns:
+            ``(H, W)`` float32 depth in the unit of ``depth``; NaN only where no input was
+            valid (everywhere when ``depth`` has no valid pixel, or in unfilled holes when
+            ``fill_holes`` is false).
+        """
+        factor = check_inputs(rgb, depth)
+        if resolve_depth_mode(self.params['depth.mode'], factor) == 'sparse':
+            return complete_sparse(self, rgb, depth)
+        depth32 = np.asarray(depth, dtype=np.float32)
+        valid = np.isfinite(depth32) & (depth32 > 0)
+        big_h, big_w = rgb.shape[:2]
+        if not valid.any():
+            return np.full((big_h, big_w), np.nan, dtype=np.float32)
+        # Normalise to a mean of one: the coefficients and K see the same scale for any unit.
+        scale = float(depth32[valid].mean())
+        source_np = np.where(valid, depth32 / scale, 1.0).astype(np.float32)
+        initial_np = masked_bicubic(source_np, valid, factor)
+
+        device = self.device
+        source = torch.from_numpy(source_np).to(device)
+        valid_t = torch.from_numpy(valid).to(device)
+        initial = torch.from_numpy(initial_np).to(device)
+        cv, ch = self.guide.coefficients(rgb_features(rgb, device), initial[None, None])
+        result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid_t, factor)
+        out = (result * scale).cpu().numpy().astype(np.float32, copy=False)
+        if not self.params['fill_holes'] and not valid.all():
+            out[~np.repeat(np.repeat(valid, factor, 0), factor, 1)] = np.nan
+        return out
+
+    def _solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
+               source: torch.Tensor, valid: torch.Tensor, factor: int) -> torch.Tensor:
+        iterations = self.iterations
+        if self.params['solver'] == 'reference':
+            return reference_diffusion(initial[None, None], cv[None, None], ch[None, None],
+                                       source[None, None], valid[None, None], factor,
+                                       iterations)[0, 0]
+        return self._pyramid.solve(initial, cv, ch, source, valid, factor, iterations)
