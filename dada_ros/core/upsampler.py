@@ -96,7 +96,7 @@ class DepthUpsampler:
         self.params: Dict[str, Any] = resolve_solver_params(params)
         self.device = resolve_device(self.params['device'])
         self.guide = make_guide(self.params['model'], self.params['weights'], self.device)
-        self._pyramid = PyramidSolver(LAMBDA)
+        self._pyramid = PyramidSolver()
 
     @property
     def iterations(self) -> int:
