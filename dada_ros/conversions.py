@@ -1,0 +1,342 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Conversions between ROS 2 messages and numpy arrays (no cv_bridge, no sensor_msgs_py).
+
+Everything the node translates lives here:
+
+* :func:`image_to_rgb` - ``sensor_msgs/Image`` in ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8`` or
+  ``mono8`` to an ``(H, W, 3)`` uint8 array in RGB order.
+* :func:`image_to_depth` - ``16UC1`` (millimetres, 0 = invalid) or ``32FC1`` (metres; 0,
+  negative, NaN and Inf = invalid) to an ``(H, W)`` float32 array in metres, NaN = invalid
+  (REP 118).
+* :func:`image_to_array` - the raw pixel array of any supported encoding.
+* :func:`array_to_image`, :func:`depth_to_image`, :func:`rgb_to_image` - the other way.
+* :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``.
+* :func:`depth_to_pointcloud` / :func:`read_points` - organized ``sensor_msgs/PointCloud2``
+  with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field.
+
+Row padding (``step`` larger than ``width * bytes_per_pixel``) and ``is_bigendian`` are
+honoured on input; malformed messages raise subclasses of :class:`ImageConversionError`
+(a ``ValueError``) whose ``kind`` names the problem, so callers can count errors by kind.
+Input messages and arrays are never modified.
+"""
+
+from __future__ import annotations
+
+import array
+import sys
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from .core.geometry import backproject, decimate, validate_intrinsics
+
+__all__ = [
+    'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
+    'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
+    'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS',
+    'image_to_array', 'image_to_rgb', 'image_to_depth',
+    'array_to_image', 'rgb_to_image', 'depth_to_image',
+    'copy_header', 'camera_info_to_k', 'depth_to_pointcloud', 'read_points', 'pack_rgb',
+]
+
+_HOST_BIG_ENDIAN = sys.byteorder == 'big'
+
+
+class ImageConversionError(ValueError):
+    """A message that cannot be converted; ``kind`` is a short counter name."""
+
+    kind = 'conversion_error'
+
+
+class UnsupportedEncodingError(ImageConversionError):
+    """The image encoding is unknown or not valid for this input."""
+
+    kind = 'unknown_encoding'
+
+
+class EmptyImageError(ImageConversionError):
+    """The image has zero width or height."""
+
+    kind = 'empty_image'
+
+
+class StepTooSmallError(ImageConversionError):
+    """``step`` is smaller than ``width * bytes_per_pixel``."""
+
+    kind = 'step_too_small'
+
+
+class DataTooShortError(ImageConversionError):
+    """``data`` holds fewer than ``step * height`` bytes."""
+
+    kind = 'data_too_short'
+
+
+class CameraInfoError(ValueError):
+    """A ``CameraInfo`` whose ``K`` is unusable (all zero, wrong length, fx/fy <= 0)."""
+
+    kind = 'bad_camera_info'
+
+
+#: encoding -> (numpy scalar type, channels).
+ENCODINGS: Dict[str, Tuple[type, int]] = {
+    'rgb8': (np.uint8, 3),
+    'bgr8': (np.uint8, 3),
+    'rgba8': (np.uint8, 4),
+    'bgra8': (np.uint8, 4),
+    'mono8': (np.uint8, 1),
+    '16UC1': (np.uint16, 1),
+    '32FC1': (np.float32, 1),
+}
+COLOR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+DEPTH_ENCODINGS = ('16UC1', '32FC1')
+
+
+def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
+    try:
+        scalar, channels = ENCODINGS[encoding]
+    except KeyError:
+        raise UnsupportedEncodingError(
+            f'unsupported image encoding {encoding!r}; supported: {list(ENCODINGS)}') from None
+    dtype = np.dtype(scalar).newbyteorder('>' if big_endian else '<')
+    return dtype, channels
+
+
+def image_to_array(msg: Image) -> np.ndarray:
+    """Return the pixels of ``msg`` as a new array in host byte order without padding.
+
+    The shape is ``(H, W)`` for one-channel encodings and ``(H, W, C)`` otherwise; the
+    dtype is uint8, uint16 or float32 as the encoding says.
+
+    Raises:
+        UnsupportedEncodingError, EmptyImageError, StepTooSmallError, DataTooShortError.
+    """
+    dtype, channels = _pixel_dtype(msg.encoding, bool(msg.is_bigendian))
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise EmptyImageError(f'empty image ({width}x{height}, encoding {msg.encoding})')
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise StepTooSmallError(
+            f'step {step} is smaller than width * bytes per pixel = {row_bytes} '
+            f'({width} px, {msg.encoding})')
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size < step * height:
+        raise DataTooShortError(
+            f'image data has {data.size} bytes, expected step * height = {step * height}')
+    rows = data[:step * height].reshape(height, step)[:, :row_bytes]
+    pixels = np.ascontiguousarray(rows).view(dtype)
+    pixels = pixels.astype(dtype.newbyteorder('='), copy=True)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return pixels.reshape(shape)
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """Convert a color or mono image to an ``(H, W, 3)`` uint8 array in RGB order."""
+    if msg.encoding not in COLOR_ENCODINGS:
+        raise UnsupportedEncodingError(
+            f'encoding {msg.encoding!r} is not a color encoding; expected one of '
+            f'{list(COLOR_ENCODINGS)}')
+    pixels = image_to_array(msg)
+    if msg.encoding == 'mono8':
+        return np.repeat(pixels[:, :, None], 3, axis=2)
+    if msg.encoding in ('bgr8', 'bgra8'):
+        return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def image_to_depth(msg: Image) -> np.ndarray:
+    """Convert a depth image to ``(H, W)`` float32 metres with NaN for invalid pixels.
+
+    ``16UC1`` is read as millimetres (0 = invalid); ``32FC1`` as metres (0, negative values,
+    NaN and Inf are invalid).
+    """
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise UnsupportedEncodingError(
+            f'encoding {msg.encoding!r} is not a depth encoding; expected one of '
+            f'{list(DEPTH_ENCODINGS)}')
+    pixels = image_to_array(msg)
+    if msg.encoding == '16UC1':
+        depth = pixels.astype(np.float32) * np.float32(0.001)
+        depth[pixels == 0] = np.nan
+        return depth
+    depth = pixels.astype(np.float32, copy=True)
+    with np.errstate(invalid='ignore'):
+        depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
+    return depth
+
+
+def copy_header(header: Header) -> Header:
+    """Return an independent copy of ``header`` (stamp and frame_id)."""
+    out = Header()
+    out.stamp.sec = header.stamp.sec
+    out.stamp.nanosec = header.stamp.nanosec
+    out.frame_id = header.frame_id
+    return out
+
+
+def array_to_image(pixels: np.ndarray, encoding: str, header: Optional[Header] = None,
+                   step: Optional[int] = None, big_endian: bool = _HOST_BIG_ENDIAN) -> Image:
+    """Build an ``Image`` from an array in any supported encoding.
+
+    Args:
+        pixels: ``(H, W)`` or ``(H, W, C)`` array matching ``encoding`` (values are cast to
+            the encoding's dtype).
+        encoding: a key of :data:`ENCODINGS`.
+        header: copied into the message (default: an empty header).
+        step: row length in bytes; larger than ``W * bytes_per_pixel`` adds zero padding.
+        big_endian: byte order of the data (default: the host's).
+    """
+    dtype, channels = _pixel_dtype(encoding, big_endian)
+    pixels = np.asarray(pixels)
+    expected_ndim = 2 if channels == 1 else 3
+    if pixels.ndim == 3 and channels == 1 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim != expected_ndim or (channels > 1 and pixels.shape[2] != channels):
+        raise ValueError(f'array of shape {pixels.shape} does not fit encoding {encoding!r} '
+                         f'({channels} channel(s))')
+    height, width = pixels.shape[:2]
+    row_bytes = width * channels * dtype.itemsize
+    step = row_bytes if step is None else int(step)
+    if step < row_bytes:
+        raise StepTooSmallError(f'step {step} is smaller than the row size {row_bytes}')
+    rows = np.ascontiguousarray(pixels, dtype=dtype).reshape(height, -1).view(np.uint8)
+    if step > row_bytes:
+        padded = np.zeros((height, step), dtype=np.uint8)
+        padded[:, :row_bytes] = rows
+        rows = padded
+    msg = Image()
+    if header is not None:
+        msg.header = copy_header(header)
+    msg.height = int(height)
+    msg.width = int(width)
+    msg.encoding = encoding
+    msg.is_bigendian = int(big_endian)
+    msg.step = int(step)
+    msg.data = array.array('B', rows.tobytes())
+    return msg
+
+
+def rgb_to_image(rgb: np.ndarray, header: Optional[Header] = None,
+                 encoding: str = 'rgb8') -> Image:
+    """Build an ``rgb8`` (or ``bgr8``) image from an ``(H, W, 3)`` uint8 RGB array."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f'rgb must be (H, W, 3) uint8, got {rgb.dtype} {rgb.shape}')
+    if encoding == 'bgr8':
+        rgb = rgb[:, :, ::-1]
+    elif encoding != 'rgb8':
+        raise UnsupportedEncodingError(f"rgb_to_image writes 'rgb8' or 'bgr8', not {encoding!r}")
+    return array_to_image(rgb, encoding, header)
+
+
+def depth_to_image(depth: np.ndarray, header: Optional[Header] = None) -> Image:
+    """Build a ``32FC1`` image (metres, NaN = invalid, REP 118) from an ``(H, W)`` array."""
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError(f'depth must be an (H, W) float array, got {depth.dtype} {depth.shape}')
+    return array_to_image(depth, '32FC1', header)
+
+
+def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
+    """Return the validated ``(3, 3)`` float64 camera matrix of ``msg``.
+
+    Raises:
+        CameraInfoError: ``k`` does not have 9 finite values, is all zero, or fx/fy <= 0.
+    """
+    try:
+        return validate_intrinsics(np.asarray(msg.k, dtype=np.float64))
+    except ValueError as error:
+        raise CameraInfoError(f'camera_info: {error}') from None
+
+
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Pack ``(..., 3)`` uint8 RGB into float32 values holding the bits of ``0x00RRGGBB``."""
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) \
+        | rgb[..., 2].astype(np.uint32)
+    return packed.view(np.float32)
+
+
+def _cloud_dtype(color: bool) -> np.dtype:
+    names = ['x', 'y', 'z'] + (['rgb'] if color else [])
+    return np.dtype({'names': names, 'formats': [np.float32] * len(names),
+                     'offsets': [4 * i for i in range(len(names))],
+                     'itemsize': 16 if color else 12})
+
+
+def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Header] = None,
+                        stride: int = 1, rgb: Optional[np.ndarray] = None) -> PointCloud2:
+    """Build an organized ``PointCloud2`` from a depth image and its camera matrix.
+
+    Args:
+        depth: ``(H, W)`` float depth in metres, NaN / <= 0 = invalid.
+        k: ``(3, 3)`` camera matrix of the depth image (the RGB camera for dense depth).
+        header: copied into the cloud; its frame_id must be the optical frame of ``k``.
+        stride: keep every ``stride``-th row and column.
+        rgb: optional ``(H, W, 3)`` uint8 RGB image; adds the packed ``rgb`` field.
+
+    Returns:
+        A cloud of ``ceil(H / stride)`` rows by ``ceil(W / stride)`` columns with float32
+        ``x``, ``y``, ``z`` (NaN for invalid points, ``is_dense`` false) and, when ``rgb``
+        is given, ``rgb`` (float32 bits of ``0x00RRGGBB``) at offset 12, point_step 16.
+    """
+    points = backproject(depth, k, stride)
+    rows, cols = points.shape[:2]
+    color = rgb is not None
+    dtype = _cloud_dtype(color)
+    cloud = np.zeros((rows, cols), dtype=dtype)
+    cloud['x'] = points[..., 0]
+    cloud['y'] = points[..., 1]
+    cloud['z'] = points[..., 2]
+    if rgb is not None:
+        if rgb.shape[:2] != depth.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f'rgb shape {rgb.shape} does not match depth shape {depth.shape}')
+        cloud['rgb'] = pack_rgb(decimate(rgb, stride))
+    msg = PointCloud2()
+    if header is not None:
+        msg.header = copy_header(header)
+    msg.height = int(rows)
+    msg.width = int(cols)
+    msg.fields = [PointField(name=name, offset=int(dtype.fields[name][1]),
+                             datatype=PointField.FLOAT32, count=1) for name in dtype.names]
+    msg.is_bigendian = _HOST_BIG_ENDIAN
+    msg.point_step = int(dtype.itemsize)
+    msg.row_step = int(dtype.itemsize * cols)
+    msg.is_dense = False
+    msg.data = array.array('B', cloud.tobytes())
+    return msg
+
+
+def read_points(msg: PointCloud2) -> Dict[str, np.ndarray]:
+    """Read the float32 fields of an organized cloud into ``(height, width)`` arrays.
+
+    The packed ``rgb`` field is returned as a ``(height, width, 3)`` uint8 array.
+    """
+    order = '>' if msg.is_bigendian else '<'
+    names, formats, offsets = [], [], []
+    for field in msg.fields:
+        if field.datatype != PointField.FLOAT32 or field.count != 1:
+            raise ValueError(f'field {field.name!r} is not a single float32')
+        names.append(field.name)
+        formats.append(order + 'f4')
+        offsets.append(field.offset)
+    dtype = np.dtype({'names': names, 'formats': formats, 'offsets': offsets,
+                      'itemsize': msg.point_step})
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    needed = msg.row_step * msg.height
+    if data.size < needed or msg.row_step < msg.point_step * msg.width:
+        raise ValueError('point cloud data is shorter than row_step * height')
+    rows = data[:needed].reshape(msg.height, msg.row_step)[:, :msg.point_step * msg.width]
+    cloud = np.ascontiguousarray(rows).view(dtype).reshape(msg.height, msg.width)
+    out: Dict[str, np.ndarray] = {}
+    for name in names:
+        values = cloud[name].astype(np.float32)
+        if name == 'rgb':
+            packed = values.view(np.uint32)
+            out[name] = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255],
+                                 axis=-1).astype(np.uint8)
+        else:
+            out[name] = values
+    return out

@@ -1,0 +1,244 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Round-trip and error tests of ``dada_ros.conversions`` (messages only, no rclpy.init)."""
+
+from __future__ import annotations
+
+import array
+import sys
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import CameraInfo, Image, PointField
+from std_msgs.msg import Header
+
+from dada_ros.conversions import (
+    array_to_image, camera_info_to_k, CameraInfoError, DataTooShortError, depth_to_image,
+    depth_to_pointcloud, EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
+    image_to_rgb, ImageConversionError, pack_rgb, read_points, rgb_to_image,
+    StepTooSmallError, UnsupportedEncodingError)
+
+HOST_BIG = sys.byteorder == 'big'
+RNG = np.random.default_rng(7)
+
+
+def _header(frame: str = 'cam_optical') -> Header:
+    header = Header(frame_id=frame)
+    header.stamp.sec = 12
+    header.stamp.nanosec = 345
+    return header
+
+
+def _sample(encoding: str, height: int = 5, width: int = 7) -> np.ndarray:
+    scalar, channels = ENCODINGS[encoding]
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    if scalar is np.float32:
+        return RNG.uniform(0.1, 10.0, shape).astype(np.float32)
+    return RNG.integers(0, np.iinfo(scalar).max, shape, endpoint=True).astype(scalar)
+
+
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+@pytest.mark.parametrize('padding', [0, 3, 16])
+@pytest.mark.parametrize('big_endian', [False, True])
+def test_round_trip_every_encoding(encoding: str, padding: int, big_endian: bool) -> None:
+    """Arrays survive array -> Image -> array with padding and either byte order."""
+    pixels = _sample(encoding)
+    scalar, channels = ENCODINGS[encoding]
+    row_bytes = 7 * channels * np.dtype(scalar).itemsize
+    msg = array_to_image(pixels, encoding, _header(), step=row_bytes + padding,
+                         big_endian=big_endian)
+    assert msg.step == row_bytes + padding
+    assert len(msg.data) == msg.step * 5
+    assert bool(msg.is_bigendian) == big_endian
+    assert msg.header.frame_id == 'cam_optical' and msg.header.stamp.nanosec == 345
+    back = image_to_array(msg)
+    assert back.dtype == np.dtype(scalar).newbyteorder('=')
+    np.testing.assert_array_equal(back, pixels)
+
+
+def test_foreign_byte_order_is_swapped() -> None:
+    """Bytes written by a machine of the other byte order are swapped on read."""
+    mm = np.array([[1, 258, 65535]], dtype=np.uint16)
+    other = '<' if HOST_BIG else '>'
+    msg = Image(height=1, width=3, encoding='16UC1', is_bigendian=int(not HOST_BIG), step=6)
+    msg.data = array.array('B', mm.astype(other + 'u2').tobytes())
+    np.testing.assert_array_equal(image_to_array(msg), mm)
+    # The same bytes flagged with the host order read differently: the flag matters.
+    msg.is_bigendian = int(HOST_BIG)
+    assert not np.array_equal(image_to_array(msg), mm)
+
+
+@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8'])
+def test_color_encodings_to_rgb(encoding: str) -> None:
+    """Every color encoding becomes HxWx3 uint8 in RGB order."""
+    rgb = _sample('rgb8', 4, 6)
+    if encoding == 'rgb8':
+        pixels = rgb
+    elif encoding == 'bgr8':
+        pixels = rgb[:, :, ::-1]
+    elif encoding == 'rgba8':
+        pixels = np.dstack([rgb, np.full(rgb.shape[:2], 9, np.uint8)])
+    elif encoding == 'bgra8':
+        pixels = np.dstack([rgb[:, :, ::-1], np.full(rgb.shape[:2], 9, np.uint8)])
+    else:
+        pixels = rgb[:, :, 0]
+    msg = array_to_image(pixels, encoding, step=None)
+    out = image_to_rgb(msg)
+    assert out.shape == (4, 6, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    if encoding == 'mono8':
+        np.testing.assert_array_equal(out, np.repeat(rgb[:, :, :1], 3, axis=2))
+    else:
+        np.testing.assert_array_equal(out, rgb)
+
+
+def test_rgb_to_image_writes_rgb8_and_bgr8() -> None:
+    """rgb_to_image stores the channels in the order its encoding says."""
+    rgb = _sample('rgb8')
+    assert image_to_array(rgb_to_image(rgb, encoding='bgr8'))[0, 0, 0] == rgb[0, 0, 2]
+    np.testing.assert_array_equal(image_to_rgb(rgb_to_image(rgb, encoding='bgr8')), rgb)
+    np.testing.assert_array_equal(image_to_rgb(rgb_to_image(rgb)), rgb)
+    with pytest.raises(UnsupportedEncodingError):
+        rgb_to_image(rgb, encoding='mono8')
+
+
+def test_16uc1_millimetres_to_metres() -> None:
+    """16UC1 is millimetres; 0 is invalid (NaN)."""
+    mm = np.array([[0, 1000, 1500], [65535, 1, 0]], dtype=np.uint16)
+    for big in (False, True):
+        depth = image_to_depth(array_to_image(mm, '16UC1', step=10, big_endian=big))
+        assert depth.dtype == np.float32
+        np.testing.assert_allclose(depth[[0, 0, 1, 1], [1, 2, 0, 1]],
+                                   [1.0, 1.5, 65.535, 0.001], rtol=1e-6)
+        assert np.isnan(depth[0, 0]) and np.isnan(depth[1, 2])
+
+
+def test_32fc1_invalid_values_to_nan() -> None:
+    """32FC1 is metres; 0, negative, NaN and +-Inf become NaN."""
+    values = np.array([[0.0, -1.0, np.nan, np.inf, -np.inf, 2.25]], dtype=np.float32)
+    source = values.copy()
+    msg = array_to_image(values, '32FC1', big_endian=not HOST_BIG)
+    depth = image_to_depth(msg)
+    assert np.isnan(depth[0, :5]).all()
+    assert depth[0, 5] == np.float32(2.25)
+    np.testing.assert_array_equal(values, source)
+
+
+def test_depth_to_image_round_trip() -> None:
+    """depth_to_image writes 32FC1 metres with NaN kept, in host byte order."""
+    depth = _sample('32FC1')
+    depth[1, 2] = np.nan
+    msg = depth_to_image(depth, _header())
+    assert msg.encoding == '32FC1' and msg.step == 7 * 4 and bool(msg.is_bigendian) == HOST_BIG
+    np.testing.assert_array_equal(image_to_depth(msg), depth)
+    with pytest.raises(ValueError):
+        depth_to_image(np.ones((2, 2), dtype=np.uint16))
+
+
+def test_wrong_kind_of_encoding() -> None:
+    """A depth encoding is not a color image and vice versa."""
+    with pytest.raises(UnsupportedEncodingError):
+        image_to_rgb(array_to_image(_sample('16UC1'), '16UC1'))
+    with pytest.raises(UnsupportedEncodingError):
+        image_to_depth(array_to_image(_sample('rgb8'), 'rgb8'))
+
+
+def _raw(encoding: str, height: int, width: int, step: int, size: int) -> Image:
+    msg = Image(height=height, width=width, encoding=encoding, step=step)
+    msg.data = array.array('B', bytes(size))
+    return msg
+
+
+@pytest.mark.parametrize('msg, error, kind', [
+    (_raw('yuv422', 2, 2, 4, 8), UnsupportedEncodingError, 'unknown_encoding'),
+    (_raw('', 2, 2, 4, 8), UnsupportedEncodingError, 'unknown_encoding'),
+    (_raw('rgb8', 0, 4, 12, 0), EmptyImageError, 'empty_image'),
+    (_raw('32FC1', 3, 0, 0, 0), EmptyImageError, 'empty_image'),
+    (_raw('rgb8', 2, 4, 11, 22), StepTooSmallError, 'step_too_small'),
+    (_raw('16UC1', 2, 4, 8, 15), DataTooShortError, 'data_too_short'),
+    (_raw('rgb8', 2, 4, 14, 27), DataTooShortError, 'data_too_short'),
+])
+def test_errors(msg: Image, error: type, kind: str) -> None:
+    """Malformed images raise a ValueError subclass with a counter kind and a reason."""
+    with pytest.raises(error) as info:
+        image_to_array(msg)
+    assert isinstance(info.value, ImageConversionError)
+    assert isinstance(info.value, ValueError)
+    assert info.value.kind == kind
+    assert str(info.value)
+
+
+def test_padding_bytes_are_ignored() -> None:
+    """Garbage in the padding does not leak into the pixels."""
+    pixels = _sample('rgb8', 3, 2)
+    msg = array_to_image(pixels, 'rgb8', step=10)
+    raw = bytearray(msg.data)
+    for row in range(3):
+        raw[row * 10 + 6:row * 10 + 10] = b'\xff\xee\xdd\xcc'
+    msg.data = array.array('B', bytes(raw))
+    np.testing.assert_array_equal(image_to_rgb(msg), pixels)
+
+
+def test_array_to_image_errors() -> None:
+    """Shape/encoding mismatches and a too-small step are rejected."""
+    with pytest.raises(ValueError):
+        array_to_image(np.zeros((2, 2, 3), np.uint8), 'mono8')
+    with pytest.raises(StepTooSmallError):
+        array_to_image(np.zeros((2, 2, 3), np.uint8), 'rgb8', step=5)
+    with pytest.raises(UnsupportedEncodingError):
+        array_to_image(np.zeros((2, 2), np.uint8), 'nope')
+
+
+def test_camera_info_to_k() -> None:
+    """K comes back as 3x3 float64; all-zero or non-positive focal lengths are errors."""
+    info = CameraInfo()
+    info.k = [500.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0]
+    k = camera_info_to_k(info)
+    assert k.shape == (3, 3) and k.dtype == np.float64
+    assert (k[0, 0], k[1, 1], k[0, 2], k[1, 2]) == (500.0, 510.0, 320.0, 240.0)
+    k[0, 0] = 1.0
+    assert info.k[0] == 500.0  # a copy, the message is untouched
+    with pytest.raises(CameraInfoError, match='all zero'):
+        camera_info_to_k(CameraInfo())
+    info.k = [-5.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0]
+    with pytest.raises(CameraInfoError, match='fx > 0'):
+        camera_info_to_k(info)
+    info.k = [500.0, 0.0, 320.0]  # the message setter does not check the length
+    with pytest.raises(CameraInfoError, match='9 values') as wrong:
+        camera_info_to_k(info)
+    assert wrong.value.kind == 'bad_camera_info'
+
+
+def test_pointcloud_layout_and_geometry() -> None:
+    """The cloud is organized, float32 x/y/z/rgb, NaN for invalid points, pinhole geometry."""
+    k = np.array([[50.0, 0, 15.5], [0, 60.0, 11.5], [0, 0, 1]])
+    depth = np.full((24, 32), 3.0, dtype=np.float32)
+    depth[0:4, 0:4] = np.nan
+    rgb = _sample('rgb8', 24, 32)
+    cloud = depth_to_pointcloud(depth, k, _header(), stride=3, rgb=rgb)
+    assert (cloud.height, cloud.width) == (8, 11)
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'rgb']
+    assert [f.offset for f in cloud.fields] == [0, 4, 8, 12]
+    assert all(f.datatype == PointField.FLOAT32 and f.count == 1 for f in cloud.fields)
+    assert cloud.point_step == 16 and cloud.row_step == 16 * 11
+    assert len(cloud.data) == cloud.row_step * cloud.height
+    assert cloud.is_dense is False and cloud.header.frame_id == 'cam_optical'
+    points = read_points(cloud)
+    assert np.isnan(points['x'][0, 0]) and np.isnan(points['z'][1, 1])
+    np.testing.assert_allclose(points['z'][2:, 2:], 3.0)
+    u = np.arange(11) * 3
+    np.testing.assert_allclose(points['x'][5], (u - 15.5) * 3.0 / 50.0, rtol=1e-6)
+    v = np.arange(8) * 3
+    np.testing.assert_allclose(points['y'][:, 7], (v - 11.5) * 3.0 / 60.0, rtol=1e-6)
+    np.testing.assert_array_equal(points['rgb'], rgb[::3, ::3])
+
+
+def test_pointcloud_without_color_and_packing() -> None:
+    """Without rgb the cloud has 12-byte points; packing puts R in bits 16-23."""
+    k = np.array([[50.0, 0, 1.0], [0, 50.0, 1.0], [0, 0, 1]])
+    cloud = depth_to_pointcloud(np.ones((2, 3), np.float32), k)
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z'] and cloud.point_step == 12
+    assert read_points(cloud)['z'].shape == (2, 3)
+    packed = pack_rgb(np.array([[0x12, 0x34, 0x56]], np.uint8)).view(np.uint32)
+    assert packed[0] == 0x00123456
+    with pytest.raises(ValueError):
+        depth_to_pointcloud(np.ones((2, 3), np.float32), k, rgb=np.zeros((3, 3, 3), np.uint8))
