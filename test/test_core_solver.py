@@ -1,0 +1,231 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of the DADA solver: the paper's equations, the adjustment guarantee, the public API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dada_ros.core import DepthUpsampler
+from dada_ros.core.diffusion import (LAMBDA, adjust_step, block_mean, coefficients,
+                                     diffuse_step, perona_malik, reference_diffusion)
+from dada_ros.core.solver import PyramidSolver, coarsen_coefficients, level_factors
+
+
+def scene(height: int, width: int, factor: int, seed: int = 0):
+    """A piecewise-planar depth with an RGB that has matching and non-matching edges."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    depth = 2.0 + 0.002 * rows + 0.001 * cols
+    box = (rows > height * 0.3) & (rows < height * 0.7) & (cols > width * 0.25) & \
+        (cols < width * 0.6)
+    depth[box] = 1.2
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[..., 0] = 60 + 30 * ((cols // 7) % 2)          # texture that is not a depth edge
+    rgb[..., 1] = np.where(box, 200, 40)                 # colour edge at the depth edge
+    rgb[..., 2] = rng.integers(0, 20, (height, width))   # sensor noise
+    low = depth.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
+    return rgb, depth, low.astype(np.float32)
+
+
+def literal_iteration(image: np.ndarray, cv: np.ndarray, ch: np.ndarray, source: np.ndarray,
+                      valid: np.ndarray, factor: int) -> np.ndarray:
+    """Eq. 1 then Eq. 3 written pixel by pixel, as in the paper, in float64."""
+    height, width = image.shape
+    new = image.copy()
+    for i in range(height):
+        for j in range(width):
+            flow = 0.0
+            if i > 0:
+                flow += cv[i - 1, j] * (image[i - 1, j] - image[i, j])
+            if i < height - 1:
+                flow += cv[i, j] * (image[i + 1, j] - image[i, j])
+            if j > 0:
+                flow += ch[i, j - 1] * (image[i, j - 1] - image[i, j])
+            if j < width - 1:
+                flow += ch[i, j] * (image[i, j + 1] - image[i, j])
+            new[i, j] = image[i, j] + LAMBDA * flow
+    out = new.copy()
+    for bi in range(source.shape[0]):
+        for bj in range(source.shape[1]):
+            if valid[bi, bj]:
+                block = new[bi * factor:(bi + 1) * factor, bj * factor:(bj + 1) * factor]
+                out[bi * factor:(bi + 1) * factor, bj * factor:(bj + 1) * factor] = \
+                    block * source[bi, bj] / block.mean()
+    return out
+
+
+def test_perona_malik_values() -> None:
+    x = torch.tensor([0.0, 0.03, 0.3])
+    np.testing.assert_allclose(perona_malik(x, 0.03).numpy(), [1.0, 0.5, 1 / 101], rtol=1e-6)
+
+
+def test_reference_matches_literal_transcription_iteration_by_iteration() -> None:
+    rgb, _, low = scene(12, 16, 4)
+    low[0, 1] = np.nan
+    valid = np.isfinite(low)
+    source = np.where(valid, low, 1.0)
+    rng = np.random.default_rng(1)
+    features = torch.from_numpy(rng.random((1, 4, 12, 16)).astype(np.float32))
+    cv, ch = coefficients(features, 0.3)
+    image = torch.from_numpy(1.0 + rng.random((12, 16)).astype(np.float32))[None, None]
+    literal = image[0, 0].double().numpy()
+    src_t = torch.from_numpy(source.astype(np.float32))[None, None]
+    valid_t = torch.from_numpy(valid)[None, None]
+    for _ in range(5):
+        image = reference_diffusion(image, cv, ch, src_t, valid_t, 4, 1)
+        literal = literal_iteration(literal, cv[0, 0].double().numpy(),
+                                    ch[0, 0].double().numpy(), source, valid, 4)
+        np.testing.assert_allclose(image[0, 0].numpy(), literal, rtol=2e-5, atol=1e-6)
+
+
+def test_steps_do_not_modify_inputs_and_conserve_mass() -> None:
+    image = torch.rand(1, 1, 8, 8) + 1.0
+    before = image.clone()
+    cv, ch = torch.rand(1, 1, 7, 8), torch.rand(1, 1, 8, 7)
+    out = diffuse_step(image, cv, ch)
+    assert torch.equal(image, before)
+    # Eq. 1 only moves depth between neighbours: the total is conserved.
+    assert float(out.sum()) == pytest.approx(float(image.sum()), rel=1e-6)
+    source = torch.rand(1, 1, 2, 2) + 1.0
+    adjusted = adjust_step(out, source, torch.ones(1, 1, 2, 2, dtype=torch.bool), 4)
+    torch.testing.assert_close(block_mean(adjusted, 4), source)
+
+
+def test_coarsened_coefficients_keep_uniform_values_and_cut_edges() -> None:
+    cv = torch.full((1, 1, 7, 8), 0.6)
+    ch = torch.full((1, 1, 8, 7), 0.6)
+    cv_c, ch_c = coarsen_coefficients(cv, ch)
+    assert cv_c.shape == (1, 1, 3, 4) and ch_c.shape == (1, 1, 4, 3)
+    torch.testing.assert_close(cv_c, torch.full_like(cv_c, 0.6))
+    cv[:, :, 3, :] = 1e-4  # a horizontal edge between fine rows 3 and 4 = coarse rows 1 and 2
+    cv_c, _ = coarsen_coefficients(cv, ch)
+    assert float(cv_c[0, 0, 1].max()) < 1e-3
+    assert float(cv_c[0, 0, 0].min()) == pytest.approx(0.6)
+
+
+def test_level_factors() -> None:
+    assert level_factors(480, 640, 8) == [8, 4, 2, 1]
+    assert level_factors(480, 640, 12) == [12, 6, 3]
+    assert level_factors(90, 120, 3) == [3]
+
+
+@pytest.mark.parametrize('solver', ['pyramid', 'reference'])
+@pytest.mark.parametrize('factor', [2, 4, 8, 16, 32])
+def test_block_means_equal_source_for_every_factor(solver: str, factor: int) -> None:
+    rgb, _, low = scene(480 // factor * factor // 2, 640 // factor * factor // 2, factor) \
+        if factor < 32 else scene(256, 384, factor)
+    low = low.copy()
+    low[0, 0] = np.nan           # an invalid block stays free
+    up = DepthUpsampler(iterations=8 if solver == 'reference' else 16, solver=solver,
+                        device='cpu')
+    dense = up.up(rgb, low)
+    assert dense.shape == rgb.shape[:2] and dense.dtype == np.float32
+    assert np.isfinite(dense).all() and (dense > 0).all()
+    h, w = low.shape
+    means = dense.reshape(h, factor, w, factor).astype(np.float64).mean(axis=(1, 3))
+    valid = np.isfinite(low)
+    np.testing.assert_allclose(means[valid], low[valid], rtol=1e-4)
+
+
+def test_non_square_480x640_output_and_units() -> None:
+    rgb, depth, low = scene(480, 640, 8)
+    up = DepthUpsampler(device='cpu')
+    metres = up.up(rgb, low)
+    millimetres = up.up(rgb, low * 1000.0)
+    assert metres.shape == (480, 640)
+    # any positive unit: the result scales with the input
+    np.testing.assert_allclose(millimetres, metres * 1000.0, rtol=1e-4)
+    assert np.sqrt(np.mean((metres - depth) ** 2)) < 0.2
+
+
+def test_caller_inputs_are_not_modified() -> None:
+    rgb, _, low = scene(64, 96, 8)
+    low[1, 1] = np.nan
+    rgb_before, low_before = rgb.copy(), low.copy()
+    DepthUpsampler(iterations=4, device='cpu').up(rgb, low)
+    assert np.array_equal(rgb, rgb_before)
+    assert np.array_equal(low, low_before, equal_nan=True)
+
+
+def test_invalid_input_values_and_holes() -> None:
+    rgb, _, low = scene(64, 96, 8)
+    low = low.copy()
+    low[0, 0], low[0, 1], low[1, 0], low[1, 1] = np.nan, np.inf, 0.0, -1.0
+    filled = DepthUpsampler(iterations=8, device='cpu').up(rgb, low)
+    assert np.isfinite(filled).all()
+    unfilled = DepthUpsampler(iterations=8, device='cpu', fill_holes=False).up(rgb, low)
+    assert np.isnan(unfilled[:16, :16]).all()
+    assert np.isfinite(unfilled[16:, :]).all()
+    empty = DepthUpsampler(iterations=8, device='cpu').up(rgb, np.full_like(low, np.nan))
+    assert np.isnan(empty).all()
+
+
+@pytest.mark.parametrize('depth_shape', [(9, 12), (8, 13), (16, 12), (0, 12)])
+def test_sizes_that_do_not_fit_raise(depth_shape) -> None:
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    with pytest.raises(ValueError):
+        DepthUpsampler(iterations=2, device='cpu', **{'depth.mode': 'lowres'}).up(
+            rgb, np.ones(depth_shape, np.float32))
+
+
+def test_wrong_types_raise() -> None:
+    up = DepthUpsampler(iterations=2, device='cpu')
+    with pytest.raises(ValueError):
+        up.up(np.zeros((64, 96), np.uint8), np.ones((8, 12), np.float32))
+    with pytest.raises(ValueError):
+        up.up(np.zeros((64, 96, 3), np.float32), np.ones((8, 12), np.float32))
+    with pytest.raises(ValueError):
+        up.up(np.zeros((64, 96, 3), np.uint8), np.ones((8, 12), np.uint16))
+
+
+def test_parameters_are_validated() -> None:
+    with pytest.raises(ValueError):
+        DepthUpsampler(iterations=0)
+    with pytest.raises(ValueError):
+        DepthUpsampler(model='nope')
+    with pytest.raises(ValueError):
+        DepthUpsampler(device='gpu')
+    with pytest.raises(ValueError):
+        DepthUpsampler(no_such_parameter=1)
+    up = DepthUpsampler(iterations=3, depth_mode='lowres', **{'sync.slop': 0.1})
+    assert up.params['depth.mode'] == 'lowres' and up.iterations == 3
+    up.iterations = 7
+    assert up.params['iterations'] == 7
+    with pytest.raises(ValueError):
+        up.set_param('iterations', -1)
+
+
+def test_cuda_without_cuda_is_a_clear_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip('CUDA is available on this machine')
+    with pytest.raises(RuntimeError, match='CUDA is not available'):
+        DepthUpsampler(device='cuda')
+    assert DepthUpsampler(device='auto').device.type == 'cpu'
+
+
+def test_pyramid_reaches_the_reference_fixed_point() -> None:
+    """With a generous budget the fast solver lands on the paper's converged answer."""
+    rgb, _, low = scene(64, 96, 8)
+    ref = DepthUpsampler(solver='reference', iterations=20000, device='cpu').up(rgb, low)
+    fast = DepthUpsampler(solver='pyramid', iterations=400, device='cpu').up(rgb, low)
+    assert np.abs(fast - ref).max() < 2e-3 * float(np.abs(ref).max())
+
+
+def test_pyramid_solver_reuses_buffers() -> None:
+    solver = PyramidSolver()
+    initial = torch.rand(32, 48) + 1.0
+    cv, ch = torch.rand(31, 48), torch.rand(32, 47)
+    source = torch.rand(4, 6) + 1.0
+    valid = torch.ones(4, 6, dtype=torch.bool)
+    first = solver.solve(initial, cv, ch, source, valid, 8, 5)
+
+    def pointers() -> set:
+        return {t.data_ptr() for level in solver._levels for t in (level.x, level.x_prev, level.y)}
+
+    buffers = pointers()
+    second = solver.solve(initial, cv, ch, source, valid, 8, 5)
+    assert buffers == pointers()
+    assert torch.equal(first, second)
