@@ -1,0 +1,196 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Approximate-time pairing of an RGB stream with a depth stream (ROS-free).
+
+The node, the offline bag tool and the tests share this policy. It is a simplified form
+of ``message_filters`` ApproximateTime for exactly two streams, tuned for zero added
+latency:
+
+* A message that arrives is paired **at once** with the queued message of the other
+  stream whose stamp is closest to its own, if that difference is at most ``slop``
+  seconds (``<=``, so a difference of exactly ``slop`` pairs). On a tie the older
+  partner wins. No pair is held back waiting for a possibly closer partner, so choose
+  ``slop`` below half the frame period for unambiguous pairs.
+* Invariant: the two queues never hold a pairable couple, so only a newly arrived message
+  can complete a pair, and each ``add_*`` call returns zero or one pair (as a list).
+* Pairs are monotonic: once ``(r, d)`` is emitted, queued messages older than ``r`` (RGB)
+  or ``d`` (depth) can never pair without crossing it; they are dropped and counted as
+  ``dropped_unpaired``. A message that arrives later with a stamp older than the last
+  emitted stamp of its stream is dropped and counted as ``dropped_late``.
+* Duplicates: a message whose stamp equals a queued stamp or the last emitted stamp of its
+  stream is ignored (the first one wins) and counted as ``duplicate``.
+* Bounded memory: each queue keeps at most ``queue_size`` messages; when a queue is full
+  the oldest message is evicted and counted as ``overflow``.
+* Stamps going backwards (a stamp older than the newest one seen on that stream) are
+  counted per stream and flagged in :attr:`ApproximateTimePairer.stamp_going_backwards`.
+  A backward jump larger than ``reset_jump`` seconds (bag loop, simulated clock reset)
+  clears all state, so pairing resumes on the new time line, and is counted as ``reset``.
+
+Stamps are float seconds (e.g. ``sec + nanosec * 1e-9``); items are opaque.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import cast, Dict, Generic, List, Optional, Tuple, TypeVar
+
+RgbT = TypeVar('RgbT')
+DepthT = TypeVar('DepthT')
+
+#: Names of the two streams, as used in :attr:`ApproximateTimePairer.stamp_going_backwards`.
+STREAMS: Tuple[str, str] = ('rgb', 'depth')
+
+#: Counter names of :attr:`ApproximateTimePairer.stats`.
+STAT_KEYS: Tuple[str, ...] = (
+    'received_rgb', 'received_depth', 'paired', 'dropped_unpaired', 'dropped_late',
+    'duplicate', 'overflow', 'backwards_rgb', 'backwards_depth', 'reset')
+
+
+class _Queue:
+    """Stamp-sorted queue of one stream with its pairing watermark."""
+
+    def __init__(self) -> None:
+        self.stamps: List[float] = []
+        self.items: List[object] = []
+        self.newest_seen: Optional[float] = None
+        self.last_emitted: Optional[float] = None
+        self.went_backwards = False
+
+    def clear(self) -> None:
+        self.stamps.clear()
+        self.items.clear()
+        self.newest_seen = None
+        self.last_emitted = None
+        self.went_backwards = False
+
+    def nearest(self, stamp: float, slop: float) -> Optional[int]:
+        """Index of the queued stamp closest to ``stamp`` within ``slop`` (older on ties)."""
+        i = bisect.bisect_left(self.stamps, stamp)
+        best: Optional[int] = None
+        best_diff = math.inf
+        for j in (i - 1, i):  # the two neighbours; the older is tried first
+            if 0 <= j < len(self.stamps):
+                diff = abs(self.stamps[j] - stamp)
+                if diff <= slop and diff < best_diff:
+                    best, best_diff = j, diff
+        return best
+
+    def pop_through(self, index: int) -> Tuple[object, int]:
+        """Remove entries ``0..index``; return entry ``index`` and how many older were dropped."""
+        item = self.items[index]
+        self.last_emitted = self.stamps[index]
+        del self.stamps[:index + 1]
+        del self.items[:index + 1]
+        return item, index
+
+    def drop_older_than(self, stamp: float) -> int:
+        """Remove entries with a stamp older than ``stamp``; return how many."""
+        n = bisect.bisect_left(self.stamps, stamp)
+        del self.stamps[:n]
+        del self.items[:n]
+        return n
+
+
+class ApproximateTimePairer(Generic[RgbT, DepthT]):
+    """Pair RGB and depth messages whose stamps differ by at most ``slop`` seconds.
+
+    Args:
+        slop: Largest stamp difference (seconds, >= 0) of a pair.
+        queue_size: Messages kept per stream while waiting for a partner (>= 1).
+        reset_jump: A stamp more than this many seconds older than the newest stamp of its
+            stream resets the pairer (time line restarted). ``math.inf`` disables it.
+    """
+
+    def __init__(self, slop: float, queue_size: int, reset_jump: float = 1.0) -> None:
+        if not (isinstance(slop, (int, float)) and math.isfinite(slop) and slop >= 0):
+            raise ValueError(f'slop must be a finite number >= 0 (seconds), got {slop!r}')
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise ValueError(f'queue_size must be an int >= 1, got {queue_size!r}')
+        if not (isinstance(reset_jump, (int, float)) and reset_jump > 0):
+            raise ValueError(f'reset_jump must be > 0 seconds, got {reset_jump!r}')
+        self.slop = float(slop)
+        self.queue_size = queue_size
+        self.reset_jump = float(reset_jump)
+        self._queues: Dict[str, _Queue] = {name: _Queue() for name in STREAMS}
+        self.stats: Dict[str, int] = {key: 0 for key in STAT_KEYS}
+
+    # --- public API ------------------------------------------------------------------------
+    def add_rgb(self, stamp: float, item: RgbT) -> List[Tuple[RgbT, DepthT]]:
+        """Add an RGB message; return the pairs ``(rgb_item, depth_item)`` it completed."""
+        return cast(List[Tuple[RgbT, DepthT]], self._add('rgb', stamp, item))
+
+    def add_depth(self, stamp: float, item: DepthT) -> List[Tuple[RgbT, DepthT]]:
+        """Add a depth message; return the pairs ``(rgb_item, depth_item)`` it completed."""
+        return cast(List[Tuple[RgbT, DepthT]], self._add('depth', stamp, item))
+
+    def set_slop(self, slop: float) -> None:
+        """Change ``slop`` at run time (applies to the next arrival)."""
+        if not (isinstance(slop, (int, float)) and math.isfinite(slop) and slop >= 0):
+            raise ValueError(f'slop must be a finite number >= 0 (seconds), got {slop!r}')
+        self.slop = float(slop)
+
+    def reset(self) -> None:
+        """Forget all queued messages and watermarks (the counters are kept)."""
+        for queue in self._queues.values():
+            queue.clear()
+
+    @property
+    def pending(self) -> Dict[str, int]:
+        """Number of queued messages per stream."""
+        return {name: len(q.stamps) for name, q in self._queues.items()}
+
+    @property
+    def stamp_going_backwards(self) -> Dict[str, bool]:
+        """Per stream: whether its latest message was older than the newest seen before."""
+        return {name: q.went_backwards for name, q in self._queues.items()}
+
+    # --- implementation ------------------------------------------------------------------------
+    def _add(self, stream: str, stamp: float, item: object) -> List[Tuple[object, object]]:
+        stamp = float(stamp)
+        if not math.isfinite(stamp):
+            raise ValueError(f'stamp must be finite, got {stamp!r}')
+        own = self._queues[stream]
+        other = self._queues['depth' if stream == 'rgb' else 'rgb']
+        self.stats['received_' + stream] += 1
+
+        own.went_backwards = own.newest_seen is not None and stamp < own.newest_seen
+        if own.went_backwards:
+            self.stats['backwards_' + stream] += 1
+            assert own.newest_seen is not None
+            if own.newest_seen - stamp > self.reset_jump:
+                self.stats['reset'] += 1
+                self.reset()
+                own.went_backwards = True
+        own.newest_seen = stamp if own.newest_seen is None else max(own.newest_seen, stamp)
+
+        if own.last_emitted is not None:
+            if stamp == own.last_emitted:
+                self.stats['duplicate'] += 1
+                return []
+            if stamp < own.last_emitted:
+                self.stats['dropped_late'] += 1
+                return []
+        position = bisect.bisect_left(own.stamps, stamp)
+        if position < len(own.stamps) and own.stamps[position] == stamp:
+            self.stats['duplicate'] += 1
+            return []
+
+        partner = other.nearest(stamp, self.slop)
+        if partner is None:
+            own.stamps.insert(position, stamp)
+            own.items.insert(position, item)
+            if len(own.stamps) > self.queue_size:
+                del own.stamps[0]
+                del own.items[0]
+                self.stats['overflow'] += 1
+            return []
+
+        partner_item, older_partners = other.pop_through(partner)
+        own.last_emitted = stamp
+        dropped = older_partners + own.drop_older_than(stamp)
+        self.stats['dropped_unpaired'] += dropped
+        self.stats['paired'] += 1
+        if stream == 'rgb':
+            return [(item, partner_item)]
+        return [(partner_item, item)]
