@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Idempotent set-up of the project's virtual environment in <repo>/.venv:
+#   1. create .venv with the system python3 when it is missing (an existing one is kept),
+#   2. install the CPU build of torch FIRST, pinned (so nothing can pull a CUDA build later),
+#   3. install the ROS 2 Kilted wheels from PyPI (rclpy and the message packages),
+#   4. pip install -e '.[test,bag]' with torch held by a constraints file.
+# Steps 2-4 run only when the requirements stamp (this script + setup.py + python version)
+# changed or an import check fails. Environment knobs:
+#   PYTHON=python3.X             interpreter for a new .venv (default python3)
+#   DADA_TORCH_SPEC=torch==...   torch requirement (default: the local CPU wheel 2.13.0+cpu)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+VENV="$ROOT/.venv"
+PY=${PYTHON:-python3}
+TORCH_SPEC=${DADA_TORCH_SPEC:-torch==2.13.0+cpu}
+ROS_WHEELS=(
+  ros-rclpy==9.1.2
+  ros-sensor-msgs==5.5.1
+  ros-std-msgs==5.5.1
+  ros-diagnostic-msgs==5.5.1
+  ros-builtin-interfaces==2.3.0
+  ros-rmw-fastrtps-cpp==9.3.3
+)
+STAMP="$VENV/.dada_ros_setup.stamp"
+
+# A child python of this venv must not inherit the ROS bootstrapper state of another one.
+unset _ROS_WHEELS_BOOTSTRAP_COMPLETE || true
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV with $($PY --version 2>&1)"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+want=$({ cat "$ROOT/scripts/setup.sh" "$ROOT/setup.py"; "$VPY" --version; echo "$TORCH_SPEC"; } \
+       | sha256sum | cut -d' ' -f1)
+
+check() {
+  env -u LD_LIBRARY_PATH "$VPY" - <<'PY' >/dev/null 2>&1
+import importlib.util, sys
+import torch, numpy, cv2, scipy, yaml, pytest, hypothesis  # noqa: F401
+import rclpy, sensor_msgs.msg, std_msgs.msg, diagnostic_msgs.msg  # noqa: F401
+spec = importlib.util.find_spec('dada_ros')
+sys.exit(0 if spec is not None else 1)
+PY
+}
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && check \
+   && [ -x "$VENV/bin/dada_demo" ]; then
+  echo "[setup] $VENV is up to date"
+  exit 0
+fi
+
+PIP=("$VPY" -m pip --disable-pip-version-check)
+echo "[setup] installing build tools"
+"${PIP[@]}" install -q 'pip>=23' 'setuptools>=64' wheel
+
+echo "[setup] installing $TORCH_SPEC first (CPU build; never a CUDA build by accident)"
+if ! "${PIP[@]}" install -q "$TORCH_SPEC"; then
+  echo "[setup] ERROR: could not install $TORCH_SPEC." >&2
+  echo "[setup] Put the CPU wheel in a pip find-links folder (PIP_FIND_LINKS), or choose" >&2
+  echo "[setup] another build explicitly, e.g. DADA_TORCH_SPEC=torch==2.13.0 bash $0" >&2
+  exit 1
+fi
+CONSTRAINTS="$VENV/dada_ros-constraints.txt"
+"$VPY" - "$CONSTRAINTS" <<'PY'
+import sys
+from importlib.metadata import version
+with open(sys.argv[1], 'w') as f:
+    f.write(f"torch=={version('torch')}\n")
+PY
+
+echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" "${ROS_WHEELS[@]}"
+
+echo "[setup] installing dada_ros (editable) with test extras"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT[test,bag]"
+
+if ! check; then
+  echo "[setup] ERROR: the environment does not import (torch, cv2, rclpy, dada_ros...)" >&2
+  exit 1
+fi
+echo "$want" > "$STAMP"
+echo "[setup] done: $("$VPY" -c 'import torch; print("torch", torch.__version__)')"

@@ -1,0 +1,76 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Packaging of dada_ros (ament_python): ``colcon build`` or ``pip install -e '.[test]'``."""
+
+from glob import glob
+import os
+from typing import List, Tuple
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'dada_ros'
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+#: The ROS 2 Kilted wheels from PyPI that stand in for a ROS installation (``ros-pypi``
+#: extra). They are not in ``install_requires``: on a ROS machine they come from the distro.
+ROS_PYPI = [
+    'ros-rclpy==9.1.2',
+    'ros-sensor-msgs==5.5.1',
+    'ros-std-msgs==5.5.1',
+    'ros-diagnostic-msgs==5.5.1',
+    'ros-builtin-interfaces==2.3.0',
+    'ros-rmw-fastrtps-cpp==9.3.3',
+]
+
+
+def share(pattern: str) -> List[str]:
+    """Files matching ``pattern`` (relative to this folder), sorted."""
+    return sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, pattern)))
+
+
+def data_files() -> List[Tuple[str, List[str]]]:
+    """Files installed under ``share/dada_ros`` (plus the ament index marker)."""
+    prefix = os.path.join('share', PACKAGE)
+    return [
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        (prefix, ['package.xml']),
+        (os.path.join(prefix, 'launch'), share('launch/*.launch.py')),
+        (os.path.join(prefix, 'config'), share('config/*.yaml') + share('config/*.xml')),
+        (os.path.join(prefix, 'rviz'), share('rviz/*.rviz')),
+    ]
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    package_data={PACKAGE: ['weights/*.pt']},
+    data_files=data_files(),
+    python_requires='>=3.10',
+    install_requires=[
+        'setuptools',
+        'numpy>=1.24,<3',
+        'torch>=2.1,<3',
+        'opencv-contrib-python-headless>=4.8,<6',
+        'scipy>=1.10,<2',
+        'pyyaml>=6,<7',
+        'pillow>=9,<14',
+    ],
+    extras_require={
+        'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'],
+        'bag': ['rosbags>=0.10,<1'],
+        'ros-pypi': ROS_PYPI,
+    },
+    zip_safe=False,
+    maintainer='The dada_ros authors',
+    maintainer_email='maintainers@dada-ros.invalid',
+    description='Guided depth super-resolution by Deep Anisotropic Diffusion for ROS 2.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'dada_node = dada_ros.node:main',
+            'dada_demo = dada_ros.demo:main',
+        ],
+    },
+)
