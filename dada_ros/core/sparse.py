@@ -1,14 +1,312 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Guided completion of sparse depth (depth at the RGB size with most pixels invalid)."""
+"""Guided completion of sparse depth (depth at the RGB size with most pixels invalid).
+
+This is DADA's idea carried over to sparse support. In the low-resolution case the
+adjustment step (Eq. 3) makes every block of the output average to its source pixel; with
+sparse depth each measured pixel is its own "block", so the adjustment becomes a
+Dirichlet constraint: measured pixels keep their values exactly and only the other pixels
+follow the anisotropic diffusion (Eq. 1) whose coefficients come from the guide
+(``upsampler.guide``: ImageNet-normalised RGB plus the current depth estimate, or the
+learned features).
+
+Speed comes from a coarse-to-fine scheme with a fixed budget:
+
+1. Depth is normalised by the mean of the valid measurements (the caller's array is not
+   touched) and the image is padded to a multiple of ``2**(levels - 1)``.
+2. The measurements are averaged into a pyramid: a cell of a coarser level is fixed to the
+   mean of the measurements inside it, cells without any stay free.
+3. The guide's coefficients are coarsened like a resistor network
+   (:func:`dada_ros.core.solver.coarsen_coefficients`), so an edge that cuts a coarse link
+   keeps it weak.
+4. The coarsest level starts from a nearest-measurement fill; every level runs
+   ``iterations`` diffusion steps with its fixed cells held, then is upsampled bilinearly
+   as the start of the next finer level (fixed cells reset to their values).
+
+The work is the same for every frame of a given size, about ``4/3 * iterations``
+full-resolution stencil steps, all in preallocated buffers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, List, Tuple
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from .diffusion import LAMBDA
+from .solver import coarsen_coefficients
+
+#: Smallest side of the coarsest pyramid level.
+MIN_COARSE_SIDE = 8
+#: Most pyramid levels.
+MAX_LEVELS = 8
+#: With ``fill_holes`` false a pixel is left NaN when its nearest measurement is farther
+#: than this many times the mean spacing ``sqrt(H * W / measurements)`` of the measurements.
+HOLE_SPACINGS = 2.0
+#: Smallest such distance in pixels.
+HOLE_MIN_DISTANCE = 2.0
 
 
+@dataclass
+class _Level:
+    """Buffers of one pyramid level (``h x w``, the padded size halved ``level`` times)."""
+
+    image: torch.Tensor      # (h, w) current estimate
+    scratch: torch.Tensor    # (h, w) result of the stencil
+    w_center: torch.Tensor   # (h, w) weight of the pixel itself; 1 at fixed cells
+    w_up: torch.Tensor       # (h-1, w) weight of (i-1, j) in row i >= 1; 0 at fixed cells
+    w_down: torch.Tensor     # (h-1, w) weight of (i+1, j) in row i <= h-2
+    w_left: torch.Tensor     # (h, w-1)
+    w_right: torch.Tensor    # (h, w-1)
+    values: torch.Tensor     # (h, w) measured depth (cell mean on coarse levels), else 0
+    count: torch.Tensor      # (h, w) number of measurements in the cell
+    fixed: torch.Tensor      # (h, w) bool: the cell holds a measurement
+
+
+class SparseSolver:
+    """Coarse-to-fine guided diffusion with measured pixels as Dirichlet constraints.
+
+    Buffers are allocated once per image size and device.
+
+    Args:
+        rate: diffusion rate lambda of Eq. 1.
+        max_levels: most pyramid levels (1 = plain full-resolution iteration).
+    """
+
+    def __init__(self, rate: float = LAMBDA, max_levels: int = MAX_LEVELS) -> None:
+        if not 0.0 < rate <= 0.25:
+            raise ValueError(f'rate must be in (0, 0.25] for a stable step, got {rate}')
+        self.rate = rate
+        self.max_levels = max_levels
+        self._levels: List[_Level] = []
+        self._key: Tuple[object, ...] = ()
+
+    def level_count(self, height: int, width: int) -> int:
+        """Pyramid levels for an image: halve while the short side stays >= 8."""
+        levels = 1
+        side = min(height, width)
+        while levels < self.max_levels and side / 2 ** levels >= MIN_COARSE_SIDE:
+            levels += 1
+        return levels
+
+    def _allocate(self, height: int, width: int, device: torch.device) -> None:
+        key = (height, width, device)
+        if key == self._key:
+            return
+        self._levels = []
+        levels = self.level_count(height, width)
+        multiple = 2 ** (levels - 1)
+        padded_h = -(-height // multiple) * multiple
+        padded_w = -(-width // multiple) * multiple
+        new: Any = dict(device=device, dtype=torch.float32)
+        for level in range(levels):
+            h, w = padded_h >> level, padded_w >> level
+            self._levels.append(_Level(
+                image=torch.empty(h, w, **new), scratch=torch.empty(h, w, **new),
+                w_center=torch.empty(h, w, **new),
+                w_up=torch.empty(h - 1, w, **new), w_down=torch.empty(h - 1, w, **new),
+                w_left=torch.empty(h, w - 1, **new), w_right=torch.empty(h, w - 1, **new),
+                values=torch.empty(h, w, **new), count=torch.empty(h, w, **new),
+                fixed=torch.empty(h, w, device=device, dtype=torch.bool)))
+        self._key = key
+
+    @property
+    def padded_shape(self) -> Tuple[int, int]:
+        """Size of the finest level (the image padded to a multiple of the pyramid step)."""
+        height, width = self._levels[0].image.shape
+        return int(height), int(width)
+
+    def set_measurements(self, depth: torch.Tensor, valid: torch.Tensor) -> None:
+        """Average the measurements into every level.
+
+        Args:
+            depth: ``(H, W)`` float32 normalised depth, any value where invalid.
+            valid: ``(H, W)`` bool.
+        """
+        height, width = depth.shape
+        self._allocate(height, width, depth.device)
+        finest = self._levels[0]
+        finest.values.zero_()
+        finest.count.zero_()
+        finest.values[:height, :width] = torch.where(valid, depth, torch.zeros_like(depth))
+        finest.count[:height, :width] = valid
+        for fine, coarse in zip(self._levels[:-1], self._levels[1:]):
+            # sums over 2x2 cells: ``values`` holds sums until the division below
+            torch.mul(F.avg_pool2d(fine.values[None, None], 2)[0, 0], 4.0, out=coarse.values)
+            torch.mul(F.avg_pool2d(fine.count[None, None], 2)[0, 0], 4.0, out=coarse.count)
+        for level in self._levels:
+            torch.gt(level.count, 0, out=level.fixed)
+            level.values.div_(level.count.clamp(min=1.0))
+
+    def _set_weights(self, level: _Level, cv: torch.Tensor, ch: torch.Tensor) -> None:
+        """Stencil of Eq. 1 (``I' = w_c I + sum rate * c * I_q``), identity at fixed cells."""
+        torch.mul(cv, self.rate, out=level.w_up)
+        level.w_down.copy_(level.w_up)
+        torch.mul(ch, self.rate, out=level.w_left)
+        level.w_right.copy_(level.w_left)
+        center = level.w_center
+        center.fill_(1.0)
+        center[1:, :] -= level.w_up
+        center[:-1, :] -= level.w_down
+        center[:, 1:] -= level.w_left
+        center[:, :-1] -= level.w_right
+        fixed = level.fixed
+        level.w_up.masked_fill_(fixed[1:, :], 0.0)
+        level.w_down.masked_fill_(fixed[:-1, :], 0.0)
+        level.w_left.masked_fill_(fixed[:, 1:], 0.0)
+        level.w_right.masked_fill_(fixed[:, :-1], 0.0)
+        center.masked_fill_(fixed, 1.0)
+
+    @staticmethod
+    def _iterate(level: _Level, iterations: int) -> None:
+        image, out = level.image, level.scratch
+        for _ in range(iterations):
+            torch.mul(level.w_center, image, out=out)
+            out[1:, :].addcmul_(level.w_up, image[:-1, :])
+            out[:-1, :].addcmul_(level.w_down, image[1:, :])
+            out[:, 1:].addcmul_(level.w_left, image[:, :-1])
+            out[:, :-1].addcmul_(level.w_right, image[:, 1:])
+            image, out = out, image
+        if image is not level.image:
+            level.image.copy_(image)
+
+    def solve(self, cv: torch.Tensor, ch: torch.Tensor, start: torch.Tensor,
+              iterations: int) -> torch.Tensor:
+        """Run the fixed budget after :meth:`set_measurements`.
+
+        Args:
+            cv: ``(Hp-1, Wp)`` vertical coefficients of the padded size, in (0, 1].
+            ch: ``(Hp, Wp-1)`` horizontal coefficients.
+            start: ``(h, w)`` start of the coarsest level (e.g. a nearest fill).
+            iterations: diffusion steps per level.
+
+        Returns:
+            The finest ``(Hp, Wp)`` estimate (a view of an internal buffer).
+        """
+        cvs, chs = [cv[None, None]], [ch[None, None]]
+        for _ in self._levels[1:]:
+            cv_c, ch_c = coarsen_coefficients(cvs[-1], chs[-1])
+            cvs.append(cv_c)
+            chs.append(ch_c)
+        for index in reversed(range(len(self._levels))):
+            level = self._levels[index]
+            self._set_weights(level, cvs[index][0, 0], chs[index][0, 0])
+            if index == len(self._levels) - 1:
+                level.image.copy_(start)
+            else:
+                up = F.interpolate(self._levels[index + 1].image[None, None], scale_factor=2,
+                                   mode='bilinear', align_corners=False)[0, 0]
+                torch.where(level.fixed, level.values, up, out=level.image)
+            self._iterate(level, iterations)
+        return self._levels[0].image
+
+    def coarsest(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Values and fixed mask of the coarsest level."""
+        return self._levels[-1].values, self._levels[-1].fixed
+
+
+def _nearest_fill(values: np.ndarray, valid: np.ndarray,
+                  with_distance: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """Nearest-valid fill of a 2-D array and (optionally) the distance to it in pixels."""
+    result = ndimage.distance_transform_edt(~valid, return_distances=with_distance,
+                                            return_indices=True)
+    distance, (rows, cols) = result if with_distance else (np.zeros(0), result)
+    return values[rows, cols], distance
+
+
+def _check(rgb: np.ndarray, depth: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3:
+        raise ValueError('rgb must be an HxWx3 uint8 array in RGB order, got '
+                         f'{getattr(rgb, "dtype", type(rgb))} {getattr(rgb, "shape", "")}')
+    if not isinstance(depth, np.ndarray) or depth.ndim != 2 \
+            or not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError('depth must be an HxW float array (NaN = invalid), got '
+                         f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
+    if depth.shape != rgb.shape[:2]:
+        raise ValueError(f'sparse depth {depth.shape} must have the rgb size {rgb.shape[:2]}')
+
+
+def hole_distance(height: int, width: int, measurements: int) -> float:
+    """Distance (pixels) beyond which ``fill_holes`` false leaves a pixel NaN.
+
+    ``max(HOLE_MIN_DISTANCE, HOLE_SPACINGS * sqrt(H * W / measurements))``: twice the mean
+    spacing of the measurements, so the gaps of a regular pattern are filled and the regions
+    no sensor ray reached (sky above a LiDAR, large holes of a structured-light camera) are
+    not.
+    """
+    spacing = math.sqrt(height * width / max(measurements, 1))
+    return max(HOLE_MIN_DISTANCE, HOLE_SPACINGS * spacing)
+
+
+@torch.inference_mode()
 def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Complete sparse ``depth`` (H x W, NaN = invalid) guided by ``rgb`` (H x W x 3 uint8)."""
-    raise NotImplementedError('sparse depth completion is not implemented yet')
+    """Complete sparse ``depth`` guided by ``rgb``.
+
+    Args:
+        upsampler: the :class:`~dada_ros.core.DepthUpsampler` whose ``guide``, ``device``
+            and ``params`` (``iterations``, ``fill_holes``, ``solver``) are used; the solver
+            buffers are kept on it between calls.
+        rgb: ``(H, W, 3)`` uint8 image in RGB order.
+        depth: ``(H, W)`` float depth, any positive unit; NaN, Inf and values <= 0 are
+            invalid. Not modified.
+
+    Returns:
+        ``(H, W)`` float32 depth in the unit of ``depth``. Measured pixels hold exactly
+        ``float32(depth)``. All NaN when no pixel is valid. With ``fill_holes`` false,
+        pixels farther than :func:`hole_distance` from every measurement are NaN.
+        ``solver`` 'reference' runs the plain iteration at full resolution only, starting
+        from the nearest fill (slow to converge; for comparison).
+    """
+    from .upsampler import rgb_features  # late import: upsampler imports this module
+
+    _check(rgb, depth)
+    with np.errstate(invalid='ignore'):
+        depth32 = depth.astype(np.float32)  # a copy: the caller's array is never touched
+        valid = np.isfinite(depth32) & (depth32 > 0)
+    height, width = depth32.shape
+    count = int(valid.sum())
+    if count == 0:
+        return np.full((height, width), np.nan, dtype=np.float32)
+    scale = float(depth32[valid].astype(np.float64).mean())
+    depth32[~valid] = 0.0
+    normalised = depth32 / np.float32(scale)
+    fill_holes = bool(upsampler.params['fill_holes'])
+    nearest, distance = _nearest_fill(normalised, valid, with_distance=not fill_holes)
+
+    device = upsampler.device
+    reference = upsampler.params.get('solver') == 'reference'
+    attribute = '_sparse_reference_solver' if reference else '_sparse_solver'
+    solver = getattr(upsampler, attribute, None)
+    if solver is None:
+        solver = SparseSolver(max_levels=1 if reference else MAX_LEVELS)
+        setattr(upsampler, attribute, solver)
+    solver.set_measurements(torch.from_numpy(normalised).to(device),
+                            torch.from_numpy(valid).to(device))
+
+    # The depth feature of the guide is the nearest fill: sharp where the measurements
+    # jump, flat where they agree, so depth edges stop the diffusion as RGB edges do.
+    nearest_t = torch.from_numpy(nearest).to(device)
+    cv, ch = upsampler.guide.coefficients(rgb_features(rgb, device), nearest_t[None, None])
+    padded_h, padded_w = solver.padded_shape
+    pad = (0, padded_w - width, 0, padded_h - height)
+    cv = F.pad(cv, pad, value=1.0)[0, 0].to(torch.float32)
+    ch = F.pad(ch, pad, value=1.0)[0, 0].to(torch.float32)
+    if reference:
+        start = F.pad(nearest_t[None, None], pad, mode='replicate')[0, 0]
+    else:
+        values, fixed = solver.coarsest()
+        start_np, _ = _nearest_fill(values.cpu().numpy(), fixed.cpu().numpy())
+        start = torch.from_numpy(start_np).to(device)
+    result = solver.solve(cv, ch, start, int(upsampler.params['iterations']))
+
+    out = (result[:height, :width] * scale).cpu().numpy().astype(np.float32)
+    out[valid] = depth32[valid]
+    if not fill_holes:
+        out[distance > hole_distance(height, width, count)] = np.nan
+    return out

@@ -1,0 +1,243 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Real sparse depth for the completion tests and benchmarks.
+
+* KITTI Velodyne scans projected into the left colour camera with the calibration files
+  of the KITTI object benchmark (``kitti_object_lidar``).
+* KITTI frames with semi-dense ground truth and NYUv2 frames with holes
+  (``metric3d_kitti_nyu_demo``).
+* A LiDAR-like sampling of ground-truth pixels: the pixels hit by a simulated spinning
+  multi-beam LiDAR (beam rows at even elevation steps, samples at even azimuth steps).
+
+All depth maps returned here are ``(H, W)`` float32 in metres with NaN where invalid;
+RGB images are ``(H, W, 3)`` uint8 in RGB order. The data lives outside the repository,
+in ``../shared/data`` beside the checkout (override with ``DADA_SHARED_DATA``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+from PIL import Image
+
+#: Beam count of a Velodyne HDL-64E.
+HDL64_BEAMS = 64
+#: Elevation of its top and bottom beams (degrees, up positive) as seen from the KITTI
+#: colour camera: the data sheet gives +2 to -24.8, but the projected scans of
+#: ``kitti_object_lidar`` reach up to about 4.7 degrees above the optical axis (row 121 at
+#: fy = 721, cy = 173), so the simulated pattern covers the same rows as a real scan.
+HDL64_FOV_DEG: Tuple[float, float] = (4.7, -24.8)
+
+
+def shared_data_dir() -> Path:
+    """Return ``../shared/data`` relative to the checkout (override: ``DADA_SHARED_DATA``)."""
+    env = os.environ.get('DADA_SHARED_DATA')
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / 'shared' / 'data'
+
+
+def require_shared_data() -> Path:
+    """Return the shared data folder; ``FileNotFoundError`` with a clear message if absent."""
+    root = shared_data_dir()
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f'shared data folder {root} not found: the real-data tests and benchmarks need '
+            '../shared/data beside the checkout (or DADA_SHARED_DATA)')
+    return root
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One RGB image with depth.
+
+    Attributes:
+        name: data set and frame id, for reporting.
+        rgb: ``(H, W, 3)`` uint8 RGB.
+        depth: ``(H, W)`` float32 metres, NaN where invalid (ground truth or a scan).
+        fx, fy, cx, cy: pinhole intrinsics of the RGB camera in pixels.
+    """
+
+    name: str
+    rgb: np.ndarray
+    depth: np.ndarray
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert('RGB'), dtype=np.uint8).copy()
+
+
+def _read_uint16_depth(path: Path, scale: float) -> np.ndarray:
+    with Image.open(path) as image:
+        raw = np.asarray(image, dtype=np.uint16 if image.mode != 'I' else np.int32)
+    depth = raw.astype(np.float32) / np.float32(scale)
+    depth[raw == 0] = np.nan
+    return depth
+
+
+def _annotated_frames(folder: Path, prefix: str) -> List[Frame]:
+    with open(folder / 'test_annotations.json', encoding='utf-8') as handle:
+        entries = json.load(handle)['files']
+    frames = []
+    for entry in sorted(entries, key=lambda e: e['rgb']):
+        rgb_path = folder / 'rgb' / Path(entry['rgb']).name
+        depth_path = folder / 'depth' / Path(entry['depth']).name
+        if not rgb_path.is_file() or not depth_path.is_file():
+            continue  # the annotation file lists frames that were not copied
+        fx, fy, cx, cy = (float(v) for v in entry['cam_in'])
+        frames.append(Frame(f'{prefix}/{rgb_path.stem}', _read_rgb(rgb_path),
+                            _read_uint16_depth(depth_path, float(entry['depth_scale'])),
+                            fx, fy, cx, cy))
+    return frames
+
+
+def kitti_gt_frames() -> List[Frame]:
+    """KITTI frames with semi-dense ground truth (uint16 value / 256 = metres)."""
+    return _annotated_frames(require_shared_data() / 'metric3d_kitti_nyu_demo' / 'kitti_demo',
+                             'kitti')
+
+
+def nyu_frames() -> List[Frame]:
+    """NYUv2 frames with raw depth (uint16 millimetres, 0 = hole)."""
+    return _annotated_frames(require_shared_data() / 'metric3d_kitti_nyu_demo' / 'nyu_demo',
+                             'nyu')
+
+
+def read_kitti_calib(path: Path) -> Dict[str, np.ndarray]:
+    """Read a KITTI object calibration file: ``P0..P3``, ``Tr_*`` (3x4), ``R0_rect`` (3x3)."""
+    calib: Dict[str, np.ndarray] = {}
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            key, sep, values = line.partition(':')
+            if not sep or not values.strip():
+                continue
+            numbers = np.array([float(v) for v in values.split()], dtype=np.float64)
+            calib[key.strip()] = numbers.reshape(3, 3) if numbers.size == 9 \
+                else numbers.reshape(3, 4)
+    return calib
+
+
+def read_velodyne(path: Path) -> np.ndarray:
+    """Read a KITTI Velodyne scan: ``(N, 4)`` float32 x, y, z (metres), reflectance."""
+    return np.fromfile(path, dtype='<f4').reshape(-1, 4)
+
+
+def project_velodyne(points: np.ndarray, calib: Dict[str, np.ndarray],
+                     shape: Tuple[int, int], camera: int = 2,
+                     min_depth: float = 0.1) -> np.ndarray:
+    """Project a Velodyne scan into camera ``camera`` (2 = left colour) of a KITTI frame.
+
+    ``x_image ~ P_camera @ R0_rect @ Tr_velo_to_cam @ x_velo``; each point goes to the pixel
+    that contains its projection; when several points fall into one pixel the nearest
+    wins (z-buffer). Points behind ``min_depth`` (metres) are dropped.
+
+    Args:
+        points: ``(N, >=3)`` scan in the Velodyne frame, metres.
+        calib: as returned by :func:`read_kitti_calib`.
+        shape: ``(H, W)`` of the image.
+        camera: index of the projection matrix ``P<camera>``.
+        min_depth: smallest accepted depth along the optical axis.
+
+    Returns:
+        ``(H, W)`` float32 depth along the optical axis (metres), NaN without a point.
+    """
+    height, width = shape
+    rect = np.eye(4)
+    rect[:3, :3] = calib['R0_rect']
+    velo_to_cam = np.eye(4)
+    velo_to_cam[:3, :] = calib['Tr_velo_to_cam']
+    projection = calib[f'P{camera}'] @ rect @ velo_to_cam
+    homogeneous = np.c_[points[:, :3].astype(np.float64), np.ones(len(points))]
+    image = homogeneous @ projection.T
+    depth = image[:, 2]
+    ahead = depth > min_depth
+    u = np.floor(image[ahead, 0] / depth[ahead] + 0.5).astype(np.int64)
+    v = np.floor(image[ahead, 1] / depth[ahead] + 0.5).astype(np.int64)
+    z = depth[ahead]
+    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    u, v, z = u[inside], v[inside], z[inside]
+    order = np.argsort(-z)  # far first, so the nearest point is written last and wins
+    out = np.full((height, width), np.nan, dtype=np.float32)
+    out[v[order], u[order]] = z[order].astype(np.float32)
+    return out
+
+
+def kitti_lidar_frames() -> List[Frame]:
+    """KITTI object frames: RGB and the projected Velodyne scan (no ground truth)."""
+    root = require_shared_data() / 'kitti_object_lidar' / 'training'
+    frames = []
+    for scan_path in sorted((root / 'velodyne').glob('*.bin')):
+        frame_id = scan_path.stem
+        rgb = _read_rgb(root / 'image_2' / f'{frame_id}.png')
+        calib = read_kitti_calib(root / 'calib' / f'{frame_id}.txt')
+        depth = project_velodyne(read_velodyne(scan_path), calib, rgb.shape[:2])
+        p2 = calib['P2']
+        frames.append(Frame(f'kitti_lidar/{frame_id}', rgb, depth,
+                            float(p2[0, 0]), float(p2[1, 1]), float(p2[0, 2]), float(p2[1, 2])))
+    return frames
+
+
+def lidar_like_mask(valid: np.ndarray, fx: float, fy: float, cx: float, cy: float,
+                    beams: int = HDL64_BEAMS,
+                    fov_deg: Tuple[float, float] = HDL64_FOV_DEG,
+                    azimuth_step_deg: float = 0.24) -> np.ndarray:
+    """Pixels a spinning multi-beam LiDAR would hit, among the ``valid`` ground-truth pixels.
+
+    The beams sit at ``beams`` even elevation steps over ``fov_deg`` (upper, lower limit);
+    beam ``b`` at elevation ``e`` hits image row ``cy - fy * tan(e)``; along a beam the
+    samples sit at even azimuth steps ``a`` and hit columns ``cx + fx * tan(a)``. The
+    LiDAR is assumed at the camera centre (KITTI: 8 cm apart vertically). A simulated
+    sample is kept only where the ground truth is valid. With the defaults (HDL-64E,
+    0.24 degree azimuth step) about 5 % of the KITTI semi-dense ground-truth pixels are
+    kept; the other ground-truth pixels are held out for scoring.
+
+    Args:
+        valid: ``(H, W)`` bool ground-truth mask.
+        fx, fy, cx, cy: intrinsics in pixels.
+        beams: number of beams (>= 2).
+        fov_deg: elevation of the upper and the lower beam in degrees.
+        azimuth_step_deg: angle between two samples of one beam (> 0).
+
+    Returns:
+        ``(H, W)`` bool mask, a subset of ``valid``.
+    """
+    if valid.ndim != 2 or valid.dtype != np.bool_:
+        raise ValueError(f'valid must be an (H, W) bool array, got {valid.dtype} {valid.shape}')
+    if beams < 2 or azimuth_step_deg <= 0:
+        raise ValueError('beams must be >= 2 and azimuth_step_deg > 0')
+    height, width = valid.shape
+    elevations = np.deg2rad(np.linspace(fov_deg[0], fov_deg[1], beams))
+    rows = np.unique(np.floor(cy - fy * np.tan(elevations) + 0.5).astype(np.int64))
+    rows = rows[(rows >= 0) & (rows < height)]
+    half_fov = np.arctan(max(cx, width - cx) / fx)
+    steps = int(np.ceil(half_fov / np.deg2rad(azimuth_step_deg)))
+    azimuths = np.deg2rad(azimuth_step_deg) * np.arange(-steps, steps + 1)
+    cols = np.unique(np.floor(cx + fx * np.tan(azimuths) + 0.5).astype(np.int64))
+    cols = cols[(cols >= 0) & (cols < width)]
+    mask = np.zeros_like(valid)
+    mask[np.ix_(rows, cols)] = True
+    return mask & valid
+
+
+def sparse_from_gt(frame: Frame, **pattern: float) -> Tuple[np.ndarray, np.ndarray]:
+    """LiDAR-like sparse input from a ground-truth frame and the held-out pixels.
+
+    Returns:
+        ``sparse``: ``(H, W)`` float32 metres, NaN outside the simulated samples;
+        ``held_out``: ``(H, W)`` bool, valid ground truth that is not in ``sparse``.
+    """
+    valid = np.isfinite(frame.depth)
+    mask = lidar_like_mask(valid, frame.fx, frame.fy, frame.cx, frame.cy,
+                           **pattern)  # type: ignore[arg-type]
+    sparse = np.where(mask, frame.depth, np.nan).astype(np.float32)
+    return sparse, valid & ~mask
