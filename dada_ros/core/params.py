@@ -70,8 +70,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec('device', 'auto',
               "Torch device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.",
               scope='solver', read_only=True),
-    ParamSpec('iterations', 64,
-              'Fixed diffusion iteration budget per frame (per pyramid level for '
+    ParamSpec('iterations', 96,
+              'Fixed diffusion iteration budget per frame (at the finest pyramid level for '
               "solver 'pyramid'); the same work every frame.",
               scope='solver', min_value=1, max_value=100000),
     ParamSpec('solver', 'pyramid',

@@ -1,0 +1,209 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Side-by-side latency and accuracy of the paper's loop and the fast solver, on real images.
+
+Run from the repository root (with ../shared/data beside it)::
+
+    .venv/bin/python benchmarks/solver_benchmark.py --markdown out/solver_benchmark.md
+
+For each output size (640x480, 1280x720) and factor (x4, x8, x16) it times, in this one
+process and on the same images, the plain reference loop of the paper at 9024 iterations,
+the plain loop at this package's default budget, and the pyramid solver at the default
+budget, and reports RMSE against the ground truth. It also writes quality-vs-latency
+curves as a PNG. Images: the three Middlebury 2005 scenes of the DTS super-resolution set
+(1376x1088, hole-filled GT disparity), area-downscaled to 640 px wide or centre-cropped to
+1280x720; the low-res input is the block average of the GT (the paper's protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dada_ros.core import DepthUpsampler  # noqa: E402
+from dada_ros.core.initial import masked_bicubic  # noqa: E402
+from dada_ros.core.params import BY_NAME  # noqa: E402
+
+DATA = Path(os.environ.get('DADA_DATA_DIR',
+                           Path(__file__).resolve().parents[1].parent / 'shared' / 'data'))
+SCENES = ('art_big', 'books_big', 'moebius_big')
+PAPER_ITERATIONS = 8000 + 1024
+
+
+def load_scene(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """RGB (uint8) and GT disparity (float32) at ``size`` = (width, height)."""
+    root = DATA / 'dts_middlebury_superres' / 'depth_superres'
+    bgr = cv2.imread(str(root / '_input' / name / f'{name}_color.png'), cv2.IMREAD_COLOR)
+    gt = cv2.imread(str(root / '_gth' / f'{name}.png'), cv2.IMREAD_UNCHANGED).astype(np.float32)
+    width, height = size
+    if width <= bgr.shape[1] // 2:
+        scale = width / bgr.shape[1]
+        new_size = (width, int(round(bgr.shape[0] * scale)))
+        bgr = cv2.resize(bgr, new_size, interpolation=cv2.INTER_AREA)
+        gt = cv2.resize(gt, new_size, interpolation=cv2.INTER_AREA)
+    top = (bgr.shape[0] - height) // 2
+    left = (bgr.shape[1] - width) // 2
+    rgb = np.ascontiguousarray(bgr[top:top + height, left:left + width, ::-1])
+    return rgb, np.ascontiguousarray(gt[top:top + height, left:left + width])
+
+
+def block_average(gt: np.ndarray, factor: int) -> np.ndarray:
+    h, w = gt.shape[0] // factor, gt.shape[1] // factor
+    return gt.reshape(h, factor, w, factor).mean(axis=(1, 3)).astype(np.float32)
+
+
+def rmse(estimate: np.ndarray, gt: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((estimate.astype(np.float64) - gt) ** 2)))
+
+
+def timed(function: Callable[[], np.ndarray], repeats: int) -> Tuple[np.ndarray, float]:
+    """Result and median wall time in ms (after one warm-up call when repeating)."""
+    if repeats > 1:
+        function()
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append((time.perf_counter() - start) * 1000.0)
+    assert result is not None
+    return result, statistics.median(times)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, '
+            f'{torch.get_num_threads()} threads, Python {platform.python_version()}')
+
+
+def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str],
+              repeats: int, device: str) -> List[Dict[str, object]]:
+    default_iterations = BY_NAME['iterations'].default
+    rows = []
+    paper = DepthUpsampler(solver='reference', iterations=PAPER_ITERATIONS, device=device)
+    plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device)
+    fast = DepthUpsampler(device=device)
+    for size in sizes:
+        for factor in factors:
+            stats: Dict[str, List[float]] = {}
+            for scene in scenes:
+                rgb, gt = load_scene(scene, size)
+                source = block_average(gt, factor)
+                runs = {
+                    'bicubic': (lambda: masked_bicubic(source, np.ones_like(source, bool),
+                                                       factor), repeats),
+                    f'paper loop, {PAPER_ITERATIONS} it': (lambda: paper.up(rgb, source), 1),
+                    f'paper loop, {default_iterations} it': (lambda: plain.up(rgb, source),
+                                                              repeats),
+                    f'pyramid, {default_iterations} it/level': (lambda: fast.up(rgb, source),
+                                                                repeats),
+                }
+                for name, (function, count) in runs.items():
+                    result, ms = timed(function, count)
+                    stats.setdefault(name + ' ms', []).append(ms)
+                    stats.setdefault(name + ' rmse', []).append(rmse(result, gt))
+                print(f'  {size[0]}x{size[1]} x{factor} {scene} done', file=sys.stderr,
+                      flush=True)
+            rows.append({'size': f'{size[0]}x{size[1]}', 'factor': factor,
+                         **{k: float(np.mean(v)) for k, v in stats.items()}})
+    return rows
+
+
+def markdown(rows: List[Dict[str, object]]) -> str:
+    methods = [k[:-3] for k in rows[0] if isinstance(k, str) and k.endswith(' ms')]
+    reference = methods[1]
+    lines = ['| output | factor | ' + ' | '.join(f'{m}: ms / RMSE' for m in methods)
+             + ' | pyramid vs paper: speed-up / RMSE |',
+             '|---|---|' + '---|' * len(methods) + '---|']
+    for row in rows:
+        cells = [f"{row[m + ' ms']:.0f} / {row[m + ' rmse']:.3f}" for m in methods]
+        speedup = float(row[reference + ' ms']) / float(row[methods[-1] + ' ms'])
+        ratio = float(row[methods[-1] + ' rmse']) / float(row[reference + ' rmse']) - 1.0
+        lines.append(f"| {row['size']} | x{row['factor']} | " + ' | '.join(cells)
+                     + f' | {speedup:.0f}x / {ratio:+.2%} |')
+    return '\n'.join(lines)
+
+
+def curves(path: Path, device: str) -> None:
+    """Quality-vs-latency at 640x480 x8 on one scene, for both solvers."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rgb, gt = load_scene('books_big', (640, 480))
+    source = block_average(gt, 8)
+    series = {'pyramid (this package)': ('pyramid', [4, 8, 16, 32, 48, 64, 96, 128, 192]),
+              'paper loop': ('reference', [64, 128, 256, 512, 1024, 2048, 4096, 9024])}
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    for label, (solver, budgets) in series.items():
+        points = []
+        for iterations in budgets:
+            up = DepthUpsampler(solver=solver, iterations=iterations, device=device)
+            result, ms = timed(lambda: up.up(rgb, source), 3 if iterations <= 256 else 1)
+            points.append((ms, rmse(result, gt)))
+            print(f'  curve {solver} {iterations}: {ms:.0f} ms {points[-1][1]:.3f}',
+                  file=sys.stderr, flush=True)
+        axis.plot(*zip(*points), marker='o', label=label)
+        for (ms, error), iterations in zip(points, budgets):
+            axis.annotate(str(iterations), (ms, error), fontsize=7, xytext=(3, 3),
+                          textcoords='offset points')
+    axis.set_xscale('log')
+    axis.set_xlabel('ms per frame (log)')
+    axis.set_ylabel('RMSE (disparity px)')
+    axis.set_title('Books, 640x480, x8: quality vs latency (labels: iterations)')
+    axis.grid(True, which='both', alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', default='640x480,1280x720')
+    parser.add_argument('--factors', default='4,8,16')
+    parser.add_argument('--scenes', default=','.join(SCENES))
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    parser.add_argument('--markdown', type=Path, help='also write the table here')
+    parser.add_argument('--curves', type=Path, default=Path('out/solver_curves.png'))
+    parser.add_argument('--no-curves', action='store_true')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not (DATA / 'dts_middlebury_superres').is_dir():
+        sys.exit(f'real data missing: {DATA}/dts_middlebury_superres (set DADA_DATA_DIR)')
+    sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes.split(',')]
+    factors = [int(f) for f in args.factors.split(',')]
+    rows = run_table(sizes, factors, args.scenes.split(','), args.repeats,  # type: ignore
+                     args.device)
+    text = f'Machine: {machine()}, device {args.device}\n\n' + markdown(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text + '\n')
+    if not args.no_curves:
+        curves(args.curves, args.device)
+        print(f'curves: {args.curves}')
+
+
+if __name__ == '__main__':
+    main()
