@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 
 from .diffusion import K_DEFAULT, coefficients
+from .models import LearnedGuide, load_learned_guide
 
 
 class RgbGuide:
@@ -17,19 +18,28 @@ class RgbGuide:
     def __init__(self, k: float = K_DEFAULT) -> None:
         self.k = k
 
-    def coefficients(self, rgb: torch.Tensor,
-                     initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
+                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``cv (1, 1, H-1, W)`` and ``ch (1, 1, H, W-1)``.
 
         Args:
             rgb: ``(1, 3, H, W)`` ImageNet-normalised RGB.
             initial: ``(1, 1, H, W)`` initial depth normalised to a mean of about one.
+            scale: raw-unit value ``initial`` was divided by (unused here; accepted so
+                every guide has the same interface).
         """
         return coefficients(torch.cat([rgb, initial], dim=1), self.k)
 
 
-def make_guide(model: str, weights: str, device: torch.device) -> RgbGuide:
-    """Build the guide named by the ``model`` parameter."""
+def make_guide(model: str, weights: str,
+               device: torch.device) -> Union[RgbGuide, LearnedGuide]:
+    """Build the guide named by the ``model`` parameter.
+
+    ``'learned'`` loads ``weights`` (empty = the packaged weights) with
+    ``torch.load(weights_only=True)``; a missing or unsafe file raises ``ValueError``.
+    """
     if model == 'rgb':
         return RgbGuide()
-    raise ValueError(f"model {model!r} is not available yet; use model 'rgb'")
+    if model == 'learned':
+        return load_learned_guide(weights, device)
+    raise ValueError(f"unknown model {model!r}; use 'rgb' or 'learned'")

@@ -1,0 +1,313 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Learned feature extractors for DADA and their (safe) checkpoint loaders.
+
+Two architectures load through :func:`load_learned_guide`:
+
+* ``tiny_unet`` (:class:`TinyUNet`), the light extractor trained by ``dada_train`` and
+  shipped in ``dada_ros/weights/``. Checkpoint layout: ``{'format': FORMAT, 'arch':
+  'tiny_unet', 'config': {...}, 'state_dict': {...}, 'meta': {...}}``.
+* the DADA authors' checkpoints (segmentation_models_pytorch ``Unet('resnet50',
+  classes=64, in_channels=4)`` inside ``Sequential(Upsample(x2, bicubic), Unet,
+  AvgPool2d(2))`` plus ``logk``), a state dict or a dict with key ``'model'``. They need the
+  optional extra ``segmentation-models-pytorch``.
+
+Every file is read with ``torch.load(..., weights_only=True)``: a checkpoint that needs
+arbitrary pickled objects (code execution) is refused with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .diffusion import K_DEFAULT, coefficients
+
+#: Format tag of the checkpoints written by ``dada_train``.
+FORMAT = 'dada_ros.learned/1'
+#: The packaged weights (installed with the package).
+PACKAGED_WEIGHTS = Path(__file__).resolve().parent.parent / 'weights' / 'dada_learned.pt'
+#: Depth normalisation constants (mm) the DADA authors used per training data set: their
+#: network saw ``depth_mm / constant`` (minus its mean).
+AUTHORS_DEPTH_NORM: Dict[str, float] = {
+    'middlebury': 1122.7, 'nyuv2': 1386.05, 'diml': 1154.29}
+
+PathLike = Union[str, Path]
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+                         nn.ReLU(inplace=True))
+
+
+class TinyUNet(nn.Module):
+    """A light U-Net (about 0.27 M parameters) that maps RGB + depth to guide features.
+
+    Four strided levels (1/2 .. 1/16) give context to tell depth edges from texture; the
+    decoder returns to 1/4 resolution. The output is a 1x1 convolution of the input, the
+    full-resolution stem and the (bilinearly upsampled) decoder, so fine edges stay sharp
+    at little cost. With
+    :meth:`init_as_rgb_guide` the output starts as the unlearned DADA features.
+
+    Input ``(B, in_channels, H, W)``, any H and W (padded internally to a multiple of 16);
+    output ``(B, out_channels, H, W)``.
+    """
+
+    def __init__(self, in_channels: int = 4, out_channels: int = 8, width: int = 8) -> None:
+        super().__init__()
+        w = width
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.width = width
+        self.stem = _conv(in_channels, w)                                # 1/1
+        self.enc1 = nn.Sequential(_conv(w, 2 * w, 2), _conv(2 * w, 2 * w))          # 1/2
+        self.enc2 = nn.Sequential(_conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w))      # 1/4
+        self.enc3 = nn.Sequential(_conv(4 * w, 8 * w, 2), _conv(8 * w, 8 * w))      # 1/8
+        self.enc4 = nn.Sequential(_conv(8 * w, 12 * w, 2), _conv(12 * w, 12 * w))   # 1/16
+        self.dec3 = nn.Sequential(nn.Conv2d(20 * w, 8 * w, 1), _conv(8 * w, 8 * w))
+        self.dec2 = nn.Sequential(nn.Conv2d(12 * w, 4 * w, 1), _conv(4 * w, 4 * w))
+        # Head = 1x1 conv of cat(input, stem, upsampled dec2), split in three so the
+        # decoder term is projected at 1/4 resolution and only out_channels are upsampled.
+        self.head_in = nn.Conv2d(in_channels, out_channels, 1)
+        self.head_stem = nn.Conv2d(w, out_channels, 1, bias=False)
+        self.head_dec = nn.Conv2d(4 * w, out_channels, 1, bias=False)
+
+    def init_as_rgb_guide(self) -> None:
+        """Set the head so the output equals the unlearned guide's features.
+
+        The first ``in_channels`` outputs copy the input, scaled so that the channel mean
+        of ``|difference|`` is the same as over the input alone; everything else starts at
+        zero (the decoder still receives gradients through the head's weights).
+        """
+        with torch.no_grad():
+            for conv in (self.head_in, self.head_stem, self.head_dec):
+                conv.weight.zero_()
+            if self.head_in.bias is not None:
+                self.head_in.bias.zero_()
+            gain = self.out_channels / self.in_channels
+            for i in range(min(self.in_channels, self.out_channels)):
+                self.head_in.weight[i, i, 0, 0] = gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of the same height and width as ``x``."""
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (-h) % 16, (-w) % 16
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate') if pad_h or pad_w else x
+        s0 = self.stem(padded)
+        s1 = self.enc1(s0)
+        s2 = self.enc2(s1)
+        s3 = self.enc3(s2)
+        s4 = self.enc4(s3)
+        d3 = self.dec3(torch.cat([_up(s4, s3), s3], 1))
+        d2 = self.dec2(torch.cat([_up(d3, s2), s2], 1))
+        out = self.head_in(padded) + self.head_stem(s0) + _up(self.head_dec(d2), s0)
+        return out[:, :, :h, :w]
+
+
+def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=like.shape[-2:], mode='bilinear', align_corners=False)
+
+
+class _PadTo(nn.Module):
+    """Pad the input to a multiple of ``multiple`` (replicate), run ``inner``, crop back."""
+
+    def __init__(self, inner: nn.Module, multiple: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.multiple = multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate')
+        return self.inner(x)[:, :, :h, :w]
+
+
+class LearnedGuide(nn.Module):
+    """Learned DADA guide: CNN features of ``[RGB, centred depth]`` -> coefficients.
+
+    ``coefficients`` has the interface of :class:`dada_ros.core.guides.RgbGuide`. The
+    depth channel fed to the network is ``(initial - mean(initial)) * gain`` where
+    ``initial`` is normalised to a mean of about one by the caller. Own checkpoints are
+    trained with exactly that (``depth_norm`` None, gain 1), so they are unit-free. The
+    authors' networks saw ``depth / depth_norm`` (``depth_norm`` in the caller's unit, e.g.
+    1122.7 for Middlebury in mm): when the caller passes ``scale`` (the raw value that
+    ``initial`` was divided by) the gain is ``scale / depth_norm``; without it the gain is
+    1, i.e. the scene's mean depth is taken to be ``depth_norm``.
+    """
+
+    def __init__(self, feature_extractor: nn.Module, k: float = K_DEFAULT,
+                 depth_norm: Optional[float] = None, arch: str = 'tiny_unet',
+                 config: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__()
+        self.feature_extractor = feature_extractor
+        self.logk = nn.Parameter(torch.tensor(math.log(k), dtype=torch.float32))
+        self.depth_norm = depth_norm
+        self.arch = arch
+        self.config: Dict[str, Any] = dict(config or {})
+
+    def features(self, rgb: torch.Tensor, initial: torch.Tensor,
+                 scale: Optional[float] = None) -> torch.Tensor:
+        """Guide features ``(B, C, H, W)`` (see :meth:`coefficients` for the inputs)."""
+        _check_inputs(rgb, initial)
+        centred = initial - initial.mean(dim=(1, 2, 3), keepdim=True)
+        if self.depth_norm is not None and scale is not None:
+            centred = centred * (float(scale) / self.depth_norm)
+        return self.feature_extractor(torch.cat([rgb, centred], 1))
+
+    def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
+                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Return ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
+
+        Args:
+            rgb: ``(B, 3, H, W)`` ImageNet-normalised RGB.
+            initial: ``(B, 1, H, W)`` initial depth normalised to a mean of about one.
+            scale: optional raw-unit value ``initial`` was divided by (only used by
+                checkpoints with a ``depth_norm``, i.e. the authors').
+        """
+        return coefficients(self.features(rgb, initial, scale), torch.exp(self.logk))
+
+    def forward(self, rgb: torch.Tensor,
+                initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Same as :meth:`coefficients`."""
+        return self.coefficients(rgb, initial)
+
+    def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """A ``weights_only``-loadable dict in the dada_ros format (own architecture only)."""
+        if self.arch != 'tiny_unet':
+            raise ValueError(f'only tiny_unet guides can be saved, not {self.arch!r}')
+        return {'format': FORMAT, 'arch': self.arch, 'config': dict(self.config),
+                'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+                'meta': dict(meta or {})}
+
+
+def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
+    if rgb.dim() != 4 or rgb.shape[1] != 3:
+        raise ValueError(f'rgb must be (B, 3, H, W), got {tuple(rgb.shape)}')
+    if initial.dim() != 4 or initial.shape[1] != 1 or initial.shape[0] != rgb.shape[0] \
+            or initial.shape[-2:] != rgb.shape[-2:]:
+        raise ValueError(f'initial must be (B, 1, H, W) matching rgb {tuple(rgb.shape)}, '
+                         f'got {tuple(initial.shape)}')
+
+
+def build_tiny_guide(width: int = 8, out_channels: int = 8,
+                     k: float = K_DEFAULT) -> LearnedGuide:
+    """A new :class:`LearnedGuide` with a :class:`TinyUNet` that starts as the RGB guide."""
+    net = TinyUNet(4, out_channels, width)
+    net.init_as_rgb_guide()
+    return LearnedGuide(net, k, arch='tiny_unet',
+                        config={'width': width, 'out_channels': out_channels})
+
+
+def build_authors_guide(encoder: str = 'resnet50', feature_dim: int = 64,
+                        depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
+                        ) -> LearnedGuide:
+    """The DADA authors' architecture (needs the optional ``segmentation-models-pytorch``).
+
+    ``feature_extractor`` = ``_PadTo(Sequential(Upsample(x2, bicubic), smp.Unet,
+    AvgPool2d(2)), 16)``; state-dict keys of the Unet are ``feature_extractor.inner.1.*``.
+    """
+    try:
+        import segmentation_models_pytorch as smp  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ValueError(
+            "loading the DADA authors' checkpoints needs the optional extra "
+            "'segmentation-models-pytorch' (pip install segmentation-models-pytorch "
+            f'--no-deps plus timm, see the README): {exc}') from exc
+    unet = smp.Unet(encoder, classes=feature_dim, in_channels=4, encoder_weights=None)
+    sequential = nn.Sequential(nn.Upsample(scale_factor=2, mode='bicubic', align_corners=False),
+                               unet, nn.AvgPool2d(2))
+    # The Unet needs sizes divisible by 32 after the x2 upsampling.
+    return LearnedGuide(_PadTo(sequential, 16), K_DEFAULT, depth_norm=depth_norm,
+                        arch='authors', config={'encoder': encoder, 'feature_dim': feature_dim})
+
+
+def read_checkpoint(path: PathLike) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU with clear errors.
+
+    Raises:
+        ValueError: missing file, not a torch checkpoint, or a pickle that would need
+            arbitrary code (refused by the weights-only unpickler).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f'weights file {str(file)!r} does not exist')
+    try:
+        return torch.load(file, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f'{file} refused: it is not a plain weights file (weights_only '
+                         f'loading failed, it may contain code): {exc}') from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, KeyError,
+            AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f'{file} is not a torch checkpoint: {exc}') from exc
+
+
+def _authors_state(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
+    """The authors' state dict inside ``obj`` (plain or under ``'model'``), else None."""
+    state = obj.get('model', obj) if isinstance(obj, Mapping) else None
+    if not isinstance(state, Mapping) or 'logk' not in state \
+            or not any(str(k).startswith('feature_extractor.1.') for k in state):
+        return None
+    return {str(k): v for k, v in state.items()}
+
+
+def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
+                          depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
+                          ) -> LearnedGuide:
+    """Build a :class:`LearnedGuide` from a loaded checkpoint object (strict key match).
+
+    Args:
+        obj: what :func:`read_checkpoint` returned.
+        source: name used in error messages.
+        depth_norm: depth constant of the authors' checkpoints (ignored for own ones).
+    """
+    if isinstance(obj, Mapping) and obj.get('format') == FORMAT:
+        config = obj.get('config', {})
+        if obj.get('arch') != 'tiny_unet' or not isinstance(config, Mapping):
+            raise ValueError(f'{source}: unknown architecture {obj.get("arch")!r}')
+        guide = build_tiny_guide(int(config.get('width', 8)), int(config.get('out_channels', 8)))
+        _load_strict(guide, obj.get('state_dict'), source)
+        return guide
+    authors = _authors_state(obj)
+    if authors is not None:
+        guide = build_authors_guide(depth_norm=depth_norm)
+        renamed = {('feature_extractor.inner.' + k[len('feature_extractor.'):]
+                    if k.startswith('feature_extractor.') else k): v for k, v in authors.items()}
+        _load_strict(guide, renamed, source)
+        return guide
+    raise ValueError(f'{source} is not a dada_ros or DADA-authors checkpoint (expected '
+                     f"format {FORMAT!r} or keys 'feature_extractor.1.*' and 'logk')")
+
+
+def _load_strict(guide: LearnedGuide, state: Any, source: str) -> None:
+    if not isinstance(state, Mapping):
+        raise ValueError(f'{source}: the checkpoint has no state dict')
+    try:
+        guide.load_state_dict(dict(state), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f'{source}: weights do not match the architecture: {exc}') from exc
+
+
+def load_learned_guide(path: PathLike = '', device: Union[str, torch.device] = 'cpu',
+                       depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
+                       ) -> LearnedGuide:
+    """Load a learned guide (empty ``path`` = the packaged weights) in eval mode on ``device``."""
+    file = Path(path) if str(path) else PACKAGED_WEIGHTS
+    guide = guide_from_checkpoint(read_checkpoint(file), str(file), depth_norm)
+    guide.eval()
+    for parameter in guide.parameters():
+        parameter.requires_grad_(False)
+    return guide.to(device)
+
+
+def parameter_count(module: nn.Module) -> int:
+    """Number of parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,188 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Learned guide: architecture, checkpoint loading (safe), packaged weights, authors' layout."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Tuple
+
+import numpy as np
+import pytest
+import torch
+
+from dada_ros.core import DepthUpsampler
+from dada_ros.core.diffusion import coefficients
+from dada_ros.core.guides import RgbGuide, make_guide
+from dada_ros.core.models import (FORMAT, PACKAGED_WEIGHTS, LearnedGuide, TinyUNet,
+                                  build_tiny_guide, load_learned_guide, parameter_count,
+                                  read_checkpoint)
+
+
+def _inputs(h: int = 37, w: int = 53, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    rgb = torch.randn(1, 3, h, w, generator=gen)
+    initial = 0.5 + torch.rand(1, 1, h, w, generator=gen)
+    return rgb, initial
+
+
+def _perturbed_guide() -> LearnedGuide:
+    guide = build_tiny_guide()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in guide.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=gen))
+    return guide.eval()
+
+
+class _Marker:
+    """Unpickling this would create a file: a stand-in for a malicious checkpoint."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Path.touch, (self.path,))
+
+
+def test_tiny_unet_is_light_and_keeps_any_size() -> None:
+    net = TinyUNet()
+    assert 100_000 <= parameter_count(net) <= 1_000_000
+    out = net(torch.randn(2, 4, 45, 61))
+    assert out.shape == (2, net.out_channels, 45, 61)
+
+
+def test_fresh_guide_equals_unlearned_guide() -> None:
+    rgb, initial = _inputs()
+    cv, ch = build_tiny_guide().coefficients(rgb, initial)
+    cv0, ch0 = RgbGuide().coefficients(rgb, initial)
+    assert torch.allclose(cv, cv0, atol=1e-6) and torch.allclose(ch, ch0, atol=1e-6)
+
+
+def test_guide_rejects_bad_shapes() -> None:
+    rgb, initial = _inputs()
+    with pytest.raises(ValueError):
+        build_tiny_guide().coefficients(rgb[:, :2], initial)
+    with pytest.raises(ValueError):
+        build_tiny_guide().coefficients(rgb, initial[:, :, :-1])
+
+
+def test_own_checkpoint_round_trip(tmp_path: Path) -> None:
+    guide = _perturbed_guide()
+    path = tmp_path / 'w.pt'
+    torch.save(guide.checkpoint({'note': 'test'}), path)
+    loaded = load_learned_guide(path)
+    rgb, initial = _inputs()
+    with torch.no_grad():
+        expected = guide.coefficients(rgb, initial)
+        got = loaded.coefficients(rgb, initial)
+    assert torch.equal(expected[0], got[0]) and torch.equal(expected[1], got[1])
+    assert not torch.allclose(got[0], RgbGuide().coefficients(rgb, initial)[0])
+
+
+def test_missing_file_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match='does not exist'):
+        load_learned_guide(tmp_path / 'nope.pt')
+    with pytest.raises(ValueError, match='does not exist'):
+        DepthUpsampler(model='learned', weights=str(tmp_path / 'nope.pt'))
+
+
+def test_not_a_checkpoint_is_a_value_error(tmp_path: Path) -> None:
+    text = tmp_path / 'text.pt'
+    text.write_text('hello, not a checkpoint\n')
+    with pytest.raises(ValueError, match='not a torch checkpoint|refused'):
+        load_learned_guide(text)
+    other = tmp_path / 'other.pt'
+    torch.save({'some': torch.zeros(3)}, other)
+    with pytest.raises(ValueError, match='not a dada_ros or DADA-authors checkpoint'):
+        load_learned_guide(other)
+
+
+def test_wrong_weights_are_refused(tmp_path: Path) -> None:
+    checkpoint = build_tiny_guide().checkpoint()
+    del checkpoint['state_dict']['logk']
+    path = tmp_path / 'broken.pt'
+    torch.save(checkpoint, path)
+    with pytest.raises(ValueError, match='do not match'):
+        load_learned_guide(path)
+
+
+@pytest.mark.parametrize('writer', ['torch', 'pickle'])
+def test_malicious_pickle_is_refused(tmp_path: Path, writer: str) -> None:
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pt'
+    payload = {'format': FORMAT, 'model': _Marker(marker)}
+    if writer == 'torch':
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload, protocol=2))
+    with pytest.raises(ValueError):
+        read_checkpoint(path)
+    with pytest.raises(ValueError):
+        DepthUpsampler(model='learned', weights=str(path))
+    assert not marker.exists()
+
+
+def test_packaged_weights_load_and_run() -> None:
+    assert PACKAGED_WEIGHTS.is_file(), 'the packaged weights are missing'
+    guide = make_guide('learned', '', torch.device('cpu'))
+    assert isinstance(guide, LearnedGuide)
+    assert not any(p.requires_grad for p in guide.parameters())
+    rgb, initial = _inputs(64, 80)
+    with torch.no_grad():
+        cv, ch = guide.coefficients(rgb, initial)
+    assert cv.shape == (1, 1, 63, 80) and ch.shape == (1, 1, 64, 79)
+    assert float(cv.min()) > 0 and float(cv.max()) <= 1
+    # Trained weights are not the unlearned guide.
+    assert not torch.allclose(cv, RgbGuide().coefficients(rgb, initial)[0], atol=1e-3)
+
+
+def test_learned_upsampler_keeps_block_means_and_unit() -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    depth = (2.0 + rng.random((8, 12))).astype(np.float32)
+    depth[1, 1] = np.nan
+    up = DepthUpsampler(model='learned', device='cpu')
+    out = up.up(rgb, depth)
+    assert out.shape == (64, 96) and out.dtype == np.float32 and np.isfinite(out).all()
+    means = out.reshape(8, 8, 12, 8).mean(axis=(1, 3))
+    known = np.isfinite(depth)
+    assert np.allclose(means[known], depth[known], rtol=1e-3)
+    scaled = up.up(rgb, depth * 1000.0)  # any positive unit: same result up to the unit
+    assert np.allclose(scaled, out * 1000.0, rtol=1e-3)
+    assert np.isfinite(depth).sum() == 95  # the caller's input is untouched
+
+
+def test_authors_checkpoint_without_smp_is_a_clear_error(tmp_path: Path) -> None:
+    try:
+        import segmentation_models_pytorch  # noqa: F401
+        pytest.skip('segmentation-models-pytorch is installed')
+    except ImportError:
+        pass
+    path = tmp_path / 'authors.pt'
+    torch.save({'model': {'feature_extractor.1.encoder.conv1.weight': torch.zeros(64, 4, 7, 7),
+                          'logk': torch.tensor(-3.5)}}, path)
+    with pytest.raises(ValueError, match='segmentation-models-pytorch'):
+        load_learned_guide(path)
+
+
+def test_authors_checkpoint_loads_strictly(tmp_path: Path) -> None:
+    smp = pytest.importorskip('segmentation_models_pytorch')
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(
+        torch.nn.Upsample(scale_factor=2, mode='bicubic', align_corners=False),
+        smp.Unet('resnet50', classes=64, in_channels=4, encoder_weights=None),
+        torch.nn.AvgPool2d(2)).eval()
+    logk = torch.tensor(float(np.log(0.05)))
+    state = {f'feature_extractor.{k}': v for k, v in reference.state_dict().items()}
+    state['logk'] = logk
+    path = tmp_path / 'authors.pt'
+    torch.save({'model': state, 'epoch': 3}, path)
+    guide = load_learned_guide(path)
+    rgb, initial = _inputs(64, 96)
+    with torch.no_grad():
+        features = reference(torch.cat([rgb, initial - initial.mean()], 1))
+        cv, ch = guide.coefficients(rgb, initial)
+    cv_ref, ch_ref = coefficients(features, logk.exp())
+    assert torch.allclose(cv, cv_ref, atol=1e-5) and torch.allclose(ch, ch_ref, atol=1e-5)
