@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import array
 import sys
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
@@ -37,7 +37,7 @@ __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
     'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS',
-    'image_to_array', 'image_to_rgb', 'image_to_depth',
+    'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
     'copy_header', 'camera_info_to_k', 'depth_to_pointcloud', 'read_points', 'pack_rgb',
 ]
@@ -167,6 +167,27 @@ def image_to_depth(msg: Image) -> np.ndarray:
     with np.errstate(invalid='ignore'):
         depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
     return depth
+
+
+class DepthReport(NamedTuple):
+    """What :func:`image_to_depth_checked` found in a depth image."""
+
+    valid: int
+    """Number of valid (finite, positive) pixels."""
+    infinite: int
+    """Number of +-Inf pixels in a ``32FC1`` image (turned into NaN)."""
+    total: int
+    """Number of pixels."""
+
+
+def image_to_depth_checked(msg: Image) -> Tuple[np.ndarray, DepthReport]:
+    """Like :func:`image_to_depth`, also counting valid and infinite input pixels."""
+    depth = image_to_depth(msg)
+    infinite = 0
+    if msg.encoding == '32FC1':
+        infinite = int(np.isinf(image_to_array(msg)).sum())
+    valid = int(np.count_nonzero(~np.isnan(depth)))
+    return depth, DepthReport(valid=valid, infinite=infinite, total=int(depth.size))
 
 
 def copy_header(header: Header) -> Header:

@@ -1,0 +1,82 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Shared pytest fixtures: a safe ROS environment, an rclpy harness, node processes.
+
+At start-up the test process is moved into a private loopback-only network namespace
+when possible (see :func:`ros_helpers.isolate_network`) and the localhost-only ROS
+environment is set, so no DDS traffic leaves this machine whoever runs the tests.
+
+Fixtures:
+
+* ``ros`` (module scope): a :class:`ros_helpers.RosHarness` (rclpy context + spinning node).
+* ``spawn_node``: factory ``spawn_node(*ros_args, name='node', module='dada_ros.node')``
+  returning a started :class:`ros_helpers.NodeProcess`; stopped at the end of the test.
+* ``module_node_factory``: the same, stopped at the end of the module.
+* ``unique_namespace``: a fresh ROS namespace such as ``/t12345_3``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ros_helpers import isolate_network, NodeProcess, ros_env, RosHarness  # noqa: E402
+
+_NAMESPACES = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Isolate the network and set the localhost-only ROS environment early."""
+    isolate_network()
+    ros_env()
+
+
+@pytest.fixture(scope='module')
+def ros() -> Iterator[RosHarness]:
+    """Module-wide rclpy harness."""
+    pytest.importorskip('rclpy')
+    harness = RosHarness(f'dada_test_{os.getpid()}')
+    yield harness
+    harness.close()
+
+
+def _factory(tmp_path: Path, processes: List[NodeProcess]) -> Callable[..., NodeProcess]:
+    def spawn(*ros_args: str, name: str = 'node', module: str = 'dada_ros.node',
+              extra_env: Any = None) -> NodeProcess:
+        process = NodeProcess(tmp_path / 'logs', ros_args, module=module,
+                              name=f'{name}_{len(processes)}', extra_env=extra_env)
+        processes.append(process)
+        return process
+    return spawn
+
+
+@pytest.fixture
+def spawn_node(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
+    """Factory for node processes that are stopped when the test ends."""
+    processes: List[NodeProcess] = []
+    yield _factory(tmp_path, processes)
+    for process in processes:
+        process.close()
+
+
+@pytest.fixture(scope='module')
+def module_node_factory(
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., NodeProcess]]:
+    """Factory for node processes that live for the whole test module."""
+    processes: List[NodeProcess] = []
+    yield _factory(tmp_path_factory.mktemp('nodes'), processes)
+    for process in processes:
+        process.close()
+
+
+@pytest.fixture
+def unique_namespace() -> str:
+    """A ROS namespace no other test of this session uses."""
+    return f'/t{os.getpid()}_{next(_NAMESPACES)}'

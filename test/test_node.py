@@ -1,0 +1,322 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end tests of ``dada_node`` in a second process over real rclpy topics.
+
+One node process serves the module (the tests run in file order and share it; stamps grow
+monotonically across tests). Images are small and ``iterations`` tiny to stay fast.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy', reason='the node tests need rclpy')
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from ros_helpers import diagnostics_values, NodeProcess, RosHarness, wait_until  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from dada_ros.conversions import (array_to_image, image_to_depth, read_points,  # noqa: E402
+                                  rgb_to_image)
+
+FRAME = 'camera_color_optical_frame'
+H, W, FACTOR = 96, 128, 4
+FX, FY, CX, CY = 100.0, 110.0, 63.5, 47.5
+TIMEOUT = 60.0  # generous: the CI machine may be loaded
+_STAMPS = itertools.count(100)
+
+
+@dataclass
+class Rig:
+    """The node under test and the harness endpoints talking to it."""
+
+    ros: RosHarness
+    node: NodeProcess
+    ns: str
+    rgb: Any
+    depth: Any
+    info: Any
+    out_depth: List[Image]
+    out_info: List[CameraInfo]
+    out_points: List[PointCloud2]
+    diagnostics: List[DiagnosticArray]
+    camera_info: Optional[CameraInfo] = None
+    sent: List[float] = field(default_factory=list)
+
+    def header(self) -> Header:
+        header = Header(frame_id=FRAME)
+        header.stamp.sec = next(_STAMPS)
+        header.stamp.nanosec = 250_000_000
+        return header
+
+    def send(self, rgb_msg: Image, depth_msg: Image) -> Header:
+        """Publish camera_info (when set), then the RGB and depth images."""
+        if self.camera_info is not None:
+            self.camera_info.header = rgb_msg.header
+            self.info.publish(self.camera_info)
+        self.rgb.publish(rgb_msg)
+        self.depth.publish(depth_msg)
+        return rgb_msg.header
+
+    def received(self, messages: List[Any], header: Header,
+                 timeout: float = TIMEOUT) -> Any:
+        """Wait for the message with ``header``'s stamp on one output topic."""
+        def find() -> Any:
+            for msg in list(messages):
+                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == \
+                        (header.stamp.sec, header.stamp.nanosec):
+                    return msg
+            return None
+        self.assert_alive()
+        return wait_until(find, timeout, message=f'output stamped {header.stamp.sec}')
+
+    def stats(self) -> Dict[str, str]:
+        """The newest diagnostics key/values of the node under test."""
+        for array in reversed(list(self.diagnostics)):
+            values = diagnostics_values(array, f'{self.ns}/dada_node')
+            if values is not None:
+                return values
+        return {}
+
+    def wait_stats(self, predicate: Any, timeout: float = TIMEOUT) -> Dict[str, str]:
+        """Wait until the diagnostics satisfy ``predicate``."""
+        return wait_until(lambda: (lambda s: s if s and predicate(s) else None)(self.stats()),
+                          timeout, message='diagnostics')
+
+    def assert_alive(self) -> None:
+        assert self.node.alive(), f'node died: {self.node.output()[1][-3000:]}'
+
+
+def make_camera_info(width: int = W, height: int = H) -> CameraInfo:
+    """A calibrated pinhole camera_info."""
+    info = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
+    scale = width / W
+    info.k = [FX * scale, 0.0, CX * scale, 0.0, FY * scale, CY * scale, 0.0, 0.0, 1.0]
+    info.p = [FX * scale, 0.0, CX * scale, 0.0, 0.0, FY * scale, CY * scale, 0.0,
+              0.0, 0.0, 1.0, 0.0]
+    info.d = [0.0] * 5
+    return info
+
+
+def random_rgb(height: int = H, width: int = W) -> np.ndarray:
+    """A random RGB image."""
+    return np.random.default_rng(height * width).integers(0, 256, (height, width, 3),
+                                                          dtype=np.uint8)
+
+
+@pytest.fixture(scope='module')
+def rig(ros: RosHarness, module_node_factory: Any) -> Rig:
+    """Start the node (namespace /tNNN_0) and connect publishers and collectors."""
+    ns = f'/dada_test_node_{int(time.time() * 1e3) % 100000}'
+    node = module_node_factory(
+        '-r', f'__ns:={ns}', '-p', 'iterations:=2', '-p', 'fill_holes:=false',
+        '-p', 'diagnostics.period:=0.2', '-p', 'sync.slop:=0.01', name='dada')
+    rig = Rig(ros=ros, node=node, ns=ns,
+              rgb=ros.publisher(Image, f'{ns}/rgb/image', reliable=False),
+              depth=ros.publisher(Image, f'{ns}/depth/image', reliable=False),
+              info=ros.publisher(CameraInfo, f'{ns}/rgb/camera_info', reliable=False),
+              out_depth=ros.collect(Image, f'{ns}/depth_dense/image'),
+              out_info=ros.collect(CameraInfo, f'{ns}/depth_dense/camera_info'),
+              out_points=ros.collect(PointCloud2, f'{ns}/points'),
+              diagnostics=ros.collect(DiagnosticArray, '/diagnostics'))
+    ros.wait_for_subscribers([rig.rgb, rig.depth, rig.info], TIMEOUT)
+    ros.wait_for_publisher(f'{ns}/points', TIMEOUT)
+    rig.wait_stats(lambda s: 'iterations' in s)
+    return rig
+
+
+def _pair(rig: Rig, rgb: np.ndarray, depth: np.ndarray, depth_encoding: str,
+          rgb_encoding: str = 'rgb8') -> Header:
+    """Publish one RGB-D pair with a fresh common stamp."""
+    header = rig.header()
+    return rig.send(rgb_to_image(rgb, header, rgb_encoding),
+                    array_to_image(depth, depth_encoding, header))
+
+
+def _same_header(msg: Any, header: Header) -> None:
+    assert msg.header.frame_id == header.frame_id
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == \
+        (header.stamp.sec, header.stamp.nanosec)
+
+
+def test_missing_camera_info_still_serves_depth(rig: Rig) -> None:
+    """rgb8 + 16UC1 mm without camera_info: dense depth only; an invalid block stays NaN."""
+    mm = np.full((H // FACTOR, W // FACTOR), 1500, dtype=np.uint16)
+    mm[:4, :4] = 0  # invalid low-res block; fill_holes is false
+    header = _pair(rig, random_rgb(), mm, '16UC1')
+    msg = rig.received(rig.out_depth, header)
+    _same_header(msg, header)
+    assert (msg.height, msg.width, msg.encoding) == (H, W, '32FC1')
+    dense = image_to_depth(msg)
+    assert np.isnan(dense[:16, :16]).all()
+    np.testing.assert_allclose(dense[16:, 16:], 1.5, rtol=1e-3)
+    np.testing.assert_allclose(dense[:16, 16:], 1.5, rtol=1e-3)
+    rig.wait_stats(lambda s: int(s.get('errors.missing_camera_info', 0)) >= 1
+                   and int(s['frames_published']) >= 1)
+    assert not any(m.header.stamp.sec == header.stamp.sec for m in rig.out_points)
+
+
+def test_rgb8_16uc1_outputs_and_cloud_geometry(rig: Rig) -> None:
+    """With camera_info: dense depth, camera_info and a cloud that follows the intrinsics."""
+    rig.camera_info = make_camera_info()
+    rgb = random_rgb()
+    mm = np.full((H // FACTOR, W // FACTOR), 2000, dtype=np.uint16)
+    header = _pair(rig, rgb, mm, '16UC1')
+    dense = image_to_depth(rig.received(rig.out_depth, header))
+    np.testing.assert_allclose(dense, 2.0, rtol=1e-3)
+
+    info = rig.received(rig.out_info, header)
+    _same_header(info, header)
+    assert (info.width, info.height) == (W, H)
+    np.testing.assert_allclose(np.asarray(info.k), rig.camera_info.k)
+
+    cloud = rig.received(rig.out_points, header)
+    _same_header(cloud, header)
+    assert (cloud.height, cloud.width) == (H, W)
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'rgb']
+    assert cloud.is_dense is False
+    points = read_points(cloud)
+    np.testing.assert_allclose(points['z'], dense, rtol=1e-6)
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    np.testing.assert_allclose(points['x'], (u - CX) * dense / FX, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(points['y'], (v - CY) * dense / FY, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(points['rgb'], rgb)
+
+
+def test_bgr8_32fc1_invalid_pixels_and_runtime_stride(rig: Rig) -> None:
+    """bgr8 + 32FC1 metres; NaN and Inf inputs are invalid; points.stride changes at run time."""
+    results = rig.ros.set_parameters(f'{rig.ns}/dada_node', {'points.stride': 2})
+    assert results[0].successful, results[0].reason
+    rgb = random_rgb()
+    depth = np.full((H // FACTOR, W // FACTOR), 3.25, dtype=np.float32)
+    depth[5, 6] = np.nan
+    depth[10, 20] = np.inf
+    header = _pair(rig, rgb, depth, '32FC1', rgb_encoding='bgr8')
+    dense = image_to_depth(rig.received(rig.out_depth, header))
+    assert np.isnan(dense[20:24, 24:28]).all()
+    assert np.isnan(dense[40:44, 80:84]).all()
+    assert np.isnan(dense).sum() == 32
+    np.testing.assert_allclose(dense[~np.isnan(dense)], 3.25, rtol=1e-3)
+    cloud = rig.received(rig.out_points, header)
+    assert (cloud.height, cloud.width) == (H // 2, W // 2)
+    points = read_points(cloud)
+    np.testing.assert_array_equal(points['rgb'], rgb[::2, ::2])  # bgr8 was read as BGR
+    assert np.isnan(points['z'][10:12, 12:14]).all()
+    rig.wait_stats(lambda s: int(s.get('errors.infinite_depth', 0)) >= 1)
+
+
+def test_large_image_best_effort_through_profile(rig: Rig) -> None:
+    """1280x720 output from 320x180 depth over best effort, via the shipped DDS profile."""
+    results = rig.ros.set_parameters(f'{rig.ns}/dada_node', {'points.stride': 8})
+    assert results[0].successful
+    rig.camera_info = make_camera_info(1280, 720)
+    depth = np.full((180, 320), 4.0, dtype=np.float32)
+    header = _pair(rig, random_rgb(720, 1280), depth, '32FC1')
+    msg = rig.received(rig.out_depth, header, timeout=120.0)
+    assert (msg.height, msg.width) == (720, 1280)
+    np.testing.assert_allclose(image_to_depth(msg), 4.0, rtol=1e-3)
+    cloud = rig.received(rig.out_points, header, timeout=30.0)
+    assert (cloud.height, cloud.width) == (90, 160)
+    rig.camera_info = make_camera_info()
+
+
+def test_iterations_change_at_run_time_and_invalid_values_rejected(rig: Rig) -> None:
+    """SetParameters: iterations applies to the next frame; bad values come back refused."""
+    node = f'{rig.ns}/dada_node'
+    accepted = rig.ros.set_parameters(node, {'iterations': 3})
+    assert accepted[0].successful, accepted[0].reason
+    for name, value, needle in (('iterations', 0, 'iterations'),
+                                ('solver', 'bogus', 'solver'),
+                                ('sync.slop', -1.0, 'slop'),
+                                ('device', 'cpu', 'read-only')):
+        result = rig.ros.set_parameters(node, {name: value})[0]
+        assert not result.successful, name
+        assert needle in result.reason, result.reason
+    header = _pair(rig, random_rgb(), np.full((H // FACTOR, W // FACTOR), 1.0, np.float32),
+                   '32FC1')
+    rig.received(rig.out_depth, header)
+    stats = rig.wait_stats(lambda s: s.get('iterations') == '3')
+    assert stats['device'] == 'cpu' or stats['device'].startswith('cuda')
+
+
+def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
+    """Every kind of bad input is logged and counted; the next valid frame is served."""
+    low = np.full((H // FACTOR, W // FACTOR), 1.0, dtype=np.float32)
+
+    header = rig.header()
+    bad = rgb_to_image(random_rgb(), header)
+    bad.encoding = 'yuv422'
+    rig.send(bad, array_to_image(low, '32FC1', header))
+
+    header = rig.header()
+    short = rgb_to_image(random_rgb(), header)
+    short.data = short.data[:-10]
+    rig.send(short, array_to_image(low, '32FC1', header))
+
+    header = rig.header()
+    empty = Image(header=header, height=0, width=0, encoding='32FC1', step=0)
+    rig.send(rgb_to_image(random_rgb(), header), empty)
+
+    _pair(rig, random_rgb(), np.ones((25, 32), np.float32), '32FC1')  # does not fit
+    _pair(rig, random_rgb(), np.ones((36, 48), np.float32), '32FC1')  # factor 2.67
+
+    zero_k = make_camera_info()
+    zero_k.k = [0.0] * 9
+    rig.info.publish(zero_k)
+
+    header = _pair(rig, random_rgb(), np.zeros((H // FACTOR, W // FACTOR), np.uint16), '16UC1')
+    assert np.isnan(image_to_depth(rig.received(rig.out_depth, header))).all()
+
+    header = rig.header()
+    header.stamp.sec -= 2  # older than the last stamp
+    rig.rgb.publish(rgb_to_image(random_rgb(), header))
+
+    header = _pair(rig, random_rgb(), low, '32FC1')
+    assert image_to_depth(rig.received(rig.out_depth, header)).shape == (H, W)
+
+    kinds = ('unknown_encoding', 'data_too_short', 'empty_image', 'size_mismatch',
+             'bad_camera_info', 'all_invalid_depth', 'stamp_backwards_rgb')
+    stats = rig.wait_stats(lambda s: all(f'errors.{k}' in s for k in kinds))
+    assert int(stats['errors.size_mismatch']) >= 2
+    rig.assert_alive()
+    out, err = rig.node.output()
+    for kind in kinds:
+        assert f'[{kind}]' in out + err, kind
+
+
+def test_sigint_exits_quickly_and_cleanly(rig: Rig) -> None:
+    """SIGINT: exit code 0 within 2 s and no traceback."""
+    rig.assert_alive()
+    code, seconds = rig.node.stop(signal.SIGINT)
+    out, err = rig.node.output()
+    assert code == 0, err[-3000:]
+    assert seconds < 2.0
+    assert 'Traceback' not in out + err
+
+
+def test_sigterm_and_unavailable_device(spawn_node: Any, ros: RosHarness) -> None:
+    """SIGTERM ends the node cleanly; device cuda without CUDA fails with a clear message."""
+    import torch
+    device = 'cuda:99' if torch.cuda.is_available() else 'cuda'
+    failing = spawn_node('-p', f'device:={device}', '-r', '__ns:=/dada_test_cuda', name='cuda')
+    ns = f'/dada_test_term_{int(time.time() * 1e3) % 100000}'
+    node = spawn_node('-r', f'__ns:={ns}', name='term')
+    assert failing.wait(TIMEOUT) != 0
+    out, err = failing.output()
+    assert 'cannot start' in out + err and 'CUDA' in out + err
+    assert 'Traceback' not in out + err
+    ros.wait_for_publisher(f'{ns}/points', TIMEOUT)
+    wait_until(lambda: 'ready' in ''.join(node.output()), TIMEOUT, message='node ready')
+    code, seconds = node.stop(signal.SIGTERM)
+    out, err = node.output()
+    assert code == 0, err[-3000:]
+    assert seconds < 2.0
+    assert 'Traceback' not in out + err
