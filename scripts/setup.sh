@@ -78,7 +78,7 @@ echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${ROS_WHEELS[@]}"
 
 echo "[setup] installing dada_ros (editable) with test extras"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT[test,bag]"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag]"
 
 if ! check; then
   echo "[setup] ERROR: the environment does not import (torch, cv2, rclpy, dada_ros...)" >&2
