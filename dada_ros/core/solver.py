@@ -30,7 +30,7 @@ means equal the source exactly (to float rounding) whatever the budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -122,12 +122,15 @@ class PyramidSolver:
         self.momentum = momentum
         self._levels: List[_Level] = []
         self._key: Tuple[object, ...] = ()
+        self.use_cuda_graphs = True
+        self._graphs: Dict[Tuple[int, int], Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
 
     def _allocate(self, height: int, width: int, factor: int, device: torch.device) -> None:
         key = (height, width, factor, device)
         if key == self._key:
             return
         self._levels = []
+        self._graphs = {}
         for level, level_factor in enumerate(level_factors(height, width, factor)):
             big_h, big_w = height >> level, width >> level
             h, w = big_h // level_factor, big_w // level_factor
@@ -186,17 +189,49 @@ class PyramidSolver:
         level.ratio.masked_fill_(level.invalid, 1.0)
         rows.mul_(level.ratio.view(h, 1, big_w))
 
-    def _iterate(self, level: _Level, iterations: int) -> None:
-        """``iterations`` accelerated steps starting from ``level.x`` (already adjusted)."""
-        level.x_prev.copy_(level.x)
-        level.y.copy_(level.x)
+    def _iterate(self, level: _Level, iterations: int) -> torch.Tensor:
+        """``iterations`` accelerated steps from ``level.x`` (already adjusted).
+
+        Returns the buffer that holds the result (``level.x`` or ``level.x_prev``); the
+        sequence of buffers is the same on every call, which lets CUDA graphs replay it.
+        """
+        current, previous = level.x, level.x_prev
+        previous.copy_(current)
+        level.y.copy_(current)
         for _ in range(iterations):
-            level.x_prev, level.x = level.x, level.x_prev
-            self._diffuse(level, level.y, level.x)   # x_k+1 = A(D(y_k)), Eq. 1 ...
-            self._adjust(level, level.x)             # ... then Eq. 3
+            current, previous = previous, current
+            self._diffuse(level, level.y, current)   # x_k+1 = A(D(y_k)): Eq. 1 ...
+            self._adjust(level, current)             # ... then Eq. 3
             # y_k+1 = x_k+1 + momentum * (x_k+1 - x_k), kept positive for Eq. 3
-            torch.lerp(level.x_prev, level.x, 1.0 + self.momentum, out=level.y)
+            torch.lerp(previous, current, 1.0 + self.momentum, out=level.y)
             level.y.clamp_(min=POSITIVE_FLOOR)
+        return current
+
+    def _run_level(self, level: _Level, iterations: int) -> torch.Tensor:
+        """Run ``_iterate`` eagerly, or on CUDA by replaying a captured CUDA graph.
+
+        The first frame of a size runs eagerly (it doubles as the warm-up that graph
+        capture needs) and then records the fixed loop; later frames replay it, so the
+        thousands of small kernel launches cost one launch.
+        """
+        if level.x.device.type != 'cuda' or not self.use_cuda_graphs:
+            return self._iterate(level, iterations)
+        key = (id(level), iterations)
+        if key in self._graphs:
+            graph, result = self._graphs[key]
+            graph.replay()
+            return result
+        result = self._iterate(level, iterations)  # warm-up run, and this frame's answer
+        answer = result.clone()
+        try:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):  # records the same buffer sequence, runs nothing
+                self._iterate(level, iterations)
+            self._graphs[key] = (graph, result)
+        except RuntimeError:  # capture unsupported here: stay eager
+            self.use_cuda_graphs = False
+        result.copy_(answer)
+        return result
 
     def solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
               source: torch.Tensor, valid: torch.Tensor, factor: int,
@@ -232,8 +267,10 @@ class PyramidSolver:
                 level.x.copy_(F.interpolate(coarser[None, None], scale_factor=2,
                                             mode='bilinear', align_corners=False)[0, 0])
             self._adjust(level, level.x)
+            coarser = level.x
             # At block factor 1 the adjustment alone pins every valid pixel: only holes move.
             if level.factor > 1 or any_invalid:
-                self._iterate(level, iterations if index == 0 else coarse_iterations(iterations))
-            coarser = level.x
-        return self._levels[0].x.clone()
+                steps = iterations if index == 0 else coarse_iterations(iterations)
+                coarser = self._run_level(level, steps)
+        assert coarser is not None
+        return coarser.clone()
