@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # The whole test suite: set-up (idempotent), then pytest over test/ with DDS kept on this
-# machine (scripts/localhost.sh). Fails on any test failure and when no test ran.
+# machine (scripts/localhost.sh). Fails on any test failure and when no test ran; on
+# success pytest's summary ('N passed ...') is the last line.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k sync`.
 set -euo pipefail
 
@@ -24,4 +25,3 @@ if [ "$rc" -ne 0 ]; then
   echo "[test] FAILED (pytest exit code $rc)" >&2
   exit "$rc"
 fi
-echo "[test] all tests passed"
