@@ -11,7 +11,7 @@
 
 All depth maps returned here are ``(H, W)`` float32 in metres with NaN where invalid;
 RGB images are ``(H, W, 3)`` uint8 in RGB order. The data lives outside the repository,
-in ``../shared/data`` beside the checkout (override with ``DADA_SHARED_DATA``).
+in ``../shared/data`` beside the checkout (see :func:`shared_data_dir`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ HDL64_FOV_DEG: Tuple[float, float] = (4.7, -24.8)
 
 
 def shared_data_dir() -> Path:
-    """Return ``../shared/data`` relative to the checkout (override: ``DADA_SHARED_DATA``)."""
-    env = os.environ.get('DADA_SHARED_DATA')
+    """Return ``../shared/data`` relative to the checkout.
+
+    Override with ``DADA_SHARED_DATA`` or ``DADA_DATA_DIR`` (the path of ``data`` itself).
+    """
+    env = os.environ.get('DADA_SHARED_DATA') or os.environ.get('DADA_DATA_DIR')
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3] / 'shared' / 'data'

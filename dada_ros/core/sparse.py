@@ -306,6 +306,8 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
     result = solver.solve(cv, ch, start, int(upsampler.params['iterations']))
 
     out = (result[:height, :width] * scale).cpu().numpy().astype(np.float32)
+    # The step is a convex combination, so only rounding can leave the measured range.
+    np.clip(out, depth32[valid].min(), depth32[valid].max(), out=out)
     out[valid] = depth32[valid]
     if not fill_holes:
         out[distance > hole_distance(height, width, count)] = np.nan

@@ -1,0 +1,281 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Sparse depth completion (``depth.mode`` 'sparse'): real KITTI/NYU data and unit checks.
+
+Real data is read from ``../shared/data`` beside the checkout (never copied here); those
+tests are skipped with a clear message only when that folder is absent.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import pytest
+import torch
+
+from dada_ros.core import DepthUpsampler
+from dada_ros.core import completion_baselines as baselines
+from dada_ros.core import lidar
+from dada_ros.core.sparse import complete_sparse, hole_distance
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+real_data = pytest.mark.skipif(
+    not lidar.shared_data_dir().is_dir(),
+    reason=f'real data missing: {lidar.shared_data_dir()} not found (clone the project with '
+           '../shared beside it, or set DADA_SHARED_DATA)')
+
+BASELINES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    'nearest': baselines.nearest_fill,
+    'linear': baselines.linear_fill,
+    'morphological': baselines.morphological_fill,
+}
+
+
+def rmse(estimate: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
+    """Root-mean-square error over ``mask``."""
+    return float(np.sqrt(np.mean((estimate[mask].astype(np.float64) - gt[mask]) ** 2)))
+
+
+def assert_measured_kept(out: np.ndarray, depth: np.ndarray) -> None:
+    """Every valid input pixel is bit-exactly ``float32(depth)`` in the output."""
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(depth) & (depth > 0)
+    assert out.dtype == np.float32 and out.shape == depth.shape
+    np.testing.assert_array_equal(out[valid], depth[valid].astype(np.float32))
+
+
+@pytest.fixture(scope='module')
+def upsampler() -> DepthUpsampler:
+    """The default solver on the CPU (the node's defaults)."""
+    return DepthUpsampler(device='cpu')
+
+
+# --- real data ------------------------------------------------------------------------------
+
+@real_data
+def test_kitti_lidar_like_sampling_beats_baselines(upsampler: DepthUpsampler) -> None:
+    frames = lidar.kitti_gt_frames()
+    assert frames, 'no KITTI frames with ground truth found'
+    for frame in frames:
+        sparse, held_out = lidar.sparse_from_gt(frame)
+        fraction = np.isfinite(sparse).sum() / np.isfinite(frame.depth).sum()
+        assert 0.03 < fraction < 0.07, f'{frame.name}: sampled {fraction:.3f} of the GT'
+        out = upsampler.up(frame.rgb, sparse)
+        assert_measured_kept(out, sparse)
+        assert np.isfinite(out).all()
+        ours = rmse(out, frame.depth, held_out)
+        for name, baseline in BASELINES.items():
+            other = baseline(sparse)
+            assert_measured_kept(other, sparse)
+            theirs = rmse(other, frame.depth, held_out)
+            assert ours < theirs, f'{frame.name}: DADA {ours:.3f} m >= {name} {theirs:.3f} m'
+
+
+@real_data
+def test_kitti_velodyne_scan_completed_within_scan_range(upsampler: DepthUpsampler) -> None:
+    frames = lidar.kitti_lidar_frames()
+    assert frames, 'no KITTI Velodyne frames found'
+    for frame in frames:
+        valid = np.isfinite(frame.depth)
+        coverage = valid.mean()
+        assert 0.02 < coverage < 0.08, f'{frame.name}: projected scan covers {coverage:.3f}'
+        out = upsampler.up(frame.rgb, frame.depth)
+        assert_measured_kept(out, frame.depth)
+        rows = np.nonzero(valid.any(axis=1))[0]
+        cols = np.nonzero(valid.any(axis=0))[0]
+        covered = out[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        low, high = float(frame.depth[valid].min()), float(frame.depth[valid].max())
+        assert np.isfinite(covered).all()
+        assert covered.min() >= low and covered.max() <= high, (
+            f'{frame.name}: {covered.min()}..{covered.max()} outside the scan {low}..{high}')
+
+
+@real_data
+def test_kitti_velodyne_without_hole_filling_leaves_sky_empty() -> None:
+    frame = lidar.kitti_lidar_frames()[-1]
+    out = DepthUpsampler(device='cpu', fill_holes=False).up(frame.rgb, frame.depth)
+    assert_measured_kept(out, frame.depth)
+    top_row = int(np.nonzero(np.isfinite(frame.depth).any(axis=1))[0].min())
+    assert np.isnan(out[:top_row // 2]).all()  # far above the top beam
+    lower = out[top_row + 20:]
+    assert np.isfinite(lower).mean() > 0.9  # gaps only where the scan has no returns
+
+
+@real_data
+def test_nyu_holes_filled_and_measurements_kept(upsampler: DepthUpsampler) -> None:
+    rng = np.random.default_rng(5)
+    frames = lidar.nyu_frames()
+    assert frames, 'no NYU frames found'
+    for frame in frames:
+        valid = np.isfinite(frame.depth)
+        assert 0.1 < 1.0 - valid.mean() < 0.5, 'expected raw NYU depth with holes'
+        out = upsampler.up(frame.rgb, frame.depth)
+        assert_measured_kept(out, frame.depth)
+        assert np.isfinite(out).all()
+        low, high = np.nanmin(frame.depth), np.nanmax(frame.depth)
+        assert out.min() >= low and out.max() <= high
+        # Punch extra square holes into the measured area and score the fill there.
+        held = np.zeros_like(valid)
+        for _ in range(150):
+            row, col = rng.integers(50, 450), rng.integers(40, 590)
+            held[row:row + 12, col:col + 12] = True
+        held &= valid
+        punched = np.where(held, np.nan, frame.depth).astype(np.float32)
+        filled = upsampler.up(frame.rgb, punched)
+        assert_measured_kept(filled, punched)
+        ours = rmse(filled, frame.depth, held)
+        nearest = rmse(baselines.nearest_fill(punched), frame.depth, held)
+        assert ours < nearest, f'{frame.name}: {ours:.3f} m vs nearest {nearest:.3f} m'
+
+
+@real_data
+def test_nyu_without_hole_filling_follows_distance_rule() -> None:
+    frame = lidar.nyu_frames()[0]
+    out = DepthUpsampler(device='cpu', fill_holes=False).up(frame.rgb, frame.depth)
+    assert_measured_kept(out, frame.depth)
+    from scipy import ndimage
+    valid = np.isfinite(frame.depth)
+    distance = ndimage.distance_transform_edt(~valid)
+    limit = hole_distance(valid.shape[0], valid.shape[1], int(valid.sum()))
+    np.testing.assert_array_equal(np.isnan(out), distance > limit)
+    assert np.isnan(out[:, :10]).all()  # the white border of NYU frames has no depth
+
+
+# --- synthetic ------------------------------------------------------------------------------
+
+def synthetic(height: int = 96, width: int = 160,
+              fraction: float = 0.05, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """A two-region image (left dark and near, right bright and far) with sparse depth."""
+    rng = np.random.default_rng(seed)
+    rgb = np.full((height, width, 3), 40, np.uint8)
+    rgb[:, width // 2:] = 200
+    rgb = np.clip(rgb + rng.integers(-3, 4, rgb.shape), 0, 255).astype(np.uint8)
+    dense = np.where(np.arange(width)[None, :] < width // 2, 2.0, 6.0) \
+        * np.ones((height, 1))
+    depth = np.where(rng.random((height, width)) < fraction, dense, np.nan).astype(np.float32)
+    return rgb, depth
+
+
+def test_constant_depth_stays_constant(upsampler: DepthUpsampler) -> None:
+    rgb, depth = synthetic()
+    depth[np.isfinite(depth)] = 3.25
+    out = upsampler.up(rgb, depth)
+    np.testing.assert_allclose(out, 3.25, rtol=1e-5)
+
+
+def test_guided_edge_is_kept() -> None:
+    rgb, depth = synthetic()
+    width = rgb.shape[1]
+    truth = np.where(np.arange(width) < width // 2, 2.0, 6.0)[None, :] * np.ones((96, 1))
+    guided = DepthUpsampler(device='cpu').up(rgb, depth)
+    flat = np.full_like(rgb, 128)  # no guidance: the edge gets blurred
+    unguided = DepthUpsampler(device='cpu').up(flat, depth)
+    guided_bad = (np.abs(guided - truth) > 0.1 * truth).mean()
+    unguided_bad = (np.abs(unguided - truth) > 0.1 * truth).mean()
+    assert guided_bad < 0.01 and unguided_bad > 1.5 * guided_bad
+
+
+def test_depth_mode_dispatch() -> None:
+    rgb, depth = synthetic()
+    auto = DepthUpsampler(device='cpu')
+    result = auto.up(rgb, depth)
+    np.testing.assert_array_equal(result, complete_sparse(auto, rgb, depth))
+    sparse = DepthUpsampler(device='cpu', depth_mode='sparse')
+    np.testing.assert_array_equal(sparse.up(rgb, depth), result)
+    lowres = DepthUpsampler(device='cpu', depth_mode='lowres')
+    assert not np.array_equal(lowres.up(rgb, depth), result)  # the block-adjustment path
+    low = depth.reshape(48, 2, 80, 2)[:, 0, :, 0].copy()
+    low[np.isnan(low)] = 4.0
+    assert auto.up(rgb, low).shape == depth.shape  # auto picks lowres at factor 2
+    with pytest.raises(ValueError):
+        sparse.up(rgb, low)
+
+
+def test_caller_inputs_not_modified(upsampler: DepthUpsampler) -> None:
+    rgb, depth = synthetic()
+    depth[0, :5] = [np.inf, -1.0, 0.0, -np.inf, np.nan]
+    rgb_copy, depth_copy = rgb.copy(), depth.copy()
+    upsampler.up(rgb, depth)
+    np.testing.assert_array_equal(rgb, rgb_copy)
+    np.testing.assert_array_equal(depth, depth_copy)
+
+
+def test_nan_inf_and_non_positive_are_invalid(upsampler: DepthUpsampler) -> None:
+    rgb, depth = synthetic()
+    bad = depth.copy()
+    bad[10, 10:14] = [np.inf, -np.inf, -5.0, 0.0]
+    clean = depth.copy()
+    clean[10, 10:14] = np.nan
+    out = upsampler.up(rgb, bad)
+    np.testing.assert_array_equal(out, upsampler.up(rgb, clean))
+    assert np.isfinite(out).all()
+
+
+def test_units_and_float64(upsampler: DepthUpsampler) -> None:
+    rgb, depth = synthetic()
+    metres = upsampler.up(rgb, depth)
+    millimetres = upsampler.up(rgb, depth.astype(np.float64) * 1000.0)
+    np.testing.assert_allclose(millimetres, metres * 1000.0, rtol=1e-4)
+    assert_measured_kept(millimetres, depth.astype(np.float64) * 1000.0)
+
+
+def test_all_invalid_gives_all_nan(upsampler: DepthUpsampler) -> None:
+    rgb, _ = synthetic()
+    for value in (np.nan, 0.0, -1.0, np.inf):
+        out = upsampler.up(rgb, np.full(rgb.shape[:2], value, np.float32))
+        assert out.dtype == np.float32 and np.isnan(out).all()
+
+
+def test_fill_holes_false_leaves_far_pixels_nan() -> None:
+    rgb, _ = synthetic()
+    depth = np.full(rgb.shape[:2], np.nan, np.float32)
+    depth[40:56:3, 8:40:3] = 2.0  # a small patch of measurements on the left
+    out = DepthUpsampler(device='cpu', fill_holes=False).up(rgb, depth)
+    assert_measured_kept(out, depth)
+    assert np.isfinite(out[40:56, 8:40]).all()
+    assert np.isnan(out[:, -20:]).all() and np.isnan(out[:5]).all()
+    filled = DepthUpsampler(device='cpu').up(rgb, depth)
+    assert np.isfinite(filled).all()
+
+
+def test_reference_solver_and_odd_sizes() -> None:
+    rgb, depth = synthetic(height=75, width=123, fraction=0.1, seed=3)
+    outs: List[np.ndarray] = []
+    for solver in ('pyramid', 'reference'):
+        out = DepthUpsampler(device='cpu', solver=solver, iterations=200).up(rgb, depth)
+        assert_measured_kept(out, depth)
+        assert np.isfinite(out).all() and out.min() >= 2.0 and out.max() <= 6.0
+        outs.append(out)
+    assert np.median(np.abs(outs[0] - outs[1])) < 0.05
+
+
+def test_bad_shapes_rejected(upsampler: DepthUpsampler) -> None:
+    rgb, depth = synthetic()
+    with pytest.raises(ValueError):
+        complete_sparse(upsampler, rgb, depth[:-1])
+    with pytest.raises(ValueError):
+        complete_sparse(upsampler, rgb[..., 0], depth)
+    with pytest.raises(ValueError):
+        complete_sparse(upsampler, rgb, np.ones(depth.shape, np.int32))
+
+
+def test_lidar_projection_and_sampling_pattern() -> None:
+    calib = {'P2': np.array([[100.0, 0, 50, 0], [0, 100.0, 20, 0], [0, 0, 1, 0]]),
+             'R0_rect': np.eye(3),
+             # velodyne x forward, y left, z up -> camera x right, y down, z forward
+             'Tr_velo_to_cam': np.array([[0, -1.0, 0, 0], [0, 0, -1.0, 0], [1.0, 0, 0, 0]])}
+    points = np.array([[10.0, 0.0, 0.0, 0.0],    # centre, 10 m
+                       [5.0, 0.0, 0.0, 0.0],     # same pixel, nearer: wins the z-buffer
+                       [10.0, -1.0, -0.5, 0.0],  # right and down: u = 60, v = 25
+                       [-10.0, 0.0, 0.0, 0.0]],  # behind the camera
+                      np.float32)
+    depth = lidar.project_velodyne(points, calib, (40, 100))
+    assert depth[20, 50] == 5.0 and depth[25, 60] == 10.0
+    assert np.isfinite(depth).sum() == 2
+    valid = np.ones((375, 1242), bool)
+    mask = lidar.lidar_like_mask(valid, 707.0, 707.0, 604.0, 180.5)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    assert 40 <= len(rows) <= 64 and np.all(np.diff(rows) >= 4)
+    assert mask[rows[0]].sum() > 200
