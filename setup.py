@@ -71,6 +71,8 @@ setup(
         'console_scripts': [
             'dada_node = dada_ros.node:main',
             'dada_demo = dada_ros.demo:main',
+            'dada_train = dada_ros.train:main',
+            'dada_eval = dada_ros.evaluate:main',
         ],
     },
 )

@@ -24,11 +24,12 @@ from .initial import masked_bicubic
 #: ``benchmarks/tune_baselines.py`` (mean RMSE over every other training scene, view 1) from
 #: radius {2, 4, 8, 16, 32} x eps {10, 100, 1000, 10000}.
 GUIDED_FILTER_PARAMS: Dict[int, Tuple[int, float]] = {
-    4: (4, 1000.0), 8: (8, 1000.0), 16: (16, 1000.0), 32: (32, 1000.0)}
+    4: (2, 10.0), 8: (4, 10.0), 16: (8, 10.0), 32: (16, 10.0)}
 #: Fast global smoother ``(lambda, sigma_color)`` per factor, chosen the same way from
-#: lambda {10, 100, 1000, 10000} x sigma_color {2, 4, 8, 16, 32}.
+#: lambda {10, 100, 1000, 10000} x sigma_color {2, 4, 8, 16, 32}. (The smallest eps and
+#: sigma_color were picked at some factors: both filters prefer to stay close to bicubic.)
 FGS_PARAMS: Dict[int, Tuple[float, float]] = {
-    4: (100.0, 8.0), 8: (1000.0, 8.0), 16: (1000.0, 8.0), 32: (10000.0, 8.0)}
+    4: (10.0, 4.0), 8: (100.0, 2.0), 16: (100.0, 4.0), 32: (1000.0, 2.0)}
 
 
 def _factor(rgb: np.ndarray, source: np.ndarray) -> int:
