@@ -280,8 +280,11 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     return packed.view(np.float32)
 
 
+_CLOUD_FIELDS = ('x', 'y', 'z', 'rgb')
+
+
 def _cloud_dtype(color: bool) -> np.dtype:
-    names = ['x', 'y', 'z'] + (['rgb'] if color else [])
+    names = list(_CLOUD_FIELDS[:4 if color else 3])
     return np.dtype({'names': names, 'formats': [np.float32] * len(names),
                      'offsets': [4 * i for i in range(len(names))],
                      'itemsize': 16 if color else 12})
@@ -320,8 +323,8 @@ def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Heade
         msg.header = copy_header(header)
     msg.height = int(rows)
     msg.width = int(cols)
-    msg.fields = [PointField(name=name, offset=int(dtype.fields[name][1]),
-                             datatype=PointField.FLOAT32, count=1) for name in dtype.names]
+    msg.fields = [PointField(name=name, offset=4 * index, datatype=PointField.FLOAT32, count=1)
+                  for index, name in enumerate(_CLOUD_FIELDS[:4 if color else 3])]
     msg.is_bigendian = _HOST_BIG_ENDIAN
     msg.point_step = int(dtype.itemsize)
     msg.row_step = int(dtype.itemsize * cols)

@@ -85,13 +85,13 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
         descriptor.additional_constraints = 'one of: ' + ', '.join(str(c) for c in spec.choices)
     elif spec.name == 'device':
         descriptor.additional_constraints = "one of: auto, cpu, cuda, cuda:N"
-    has_range = spec.min_value is not None and spec.max_value is not None
-    if has_range and spec.type is int:
-        descriptor.integer_range = [IntegerRange(from_value=int(spec.min_value),
-                                                 to_value=int(spec.max_value), step=0)]
-    elif has_range and spec.type is float:
+    low, high = spec.min_value, spec.max_value
+    if low is not None and high is not None and spec.type is int:
+        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                 step=0)]
+    elif low is not None and high is not None and spec.type is float:
         descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+            from_value=float(low), to_value=float(high), step=0.0)]
     return descriptor
 
 
@@ -179,7 +179,7 @@ class DadaNode(Node):
             f'input QoS {"reliable" if values["qos.reliable_input"] else "best effort"}')
 
     # --- parameters -----------------------------------------------------------------------
-    def _validate_parameters(self, parameters: List[Parameter]) -> SetParametersResult:
+    def _validate_parameters(self, parameters: List[Parameter[Any]]) -> SetParametersResult:
         for parameter in parameters:
             spec = BY_NAME.get(parameter.name)
             if spec is None:
@@ -189,7 +189,7 @@ class DadaNode(Node):
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
-    def _apply_parameters(self, parameters: List[Parameter]) -> None:
+    def _apply_parameters(self, parameters: List[Parameter[Any]]) -> None:
         for parameter in parameters:
             name, value = parameter.name, parameter.value
             if name in RUNTIME_SOLVER_PARAMETERS:
@@ -205,7 +205,8 @@ class DadaNode(Node):
                 self._points_stride = int(value)
             else:
                 continue
-            self.get_logger().info(f'parameter {name} set to {value!r} (applies to the next frame)')
+            self.get_logger().info(f'parameter {name} set to {value!r} '
+                                   '(applies to the next frame)')
 
     # --- bookkeeping ----------------------------------------------------------------------
     def _report(self, kind: str, message: str, error: bool = True) -> None:

@@ -50,6 +50,7 @@ def ros() -> Iterator[RosHarness]:
 def _factory(tmp_path: Path, processes: List[NodeProcess]) -> Callable[..., NodeProcess]:
     def spawn(*ros_args: str, name: str = 'node', module: str = 'dada_ros.node',
               extra_env: Any = None) -> NodeProcess:
+        """Start one node process (see :class:`ros_helpers.NodeProcess`)."""
         process = NodeProcess(tmp_path / 'logs', ros_args, module=module,
                               name=f'{name}_{len(processes)}', extra_env=extra_env)
         processes.append(process)

@@ -221,7 +221,7 @@ class RosHarness:
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
         with self._lock:
-            client = self.node.create_client(SetParameters, f'{node_name}/set_parameters')
+            client: Any = self.node.create_client(SetParameters, f'{node_name}/set_parameters')
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise AssertionError(f'service {node_name}/set_parameters not available')
@@ -230,7 +230,8 @@ class RosHarness:
                                   for name, value in values.items()]
             future = client.call_async(request)
             wait_until(future.done, timeout, message='the set_parameters response')
-            return list(future.result().results)
+            response: Any = future.result()
+            return list(response.results)
         finally:
             with self._lock:
                 self.node.destroy_client(client)
