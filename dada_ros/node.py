@@ -448,7 +448,7 @@ def main(args: Optional[List[str]] = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (RuntimeError, ValueError, ParameterException) as error:
+    except (RuntimeError, ValueError, OSError, ParameterException) as error:
         message = f'dada_node cannot start: {error}'
         if node is None:
             rclpy.logging.get_logger('dada_node').fatal(message)

@@ -45,14 +45,16 @@ def isolate_network() -> bool:
 
     Child processes started afterwards share the namespace, so they reach each other over
     loopback and shared memory but nothing else. Returns ``False`` (and changes nothing)
-    where the kernel refuses (no privilege) or ``DADA_TEST_NO_NETNS=1`` is set; the
+    where the kernel refuses (no privilege) or ``DADA_NO_NETNS`` (as for
+    ``scripts/localhost.sh``) or ``DADA_TEST_NO_NETNS`` is set; the
     localhost-only ROS environment of :func:`ros_env` then still applies.
     """
     global _isolation
     if _isolation is not None:
         return _isolation
     _isolation = False
-    if os.environ.get('DADA_TEST_NO_NETNS') == '1' or not sys.platform.startswith('linux'):
+    if os.environ.get('DADA_NO_NETNS') or os.environ.get('DADA_TEST_NO_NETNS') \
+            or not sys.platform.startswith('linux'):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(_CLONE_NEWNET) != 0:
