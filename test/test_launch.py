@@ -1,20 +1,28 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Static checks of the launch file, the parameters file and the rviz configuration."""
+"""Static checks of the launch file, the parameters file and the rviz configuration.
+
+``config/dada.yaml`` is generated from the parameter table: after changing
+``dada_ros/core/params.py`` run ``python test/test_launch.py`` to rewrite it.
+"""
 
 from __future__ import annotations
 
 import ast
 import importlib.util
 from pathlib import Path
+import sys
+import textwrap
 from typing import Any, Dict, List
 
 import pytest
 import yaml
 
-from dada_ros.core.params import PARAMETERS
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dada_ros.core.params import PARAMETERS  # noqa: E402
+
 LAUNCH = REPO / 'launch' / 'dada.launch.py'
 PARAMS = REPO / 'config' / 'dada.yaml'
 RVIZ = REPO / 'rviz' / 'dada.rviz'
@@ -64,8 +72,44 @@ def test_every_launch_argument_has_a_description() -> None:
                              'depth_image', 'use_rviz', 'device', 'iterations'}
 
 
-def _yaml_value_text(value: Any) -> str:
-    return yaml.safe_dump(value).splitlines()[0]
+YAML_HEADER = """\
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+# Parameters of dada_node with their defaults (generated from dada_ros/core/params.py by
+# `python test/test_launch.py`; the tests check that the two never drift). Use with
+#   ros2 run dada_ros dada_node --ros-args --params-file config/dada.yaml
+# or the params_file argument of launch/dada.launch.py (which applies it in any namespace).
+# (ro) = read only, needs a restart.
+dada_node:
+  ros__parameters:
+"""
+
+
+def render_params_yaml() -> str:
+    """Return the text of config/dada.yaml for the current parameter table."""
+    lines = []
+    for spec in PARAMETERS:
+        text = spec.description + (' (ro)' if spec.read_only else '')
+        if spec.choices is not None:
+            text += ' Choices: ' + ', '.join(str(c) for c in spec.choices) + '.'
+        elif spec.min_value is not None:
+            text += f' Range: [{spec.min_value}, {spec.max_value}].'
+        lines += ['    # ' + line for line in textwrap.wrap(text, 90)]
+        value = spec.default
+        if isinstance(value, bool):
+            rendered = 'true' if value else 'false'
+        elif isinstance(value, str):
+            rendered = "'" + value.replace("'", "''") + "'"
+        else:
+            rendered = repr(value)
+        lines.append(f'    {spec.name}: {rendered}')
+    return YAML_HEADER + '\n'.join(lines) + '\n'
+
+
+def test_params_file_is_generated_from_the_table() -> None:
+    """config/dada.yaml is exactly the rendering of the table (run this file to update)."""
+    assert PARAMS.read_text() == render_params_yaml(), \
+        'config/dada.yaml is out of date: run `python test/test_launch.py`'
 
 
 def test_params_file_matches_the_parameter_table() -> None:
@@ -138,3 +182,8 @@ def test_fastdds_profile_is_valid_xml_with_a_big_segment() -> None:
     assert sizes and min(sizes) >= 16 * 1024 * 1024
     participant = root.find('.//dds:participant', ns)
     assert participant is not None and participant.get('is_default_profile') == 'true'
+
+
+if __name__ == '__main__':
+    PARAMS.write_text(render_params_yaml())
+    print(f'wrote {PARAMS}')

@@ -117,7 +117,7 @@ def random_rgb(height: int = H, width: int = W) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def rig(ros: RosHarness, module_node_factory: Any) -> Rig:
-    """Start the node (namespace /tNNN_0) and connect publishers and collectors."""
+    """Start the node in its own namespace and connect publishers and collectors."""
     ns = f'/dada_test_node_{int(time.time() * 1e3) % 100000}'
     node = module_node_factory(
         '-r', f'__ns:={ns}', '-p', 'iterations:=2', '-p', 'fill_holes:=false',
