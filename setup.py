@@ -71,6 +71,9 @@ setup(
         'console_scripts': [
             'dada_node = dada_ros.node:main',
             'dada_demo = dada_ros.demo:main',
+            'dada_process_bag = dada_ros.process_bag:main',
+            'dada_make_sample_bag = dada_ros.make_sample_bag:main',
+            'dada_play_bag = dada_ros.play_bag:main',
             'dada_train = dada_ros.train:main',
             'dada_eval = dada_ros.evaluate:main',
         ],

@@ -1,0 +1,763 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""``dada_process_bag``: run DADA offline over a rosbag2 and write the node's outputs.
+
+``dada_process_bag IN OUT`` reads ``IN`` (sqlite3 or mcap), pairs RGB and depth images with
+the node's policy (:class:`dada_ros.core.sync.ApproximateTimePairer` with ``sync.slop`` and
+``sync.queue_size``), upsamples every pair and writes ``OUT``: every input message unchanged
+plus, per pair, what ``dada_node`` publishes:
+
+* ``depth_dense/image`` - ``32FC1`` metres with the RGB image header;
+* ``depth_dense/camera_info`` - the latest valid RGB camera_info with the RGB header;
+* ``points`` - organized ``PointCloud2`` (``points.enable``, ``points.color``,
+  ``points.stride``).
+
+Output topics are the node's names under ``--namespace`` (default ``/``). Each output is
+logged at the log time of the input message that completed its pair. The numeric path is
+the node's: :mod:`dada_ros.conversions` + :meth:`DepthUpsampler.up` +
+:func:`dada_ros.conversions.depth_to_pointcloud`; the camera_info used for a frame is the
+latest valid one received before the pair was complete. Unlike the live node, no pair is
+dropped for being busy: every pair is processed.
+
+Parameters come from the node's YAML (``--params-file``, default the packaged
+``config/dada.yaml``; the ``/**`` and ``dada_node`` ``ros__parameters`` sections) with
+``-p name:=value`` overrides, validated against :mod:`dada_ros.core.params`.
+
+The final report counts frames processed, unpaired messages per stream, frames without
+camera_info and bad messages by kind; nothing is dropped silently. With ``--preview DIR``
+colour-mapped PNGs (input, dense, ground truth, error) and a ``.ply`` of the last frame are
+written. When the bag has a ground-truth topic (``--gt-topic``, default
+``/depth_gt/image``, ``32FC1`` metres or ``16UC1`` millimetres at the RGB size with the RGB
+stamp) RMSE and MAE per frame are printed and written as ``eval.csv`` and ``eval.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, IO, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import yaml
+
+from .bag_io import (BagError, BagReader, BagWriter, deserialize, RawMessage, stamp_ns,
+                     stamp_seconds, STORAGE_FORMATS)
+from .core.params import BY_NAME, PARAMETERS, SOLVER_PARAMETERS
+from .core.sync import ApproximateTimePairer
+from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
+from .preview import (colorize_depth, colorize_error, depth_metrics, depth_range, Metrics,
+                      upscale_nearest, write_ply, write_png)
+
+__all__ = ['Topics', 'Report', 'FrameOutputs', 'FrameProcessor', 'BagProcessor',
+           'packaged_params_file', 'read_params_file', 'parse_override', 'resolve_parameters',
+           'output_topics', 'process_bag', 'main']
+
+NODE_NAME = 'dada_node'
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+#: Dense frames (or ground-truth images) kept while waiting for their partner.
+MAX_PENDING_EVAL = 64
+#: The node's output names, relative to its namespace.
+OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points')
+
+
+# --- parameters -----------------------------------------------------------------------------
+def packaged_params_file() -> Optional[Path]:
+    """The shipped ``config/dada.yaml``: source tree first, then the installed share folder."""
+    source = Path(__file__).resolve().parents[1] / 'config' / 'dada.yaml'
+    if source.is_file():
+        return source
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        installed = Path(get_package_share_directory('dada_ros')) / 'config' / 'dada.yaml'
+        if installed.is_file():
+            return installed
+    except (ImportError, LookupError, ValueError, OSError):
+        pass
+    installed = Path(sys.prefix) / 'share' / 'dada_ros' / 'config' / 'dada.yaml'
+    return installed if installed.is_file() else None
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in values.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + '.'))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
+    """Read the ``ros__parameters`` that apply to ``node_name`` from a ROS 2 params YAML.
+
+    Sections ``/**`` (or ``**``), ``/**/<node>``, ``<node>`` and ``/<node>`` apply, in that
+    order (later ones win); nested keys are joined with ``.``.
+
+    Raises:
+        ValueError: the file is not a ROS 2 parameter file.
+    """
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f'cannot read parameter file {path}: {error}') from None
+    if not isinstance(document, Mapping):
+        raise ValueError(f'{path}: not a ROS 2 parameter file (expected a mapping)')
+    values: Dict[str, Any] = {}
+    for key in ('**', '/**', f'/**/{node_name}', node_name, f'/{node_name}'):
+        section = document.get(key)
+        if isinstance(section, Mapping) and isinstance(section.get('ros__parameters'), Mapping):
+            values.update(_flatten(section['ros__parameters']))
+    return values
+
+
+def parse_override(text: str) -> Tuple[str, Any]:
+    """Parse ``name:=value`` (the value is YAML, as ``ros2 run ... -p`` reads it)."""
+    name, sep, raw = text.partition(':=')
+    if not sep or not name:
+        raise ValueError(f'parameter override must look like name:=value, got {text!r}')
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ''
+    except yaml.YAMLError:
+        value = raw
+    return name.strip(), value
+
+
+def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, Any],
+                       warn: Optional[IO[str]] = None) -> Dict[str, Any]:
+    """Merge defaults, file values and overrides into a validated ``{name: value}`` dict.
+
+    Unknown names in the file are ignored (with a warning), as the node ignores undeclared
+    parameters; unknown override names and invalid values raise ``ValueError``.
+    """
+    values = {spec.name: spec.default for spec in PARAMETERS}
+    for source, items in (('parameter file', file_values), ('-p', overrides)):
+        for name, value in items.items():
+            spec = BY_NAME.get(name)
+            if spec is None:
+                if source == '-p':
+                    raise ValueError(f'unknown parameter {name!r}; known: {sorted(BY_NAME)}')
+                if warn is not None and name != 'use_sim_time':
+                    print(f'warning: ignoring unknown parameter {name!r} in the parameter file',
+                          file=warn)
+                continue
+            reason = spec.validate(value)
+            if reason is not None:
+                raise ValueError(f'{source}: {reason}')
+            values[name] = float(value) if spec.type is float else value
+    return values
+
+
+# --- topics and report ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Topics:
+    """Input topics (absolute names) and the namespace of the outputs."""
+
+    rgb: str = '/rgb/image'
+    depth: str = '/depth/image'
+    camera_info: str = '/rgb/camera_info'
+    gt: Optional[str] = '/depth_gt/image'
+    namespace: str = '/'
+
+
+def output_topics(namespace: str) -> Dict[str, str]:
+    """Absolute output topic names of a node in ``namespace``: key = the node's name."""
+    ns = '/' + namespace.strip('/')
+    prefix = ns if ns != '/' else ''
+    return {name: f'{prefix}/{name}' for name in OUTPUT_NAMES}
+
+
+@dataclass
+class EvalRow:
+    """Accuracy of one frame against ground truth (metres)."""
+
+    index: int
+    stamp_ns: int
+    dada: Metrics
+    bicubic: Optional[Metrics]
+
+
+@dataclass
+class Report:
+    """Everything :class:`BagProcessor` counted."""
+
+    frames: int = 0
+    received: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+    accepted: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+    unpaired: Dict[str, int] = field(default_factory=dict)
+    frames_without_camera_info: int = 0
+    camera_info_size_mismatch: int = 0
+    bad: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+    warnings: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
+    sync: Dict[str, int] = field(default_factory=dict)
+    written: Dict[str, int] = field(default_factory=dict)
+    evaluation: List[EvalRow] = field(default_factory=list)
+    frames_without_gt: int = 0
+    gt_without_frame: int = 0
+    files: List[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> List[str]:
+        """Human-readable summary."""
+        rate = self.frames / self.seconds if self.seconds > 0 else float('nan')
+        out = [f'frames processed: {self.frames} in {self.seconds:.1f} s ({rate:.2f} frames/s)',
+               'input messages: ' + ', '.join(f'{k} {v}'
+                                              for k, v in sorted(self.received.items())),
+               f'unpaired messages: rgb {self.unpaired.get("rgb", 0)}, depth '
+               f'{self.unpaired.get("depth", 0)}',
+               f'frames without camera_info: {self.frames_without_camera_info} (dense depth '
+               'only, no camera_info / points)']
+        if self.camera_info_size_mismatch:
+            out.append(f'frames with a camera_info of another size: '
+                       f'{self.camera_info_size_mismatch} (no camera_info / points)')
+        out.append('bad messages: ' + (', '.join(f'{k} {v}' for k, v in sorted(self.bad.items()))
+                                       or 'none'))
+        if self.warnings:
+            out.append('warnings: ' + ', '.join(f'{k} {v}'
+                                                for k, v in sorted(self.warnings.items())))
+        out.append('pairing: ' + ', '.join(f'{k} {self.sync.get(k, 0)}' for k in (
+            'paired', 'dropped_unpaired', 'dropped_late', 'duplicate', 'overflow', 'reset')))
+        out.append('written: ' + ', '.join(f'{k} {v}' for k, v in self.written.items()))
+        if self.evaluation or self.frames_without_gt or self.gt_without_frame:
+            out.append(evaluation_summary(self.evaluation))
+            if self.frames_without_gt or self.gt_without_frame:
+                out.append(f'ground truth unmatched: {self.frames_without_gt} frames without, '
+                           f'{self.gt_without_frame} ground-truth images without a frame')
+        return out
+
+
+def evaluation_summary(rows: Sequence[EvalRow]) -> str:
+    """One line: mean RMSE / MAE of DADA (and bicubic) over ``rows``."""
+    if not rows:
+        return 'evaluation: no frame with ground truth'
+    rmse = np.nanmean([r.dada.rmse for r in rows])
+    mae = np.nanmean([r.dada.mae for r in rows])
+    text = (f'evaluation over {len(rows)} frames with ground truth: RMSE {rmse:.4f} m, '
+            f'MAE {mae:.4f} m')
+    cubic = [r.bicubic for r in rows if r.bicubic is not None]
+    if cubic:
+        text += (f' (bicubic: RMSE {np.nanmean([m.rmse for m in cubic]):.4f} m, '
+                 f'MAE {np.nanmean([m.mae for m in cubic]):.4f} m)')
+    return text
+
+
+# --- per-frame processing (what the node does) ---------------------------------------------
+@dataclass
+class FrameOutputs:
+    """What the node publishes for one pair (``info`` / ``points`` may be missing)."""
+
+    depth: Any
+    info: Optional[Any]
+    points: Optional[Any]
+    dense: np.ndarray
+    reason: Optional[str] = None
+    """Why ``info`` / ``points`` are missing: ``missing_camera_info`` or
+    ``camera_info_size_mismatch``."""
+
+
+class FrameProcessor:
+    """ROS-message-level processing of one RGB-D pair, as ``dada_node`` does it.
+
+    Args:
+        params: Validated parameter values (:func:`resolve_parameters`).
+    """
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params = dict(params)
+        self.upsampler = DepthUpsampler(**{name: params[name] for name in SOLVER_PARAMETERS})
+
+    def check_sizes(self, rgb: np.ndarray, depth: np.ndarray) -> int:
+        """Return the upsampling factor; ``ValueError`` when the pair cannot be processed."""
+        factor = upsampling_factor(rgb.shape, depth.shape)
+        resolve_depth_mode(self.upsampler.params['depth.mode'], factor)
+        return factor
+
+    def process(self, header: Any, rgb: np.ndarray, depth: np.ndarray,
+                camera_info: Optional[Any], k: Optional[np.ndarray]) -> FrameOutputs:
+        """Upsample ``depth`` (metres) guided by ``rgb`` and build the output messages.
+
+        Args:
+            header: The RGB image header (stamp and frame_id of every output).
+            rgb: ``(H, W, 3)`` uint8 RGB.
+            depth: ``(h, w)`` float32 metres, NaN = invalid.
+            camera_info: Latest valid RGB ``CameraInfo`` or ``None``.
+            k: Its validated ``(3, 3)`` camera matrix or ``None``.
+        """
+        from sensor_msgs.msg import CameraInfo
+
+        from .conversions import copy_header, depth_to_image, depth_to_pointcloud
+
+        dense = self.upsampler.up(rgb, depth)
+        depth_msg = depth_to_image(dense, header)
+        height, width = dense.shape
+        if camera_info is None or k is None:
+            return FrameOutputs(depth_msg, None, None, dense, 'missing_camera_info')
+        if (camera_info.width, camera_info.height) not in ((0, 0), (width, height)):
+            return FrameOutputs(depth_msg, None, None, dense, 'camera_info_size_mismatch')
+        info = CameraInfo()
+        info.header = copy_header(header)
+        info.height, info.width = camera_info.height, camera_info.width
+        info.distortion_model = camera_info.distortion_model
+        info.d = list(camera_info.d)
+        info.k, info.r, info.p = camera_info.k, camera_info.r, camera_info.p
+        info.binning_x, info.binning_y = camera_info.binning_x, camera_info.binning_y
+        info.roi = camera_info.roi
+        points = None
+        if self.params['points.enable']:
+            colours = rgb if self.params['points.color'] else None
+            points = depth_to_pointcloud(dense, k, header, int(self.params['points.stride']),
+                                         colours)
+        return FrameOutputs(depth_msg, info, points, dense)
+
+
+# --- progress -------------------------------------------------------------------------------
+class Progress:
+    """A one-line text progress bar on a stream (only when enabled)."""
+
+    def __init__(self, total: int, stream: IO[str], enabled: bool, width: int = 30) -> None:
+        self.total = max(int(total), 1)
+        self.stream = stream
+        self.enabled = enabled
+        self.width = width
+        self._last = 0.0
+
+    def update(self, done: int, frames: int, force: bool = False) -> None:
+        """Redraw (at most ten times a second unless ``force``)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        share = min(done / self.total, 1.0)
+        filled = int(round(share * self.width))
+        self.stream.write(f'\r[{"#" * filled}{"." * (self.width - filled)}] {100 * share:5.1f}% '
+                          f'{done}/{self.total} messages, {frames} frames')
+        self.stream.flush()
+
+    def finish(self, done: int, frames: int) -> None:
+        """Draw the final state and end the line."""
+        if self.enabled:
+            self.update(done, frames, force=True)
+            self.stream.write('\n')
+            self.stream.flush()
+
+
+# --- the bag processor ----------------------------------------------------------------------
+@dataclass
+class _Pending:
+    index: int
+    dense: np.ndarray
+    depth: np.ndarray
+    factor: int
+
+
+class BagProcessor:
+    """Stream a bag through :class:`FrameProcessor` into a new bag.
+
+    Args:
+        params: Validated parameter values.
+        topics: Input topic names and the output namespace.
+        preview_dir: Folder for PNG / PLY previews (``None``: none).
+        preview_every: Write the PNGs of every n-th frame.
+        eval_dir: Folder for ``eval.csv`` / ``eval.md`` (``None``: none are written).
+        depth_range: Colour range (m) of the depth PNGs; default from the first frame.
+    """
+
+    def __init__(self, params: Mapping[str, Any], topics: Topics = Topics(),
+                 preview_dir: Optional[Path] = None, preview_every: int = 1,
+                 eval_dir: Optional[Path] = None,
+                 depth_range: Optional[Tuple[float, float]] = None) -> None:
+        self.params = dict(params)
+        self.topics = topics
+        self.frames = FrameProcessor(params)
+        self.pairer: ApproximateTimePairer[Tuple[Any, np.ndarray], np.ndarray] = \
+            ApproximateTimePairer(float(params['sync.slop']), int(params['sync.queue_size']))
+        self.outputs = output_topics(topics.namespace)
+        self.preview_dir = preview_dir
+        self.preview_every = max(1, int(preview_every))
+        self.eval_dir = eval_dir
+        self.depth_range = depth_range
+        self.error_max: Optional[float] = None
+        self.report = Report()
+        self._info: Optional[Any] = None
+        self._k: Optional[np.ndarray] = None
+        self._dense_waiting: 'collections.OrderedDict[int, _Pending]' = collections.OrderedDict()
+        self._gt_waiting: 'collections.OrderedDict[int, np.ndarray]' = collections.OrderedDict()
+        self._last: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+
+    # -- input ---------------------------------------------------------------------------------
+    def check_topics(self, reader: BagReader) -> List[str]:
+        """Validate the input topics; return warnings (``ValueError`` on a fatal problem)."""
+        warnings = []
+        expected = {self.topics.rgb: IMAGE_TYPE, self.topics.depth: IMAGE_TYPE,
+                    self.topics.camera_info: CAMERA_INFO_TYPE}
+        if self.topics.gt:
+            expected[self.topics.gt] = IMAGE_TYPE
+        for topic, msgtype in expected.items():
+            info = reader.topics.get(topic)
+            if info is None:
+                if topic != self.topics.gt:
+                    warnings.append(f'topic {topic} is not in the bag')
+                else:
+                    self.topics = dataclasses.replace(self.topics, gt=None)
+            elif info.msgtype != msgtype:
+                raise ValueError(f'topic {topic} has type {info.msgtype}, expected {msgtype}')
+        clash = sorted(set(self.outputs.values()) & set(reader.topics))
+        if clash:
+            raise ValueError(f'the input bag already has output topics {clash}; choose another '
+                             '--namespace')
+        return warnings
+
+    def _decode(self, raw: RawMessage, stream: str, cls: type) -> Optional[Any]:
+        self.report.received[stream] += 1
+        try:
+            return deserialize(raw.data, cls)
+        except Exception:  # noqa: B902 - rclpy raises several types on malformed CDR
+            self.report.bad[f'{stream}.deserialize_error'] += 1
+            return None
+
+    def feed(self, raw: RawMessage, writer: BagWriter) -> None:
+        """Handle one input message (already copied to the output by the caller)."""
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from .conversions import (camera_info_to_k, CameraInfoError, copy_header,
+                                  image_to_depth, image_to_depth_checked, image_to_rgb,
+                                  ImageConversionError)
+
+        topic = raw.topic
+        if topic == self.topics.camera_info:
+            msg = self._decode(raw, 'camera_info', CameraInfo)
+            if msg is None:
+                return
+            try:
+                self._k = camera_info_to_k(msg)
+                self._info = msg
+            except CameraInfoError as error:
+                self.report.bad[f'camera_info.{error.kind}'] += 1
+        elif topic == self.topics.rgb:
+            msg = self._decode(raw, 'rgb', Image)
+            if msg is None:
+                return
+            try:
+                rgb = image_to_rgb(msg)
+            except ImageConversionError as error:
+                self.report.bad[f'rgb.{error.kind}'] += 1
+                return
+            self.report.accepted['rgb'] += 1
+            header = copy_header(msg.header)
+            for pair in self.pairer.add_rgb(stamp_seconds(header), (header, rgb)):
+                self._pair(pair, raw.log_time, writer)
+        elif topic == self.topics.depth:
+            msg = self._decode(raw, 'depth', Image)
+            if msg is None:
+                return
+            try:
+                depth, found = image_to_depth_checked(msg)
+            except ImageConversionError as error:
+                self.report.bad[f'depth.{error.kind}'] += 1
+                return
+            if found.valid == 0:
+                self.report.warnings['all_invalid_depth'] += 1
+            elif found.infinite:
+                self.report.warnings['infinite_depth'] += 1
+            self.report.accepted['depth'] += 1
+            for pair in self.pairer.add_depth(stamp_seconds(msg.header), depth):
+                self._pair(pair, raw.log_time, writer)
+        elif self.topics.gt and topic == self.topics.gt:
+            msg = self._decode(raw, 'gt', Image)
+            if msg is None:
+                return
+            try:
+                gt = image_to_depth(msg)
+            except ImageConversionError as error:
+                self.report.bad[f'gt.{error.kind}'] += 1
+                return
+            self._ground_truth(stamp_ns(msg.header), gt)
+
+    def _pair(self, pair: Tuple[Tuple[Any, np.ndarray], np.ndarray], log_time: int,
+              writer: BagWriter) -> None:
+        (header, rgb), depth = pair
+        try:
+            factor = self.frames.check_sizes(rgb, depth)
+        except ValueError:
+            self.report.bad['pair.size_mismatch'] += 1
+            return
+        result = self.frames.process(header, rgb, depth, self._info, self._k)
+        index = self.report.frames
+        self.report.frames += 1
+        writer.write_msg(self.outputs['depth_dense/image'], log_time, result.depth)
+        if result.reason == 'missing_camera_info':
+            self.report.frames_without_camera_info += 1
+        elif result.reason == 'camera_info_size_mismatch':
+            self.report.camera_info_size_mismatch += 1
+        if result.info is not None:
+            writer.write_msg(self.outputs['depth_dense/camera_info'], log_time, result.info)
+        if result.points is not None:
+            writer.write_msg(self.outputs['points'], log_time, result.points)
+        if result.info is not None:
+            self._last = (result.dense, np.asarray(self._k), rgb)
+        self._preview_frame(index, rgb, depth, result.dense)
+        stamp = stamp_ns(header)
+        gt = self._gt_waiting.pop(stamp, None)
+        pending = _Pending(index, result.dense, depth, factor)
+        if gt is not None:
+            self._evaluate(stamp, pending, gt)
+        elif self.topics.gt:
+            self._dense_waiting[stamp] = pending
+            if len(self._dense_waiting) > MAX_PENDING_EVAL:
+                self._dense_waiting.popitem(last=False)
+                self.report.frames_without_gt += 1
+
+    # -- evaluation and previews -----------------------------------------------------------------
+    def _ground_truth(self, stamp: int, gt: np.ndarray) -> None:
+        pending = self._dense_waiting.pop(stamp, None)
+        if pending is not None:
+            self._evaluate(stamp, pending, gt)
+            return
+        self._gt_waiting[stamp] = gt
+        if len(self._gt_waiting) > MAX_PENDING_EVAL:
+            self._gt_waiting.popitem(last=False)
+            self.report.gt_without_frame += 1
+
+    def _evaluate(self, stamp: int, pending: _Pending, gt: np.ndarray) -> None:
+        if gt.shape != pending.dense.shape:
+            self.report.bad['gt.size_mismatch'] += 1
+            return
+        cubic = None
+        if pending.factor > 1:
+            from .core.initial import masked_bicubic
+            valid = np.isfinite(pending.depth) & (pending.depth > 0)
+            if valid.any():
+                source = np.where(valid, pending.depth, 1.0).astype(np.float32)
+                cubic = depth_metrics(np.asarray(masked_bicubic(source, valid, pending.factor)),
+                                      gt)
+        self.report.evaluation.append(EvalRow(pending.index, stamp,
+                                              depth_metrics(pending.dense, gt), cubic))
+        if self.preview_dir is not None and pending.index % self.preview_every == 0:
+            lo, hi = self._range(gt)
+            self._png(pending.index, 'gt', colorize_depth(gt, lo, hi))
+            if self.error_max is None:
+                error = np.abs(pending.dense - gt)
+                finite = error[np.isfinite(error)]
+                self.error_max = max(0.01, float(np.percentile(finite, 99))) if finite.size \
+                    else 0.1
+            self._png(pending.index, 'error', colorize_error(pending.dense, gt, self.error_max))
+
+    def _range(self, reference: np.ndarray) -> Tuple[float, float]:
+        if self.depth_range is None:
+            self.depth_range = depth_range(reference)
+        return self.depth_range
+
+    def _png(self, index: int, kind: str, image: np.ndarray) -> None:
+        assert self.preview_dir is not None
+        self.report.files.append(write_png(self.preview_dir / f'frame_{index:04d}_{kind}.png',
+                                           image))
+
+    def _preview_frame(self, index: int, rgb: np.ndarray, depth: np.ndarray,
+                       dense: np.ndarray) -> None:
+        if self.preview_dir is None or index % self.preview_every:
+            return
+        lo, hi = self._range(dense)
+        self._png(index, 'rgb', rgb)
+        self._png(index, 'input', colorize_depth(upscale_nearest(depth, dense.shape), lo, hi))
+        self._png(index, 'dense', colorize_depth(dense, lo, hi))
+
+    def finish(self) -> None:
+        """Settle the counters and write the PLY and evaluation files."""
+        stats = dict(self.pairer.stats)
+        self.report.sync = stats
+        self.report.unpaired = {stream: self.report.accepted[stream] - stats['paired']
+                                for stream in ('rgb', 'depth')}
+        self.report.frames_without_gt += len(self._dense_waiting)
+        self.report.gt_without_frame += len(self._gt_waiting)
+        self._dense_waiting.clear()
+        self._gt_waiting.clear()
+        if self.preview_dir is not None and self._last is not None:
+            from .core.geometry import backproject
+            dense, k, rgb = self._last
+            stride = int(self.params['points.stride'])
+            colours = rgb[::stride, ::stride] if self.params['points.color'] else None
+            path = self.preview_dir / 'last_frame.ply'
+            write_ply(path, backproject(dense, k, stride), colours, comment='dada_process_bag')
+            self.report.files.append(path)
+        if self.eval_dir is not None and self.report.evaluation:
+            self.report.files.extend(write_evaluation(self.eval_dir, self.report.evaluation))
+
+
+def write_evaluation(folder: Path, rows: Sequence[EvalRow]) -> List[Path]:
+    """Write ``eval.csv`` (one row per frame) and ``eval.md`` (summary + table)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = folder / 'eval.csv', folder / 'eval.md'
+    nan = float('nan')
+    with open(csv_path, 'w', newline='') as stream:
+        table = csv.writer(stream)
+        table.writerow(['frame', 'stamp_ns', 'rmse_m', 'mae_m', 'pixels', 'coverage',
+                        'bicubic_rmse_m', 'bicubic_mae_m'])
+        for row in rows:
+            table.writerow([row.index, row.stamp_ns, f'{row.dada.rmse:.6f}',
+                            f'{row.dada.mae:.6f}', row.dada.pixels, f'{row.dada.coverage:.4f}',
+                            f'{row.bicubic.rmse if row.bicubic else nan:.6f}',
+                            f'{row.bicubic.mae if row.bicubic else nan:.6f}'])
+    lines = ['# dada_process_bag evaluation', '', evaluation_summary(rows), '',
+             '| frame | stamp (s) | RMSE (m) | MAE (m) | bicubic RMSE (m) | bicubic MAE (m) |',
+             '|---:|---:|---:|---:|---:|---:|']
+    for row in rows:
+        lines.append(f'| {row.index} | {row.stamp_ns / 1e9:.3f} | {row.dada.rmse:.4f} | '
+                     f'{row.dada.mae:.4f} | {row.bicubic.rmse if row.bicubic else nan:.4f} | '
+                     f'{row.bicubic.mae if row.bicubic else nan:.4f} |')
+    md_path.write_text('\n'.join(lines) + '\n')
+    return [csv_path, md_path]
+
+
+def process_bag(in_path: Path, out_path: Path, params: Mapping[str, Any],
+                topics: Topics = Topics(), storage: Optional[str] = None,
+                preview_dir: Optional[Path] = None, preview_every: int = 1,
+                eval_dir: Optional[Path] = None,
+                depth_range: Optional[Tuple[float, float]] = None,
+                progress: Optional[IO[str]] = None) -> Report:
+    """Process ``in_path`` into ``out_path`` (see the module docstring); return the report.
+
+    Args:
+        storage: ``'sqlite3'``, ``'mcap'`` or ``None`` (the input's format).
+        progress: Stream for the progress bar (``None``: no bar).
+
+    Raises:
+        BagError: the input cannot be read or the output cannot be written.
+        ValueError: bad topics or parameters.
+    """
+    started = time.monotonic()
+    processor = BagProcessor(params, topics, preview_dir, preview_every, eval_dir, depth_range)
+    with BagReader(in_path) as reader:
+        for warning in processor.check_topics(reader):
+            print(f'warning: {warning}', file=sys.stderr)
+        bar = Progress(reader.message_count, progress or sys.stderr, progress is not None)
+        with BagWriter(out_path, storage or reader.storage) as writer:
+            for info in reader.topics.values():
+                for connection in info.connections:
+                    writer.add_topic(info.name, connection.msgtype, like=connection)
+            done = 0
+            for raw in reader.messages():
+                writer.write(raw.topic, raw.msgtype, raw.log_time, raw.data)
+                processor.feed(raw, writer)
+                done += 1
+                bar.update(done, processor.report.frames)
+            bar.finish(done, processor.report.frames)
+            processor.finish()
+            processor.report.written = dict(writer.counts)
+    processor.report.seconds = time.monotonic() - started
+    return processor.report
+
+
+# --- command line ---------------------------------------------------------------------------
+def _depth_range_arg(text: str) -> Tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected MIN,MAX in metres, got {text!r}') from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise argparse.ArgumentTypeError(f'expected MIN < MAX, got {text!r}')
+    return lo, hi
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line of ``dada_process_bag``."""
+    defaults = Topics()
+    parser = argparse.ArgumentParser(
+        prog='dada_process_bag',
+        description='Run DADA depth super-resolution over a rosbag2 and write the node\'s '
+        'outputs (depth_dense/image, depth_dense/camera_info, points) into a new bag.')
+    parser.add_argument('input', type=Path, help='input bag (folder, sqlite3 or mcap)')
+    parser.add_argument('output', type=Path, help='output bag folder (must not exist)')
+    parser.add_argument('--storage', choices=('same',) + STORAGE_FORMATS, default='same',
+                        help='storage of the output bag (default: as the input)')
+    parser.add_argument('--params-file', type=Path, default=None,
+                        help='ROS 2 parameter YAML (default: the packaged config/dada.yaml)')
+    parser.add_argument('--node-name', default=NODE_NAME,
+                        help='node section to read from the parameter file (default '
+                        '%(default)s; /** applies too)')
+    parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='parameter override, e.g. -p iterations:=32 (repeatable)')
+    parser.add_argument('--rgb-topic', default=defaults.rgb, help='default %(default)s')
+    parser.add_argument('--depth-topic', default=defaults.depth, help='default %(default)s')
+    parser.add_argument('--camera-info-topic', default=defaults.camera_info,
+                        help='default %(default)s')
+    parser.add_argument('--gt-topic', default=defaults.gt,
+                        help="ground-truth depth topic for the evaluation (default "
+                        "%(default)s; '' = none)")
+    parser.add_argument('--namespace', default=defaults.namespace,
+                        help='namespace of the output topics (default %(default)s)')
+    parser.add_argument('--preview', type=Path, default=None, metavar='DIR',
+                        help='write colour-mapped PNGs and last_frame.ply into DIR')
+    parser.add_argument('--preview-every', type=int, default=1, metavar='N',
+                        help='PNGs for every N-th frame only (default %(default)s)')
+    parser.add_argument('--depth-range', type=_depth_range_arg, default=None,
+                        metavar='MIN,MAX', help='colour range of the depth PNGs in metres '
+                        '(default: 1st..99th percentile of the first frame)')
+    parser.add_argument('--eval-dir', type=Path, default=None, metavar='DIR',
+                        help='where eval.csv / eval.md go (default: the --preview DIR, else '
+                        'OUTPUT_eval next to the output bag)')
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument('--progress', dest='progress', action='store_true', default=None,
+                     help='show a progress bar (default: when stderr is a terminal)')
+    bar.add_argument('--no-progress', dest='progress', action='store_false')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``dada_process_bag``; return the exit code (0 ok, 1 error, 2 usage)."""
+    args = parse_args(argv)
+    try:
+        params_file = args.params_file or packaged_params_file()
+        file_values = read_params_file(params_file, args.node_name) if params_file else {}
+        overrides = dict(parse_override(text) for text in args.param)
+        params = resolve_parameters(file_values, overrides, warn=sys.stderr)
+    except ValueError as error:
+        print(f'dada_process_bag: error: {error}', file=sys.stderr)
+        return 2
+    topics = Topics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
+                    args.gt_topic or None, args.namespace)
+    try:
+        with BagReader(args.input) as reader:
+            has_gt = bool(topics.gt) and topics.gt in reader.topics
+    except BagError as error:
+        print(f'dada_process_bag: error: {error}', file=sys.stderr)
+        return 1
+    eval_dir = args.eval_dir
+    if eval_dir is None and has_gt:
+        eval_dir = args.preview or args.output.with_name(args.output.name + '_eval')
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    print(f'dada_process_bag: {args.input} -> {args.output} (params '
+          f'{params_file or "defaults"}; model {params["model"]}, solver {params["solver"]}, '
+          f'iterations {params["iterations"]}, device {params["device"]})', file=sys.stderr)
+    try:
+        report = process_bag(args.input, args.output, params, topics,
+                             None if args.storage == 'same' else args.storage,
+                             args.preview, args.preview_every, eval_dir, args.depth_range,
+                             sys.stderr if show else None)
+    except (BagError, ValueError, OSError) as error:
+        print(f'dada_process_bag: error: {error}', file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    for path in report.files:
+        if path.suffix != '.png':
+            print(f'wrote {path}')
+    pngs = sum(1 for p in report.files if p.suffix == '.png')
+    if pngs:
+        print(f'wrote {pngs} PNG previews to {args.preview}')
+    return 0
+
+
+if __name__ == '__main__':
+    os.environ.setdefault('PYTHONUNBUFFERED', '1')
+    sys.exit(main())
