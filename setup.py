@@ -55,6 +55,7 @@ setup(
         'scipy>=1.10,<2',
         'pyyaml>=6,<7',
         'pillow>=9,<14',
+        'matplotlib>=3.6,<4',
     ],
     extras_require={
         'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'],
