@@ -1,0 +1,189 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""``dada_play_bag``: publish a rosbag2's messages with their recorded timing.
+
+A small stand-in for ``ros2 bag play`` on machines without rosbag2 (e.g. rclpy from PyPI):
+the bag is read with ``rosbags`` (sqlite3 or mcap) and every message is published as its
+recorded bytes, at the recorded log-time spacing divided by ``--rate``. Publishers use
+reliable, volatile QoS with a keep-last history of ``--qos-depth`` (as ``ros2 bag play``
+does by default), so both reliable and best-effort subscribers match; the program waits for
+all reliable deliveries to be acknowledged and exits at the end of the bag.
+
+Options: ``--topics`` (play only these), ``--remap OLD:=NEW`` (rename topics; repeatable),
+``--rate``, ``--delay`` (seconds before the first message), ``--wait-for-subscribers
+SECONDS`` (wait until every publisher is matched, at most that long, so nothing is lost to
+discovery).
+
+Message types must be importable (``sensor_msgs`` etc.); topics of unknown types are
+skipped and reported. DDS settings come from the environment, as for any ROS 2 program:
+set ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` (or ``ROS_LOCALHOST_ONLY=1`` on older
+distributions) and ``ROS_DOMAIN_ID`` as needed to keep the replay on this machine; large
+images with best-effort subscribers need the shipped Fast DDS profile
+(``config/fastdds_shm.xml``, see the node's documentation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .bag_io import BagError, BagReader, message_class
+
+__all__ = ['PlayStats', 'parse_remaps', 'play_bag', 'main']
+
+
+@dataclass
+class PlayStats:
+    """What :func:`play_bag` did."""
+
+    published: Dict[str, int] = field(default_factory=dict)
+    skipped_topics: Dict[str, str] = field(default_factory=dict)
+    unmatched_topics: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    max_lag: float = 0.0
+    """Largest delay (s) of a publication behind its scheduled wall time."""
+
+
+def parse_remaps(items: Sequence[str]) -> Dict[str, str]:
+    """Parse ``OLD:=NEW`` remapping rules into a dict (``ValueError`` on bad syntax)."""
+    remaps: Dict[str, str] = {}
+    for item in items:
+        old, sep, new = item.partition(':=')
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f'remapping must look like OLD:=NEW, got {item!r}')
+        remaps[old.strip()] = new.strip()
+    return remaps
+
+
+def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = None,
+             remaps: Optional[Mapping[str, str]] = None, delay: float = 0.0,
+             wait_for_subscribers: float = 0.0, qos_depth: int = 100,
+             node_name: str = 'dada_play_bag', args: Optional[List[str]] = None,
+             log: Any = None) -> PlayStats:
+    """Publish the messages of ``path``; return the statistics.
+
+    Initialises and shuts down its own rclpy context, so it can run beside other contexts.
+
+    Raises:
+        BagError: the bag cannot be read.
+        ValueError: bad arguments.
+    """
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.duration import Duration
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if not rate > 0:
+        raise ValueError(f'rate must be > 0, got {rate}')
+    remaps = dict(remaps or {})
+    log = log or sys.stderr
+    stats = PlayStats()
+    context = Context()
+    rclpy.init(args=args, context=context)
+    try:
+        node = rclpy.create_node(node_name, context=context)
+        qos = QoSProfile(depth=qos_depth, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+        with BagReader(path) as reader:
+            wanted = list(reader.topics) if topics is None else list(topics)
+            missing = [t for t in wanted if t not in reader.topics]
+            if missing:
+                print(f'warning: topics not in the bag: {missing}', file=log)
+            publishers: Dict[str, Any] = {}
+            for name in wanted:
+                if name not in reader.topics:
+                    continue
+                try:
+                    cls = message_class(reader.topics[name].msgtype)
+                except BagError as error:
+                    stats.skipped_topics[name] = str(error)
+                    print(f'warning: skipping {name}: {error}', file=log)
+                    continue
+                publishers[name] = node.create_publisher(cls, remaps.get(name, name), qos)
+                stats.published[name] = 0
+            if wait_for_subscribers > 0:
+                deadline = time.monotonic() + wait_for_subscribers
+                while time.monotonic() < deadline and any(
+                        p.get_subscription_count() == 0 for p in publishers.values()):
+                    time.sleep(0.05)
+                stats.unmatched_topics = [p.topic_name for p in publishers.values()
+                                          if p.get_subscription_count() == 0]
+                if stats.unmatched_topics:
+                    print(f'warning: no subscriber after {wait_for_subscribers:g} s on '
+                          f'{stats.unmatched_topics}', file=log)
+            if delay > 0:
+                time.sleep(delay)
+            started = time.monotonic()
+            first: Optional[int] = None
+            for raw in reader.messages(list(publishers)):
+                if not context.ok():
+                    break
+                if first is None:
+                    first = raw.log_time
+                due = started + (raw.log_time - first) * 1e-9 / rate
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                else:
+                    stats.max_lag = max(stats.max_lag, -wait)
+                publishers[raw.topic].publish(raw.data)
+                stats.published[raw.topic] += 1
+            for publisher in publishers.values():
+                publisher.wait_for_all_acked(Duration(seconds=5))
+            stats.seconds = time.monotonic() - started
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    return stats
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line of ``dada_play_bag``."""
+    parser = argparse.ArgumentParser(
+        prog='dada_play_bag',
+        description='Publish a rosbag2 (sqlite3 or mcap) with its recorded timing and '
+        'reliable QoS, then exit. DDS scope comes from the environment (e.g. '
+        'ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST).')
+    parser.add_argument('bag', type=Path, help='bag folder or .mcap file')
+    parser.add_argument('-r', '--rate', type=float, default=1.0,
+                        help='playback speed factor (default %(default)s)')
+    parser.add_argument('--topics', nargs='+', default=None, metavar='TOPIC',
+                        help='play only these topics (default: all)')
+    parser.add_argument('--remap', action='append', default=[], metavar='OLD:=NEW',
+                        help='publish topic OLD as NEW (repeatable)')
+    parser.add_argument('-d', '--delay', type=float, default=0.0,
+                        help='seconds to sleep before the first message')
+    parser.add_argument('--wait-for-subscribers', type=float, default=0.0, metavar='SECONDS',
+                        help='before playing, wait up to SECONDS until every topic has a '
+                        'subscriber')
+    parser.add_argument('--qos-depth', type=int, default=100,
+                        help='keep-last depth of the publishers (default %(default)s)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``dada_play_bag``; return the exit code."""
+    args = parse_args(argv)
+    try:
+        remaps = parse_remaps(args.remap)
+        stats = play_bag(args.bag, args.rate, args.topics, remaps, args.delay,
+                         args.wait_for_subscribers, args.qos_depth)
+    except (BagError, ValueError) as error:
+        print(f'dada_play_bag: error: {error}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    total = sum(stats.published.values())
+    print(f'published {total} messages in {stats.seconds:.2f} s (largest lag '
+          f'{1e3 * stats.max_lag:.1f} ms): '
+          + ', '.join(f'{t} {n}' for t, n in stats.published.items()))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
