@@ -146,7 +146,8 @@ class DepthUpsampler:
         source = torch.from_numpy(source_np).to(device)
         valid_t = torch.from_numpy(valid).to(device)
         initial = torch.from_numpy(initial_np).to(device)
-        cv, ch = self.guide.coefficients(rgb_features(rgb, device), initial[None, None])
+        cv, ch = self.guide.coefficients(rgb_features(rgb, device), initial[None, None],
+                                         scale=scale)
         result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid_t, factor)
         out = (result * scale).cpu().numpy().astype(np.float32, copy=False)
         if not self.params['fill_holes'] and not valid.all():
