@@ -83,7 +83,9 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
     log = log or sys.stderr
     stats = PlayStats()
     context = Context()
-    rclpy.init(args=args, context=context)
+    # Never let rclpy parse sys.argv: our OLD:=NEW remaps would read as (deprecated) ROS
+    # remapping rules of the player node itself.
+    rclpy.init(args=[node_name] if args is None else args, context=context)
     try:
         node = rclpy.create_node(node_name, context=context)
         qos = QoSProfile(depth=qos_depth, history=HistoryPolicy.KEEP_LAST,
