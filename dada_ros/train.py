@@ -5,9 +5,16 @@
 ``python -m dada_ros.train --out runs/tiny --steps 500`` (console script ``dada_train``).
 
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
-FullSize pixel units, 0 = unknown), minus the fixed held-out scenes
-:data:`dada_ros.core.datasets.VALIDATION_SCENES`; both views of every training scene.
-Each step draws one factor (x4..x32) and one crop size (128..256 px, a multiple of 32),
+FullSize pixel units, 0 = unknown), split three ways:
+
+* test: the fixed held-out scenes :data:`dada_ros.core.datasets.VALIDATION_SCENES`
+  (Aloe, Art, Books, Moebius, Rocks2), never read here; only ``dada_eval`` reports them;
+* selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
+  curve and the choice of the best checkpoint;
+* training: the remaining 16 scenes, both views.
+
+Each step draws one factor (``--factors``; repeat a factor to draw it more often, e.g.
+``4 8 8 16 16 32``) and one crop size (128..256 px, a multiple of 32),
 then a batch of random crops with random horizontal flips; the low-resolution input is the
 block average of the ground truth ignoring unknown pixels, normalised by its mean like
 :class:`dada_ros.core.DepthUpsampler` does.
@@ -26,21 +33,31 @@ blocks at x16/x32) keeps the local signal that matters near edges at 1/16 of the
 paper's back-propagation cost. On this CPU the window and its backward pass are most
 of a step (0.2-0.5 s per 192-256 px crop at W = 64); W = 128 halves the steps per hour.
 
-Everything needed to resume (network, optimiser, step, history) is in
+The learning rate follows a cosine from ``--lr`` to ``--lr-min`` over ``--total-steps``
+(constant when that is 0); it depends only on the step, so resuming keeps the schedule.
+
+Everything needed to resume (network, optimiser, step, history, best score) is in
 ``OUT/train_state.pt`` (``--resume``); the random draws of step ``s`` depend only on
-``(seed, s)``, so a run in pieces equals a run in one go up to floating point. ``OUT/``
-also gets ``dada_learned.pt`` (the shippable weights), ``history.json`` and ``curve.png``.
+``(seed, s)``, so a run in pieces equals a run in one go up to floating point. At every
+validation ``OUT/`` gets ``latest.pt`` (the current weights), ``step_NNNNNN.pt``, and when
+the selection score improved ``best.pt``; ``dada_learned.pt`` (the shippable weights) is
+always a copy of ``best.pt``. The selection score is the mean over ``--select-factors``
+(default x8 and x16) of the validation RMSE divided by that of the first validation
+(the initialisation), so each factor counts by its relative gain. ``history.json`` and
+``curve.png`` hold the loss and the validation curve.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -54,6 +71,10 @@ from .core.solver import PyramidSolver
 from .core.upsampler import RGB_MEAN, RGB_STD, DepthUpsampler
 
 CROP_SIZES = (128, 160, 192, 224, 256)
+
+#: Training scenes set aside for the validation curve and checkpoint selection (both
+#: views). Disjoint from the held-out test scenes, which training never reads.
+SELECTION_SCENES: Tuple[str, ...] = ('Dolls', 'Baby2', 'Cloth3')
 
 
 @dataclass
@@ -147,8 +168,26 @@ def l1_loss(prediction: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return (prediction[known] - gt[known]).abs().mean()
 
 
+def learning_rate(step: int, lr: float, lr_min: float, total_steps: int) -> float:
+    """Cosine schedule from ``lr`` (step 0) to ``lr_min`` (``total_steps``); 0 = constant."""
+    if total_steps <= 0:
+        return lr
+    progress_ = min(1.0, max(0.0, step / total_steps))
+    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * progress_))
+
+
+def selection_score(rmse: Dict[str, float], reference: Dict[str, float],
+                    factors: Sequence[int]) -> float:
+    """Mean over ``factors`` of ``rmse / reference`` (lower is better; 1 = no gain)."""
+    keys = [str(int(f)) for f in factors if str(int(f)) in rmse and str(int(f)) in reference]
+    if not keys:
+        raise ValueError(f'no selection factor {list(factors)} among the validated ones '
+                         f'{sorted(rmse)}')
+    return float(np.mean([rmse[k] / reference[k] for k in keys]))
+
+
 def validate(guide: LearnedGuide, scenes: Sequence[Scene], factors: Iterable[int],
-             device: torch.device, iterations: int = 64) -> Dict[int, float]:
+             device: torch.device, iterations: int = 96) -> Dict[int, float]:
     """Mean RMSE (disparity units) per factor through the deployed ``DepthUpsampler`` path."""
     upsampler = DepthUpsampler(model='rgb', iterations=iterations, device=str(device))
     was_training = guide.training
@@ -229,19 +268,34 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='start from these weights (dada_ros format) instead of the '
                         'unlearned-equivalent initialisation')
     parser.add_argument('--batch', type=int, default=4)
-    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--lr', type=float, default=1e-3, help='peak learning rate')
+    parser.add_argument('--lr-min', type=float, default=1e-5,
+                        help='learning rate at --total-steps (cosine decay)')
+    parser.add_argument('--total-steps', type=int, default=0,
+                        help='length of the cosine schedule (0: constant --lr)')
     parser.add_argument('--window', type=int, default=64,
                         help='differentiable diffusion steps after the gradient-free start')
-    parser.add_argument('--pre-min', type=int, default=32,
+    parser.add_argument('--pre-min', type=int, default=96,
                         help='smallest gradient-free pyramid budget (per level)')
-    parser.add_argument('--pre-max', type=int, default=256,
+    parser.add_argument('--pre-max', type=int, default=96,
                         help='largest gradient-free pyramid budget (per level)')
-    parser.add_argument('--factors', type=int, nargs='+', default=list(FACTORS))
+    parser.add_argument('--factors', type=int, nargs='+', default=list(FACTORS),
+                        help='training factors, drawn uniformly from this list (repeat one '
+                        'to weight it)')
+    parser.add_argument('--val-factors', type=int, nargs='+', default=list(FACTORS),
+                        help='factors of the validation curve')
+    parser.add_argument('--select-factors', type=int, nargs='+', default=[8, 16],
+                        help='factors whose relative validation RMSE selects best.pt')
+    parser.add_argument('--val-iterations', type=int, default=96,
+                        help='pyramid budget of the validation (the default of the node)')
     parser.add_argument('--width', type=int, default=8, help='TinyUNet width')
     parser.add_argument('--channels', type=int, default=8, help='output feature channels')
     parser.add_argument('--val-every', type=int, default=100)
-    parser.add_argument('--val-scenes', nargs='+', default=list(VALIDATION_SCENES),
-                        help='held-out scenes for the validation curve (view 1)')
+    parser.add_argument('--val-scenes', nargs='+', default=list(SELECTION_SCENES),
+                        help='training scenes set aside for validation and selection '
+                        '(excluded from training; the held-out test scenes are refused)')
+    parser.add_argument('--val-views', type=int, nargs='+', default=[1, 5],
+                        help='views of the validation scenes')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1,
                         help='torch CPU threads (1 by default: the machine is shared)')
@@ -256,8 +310,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
                           else ('cpu' if args.device == 'auto' else args.device))
     root = args.data or middlebury_dir()
-    train_scenes = load_scenes(root, training_scene_names(root), views=(1, 5))
-    val_scenes = load_scenes(root, args.val_scenes)
+    leaked = sorted(set(args.val_scenes) & set(VALIDATION_SCENES))
+    if leaked:
+        raise ValueError(f'--val-scenes {leaked} are held-out test scenes: selection must '
+                         'use training scenes (the test scenes are only for dada_eval)')
+    train_names = [n for n in training_scene_names(root) if n not in args.val_scenes]
+    if not train_names:
+        raise ValueError('no training scenes left after removing --val-scenes')
+    train_scenes = load_scenes(root, train_names, views=(1, 5))
+    val_scenes = load_scenes(root, args.val_scenes, views=args.val_views)
     args.out.mkdir(parents=True, exist_ok=True)
     state_path = args.out / 'train_state.pt'
 
@@ -267,7 +328,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         guide = guide_from_checkpoint(read_checkpoint(args.init), str(args.init))
     guide.to(device).train()
     optimiser = torch.optim.Adam(guide.parameters(), lr=args.lr)
-    history: Dict[str, Any] = {'loss': [], 'val': []}
+    history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None}
     step = 0
     if args.resume:
         state = read_checkpoint(state_path)
@@ -277,23 +338,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for group in optimiser.param_groups:  # --lr applies to the resumed run too
             group['lr'] = args.lr
         history = json.loads(state['history'])
+        history.setdefault('best', None)
         step = int(state['step'])
         print(f'resumed {state_path} at step {step}', file=sys.stderr)
     solver = PyramidSolver()
-    if not history['val']:
-        history['val'].append({'step': step, 'rmse': {
-            str(k): v for k, v in validate(guide, val_scenes, args.factors, device).items()}})
-        print(f"step {step} validation RMSE {history['val'][-1]['rmse']}", file=sys.stderr)
 
-    def save() -> None:
+    def run_validation() -> Dict[str, float]:
+        rmse = validate(guide, val_scenes, args.val_factors, device, args.val_iterations)
+        return {str(k): v for k, v in rmse.items()}
+
+    def save(rmse: Dict[str, float]) -> None:
+        """Write latest/step/best weights, the resumable state, history and curve."""
+        score = selection_score(rmse, history['val'][0]['rmse'], args.select_factors)
         meta = {'step': step, 'date': time.strftime('%Y-%m-%d'),
-                'validation_scenes': list(VALIDATION_SCENES),
+                'test_scenes_never_seen': list(VALIDATION_SCENES),
+                'selection_scenes': list(args.val_scenes),
+                'training_scenes': train_names,
+                'validation_rmse': dict(rmse), 'selection_score': score,
                 'command': 'dada_train ' + ' '.join(sys.argv[1:] if argv is None else argv)}
-        torch.save(guide.checkpoint(meta), args.out / 'dada_learned.pt')
-        torch.save({'guide': guide.checkpoint(meta), 'optimiser': optimiser.state_dict(),
+        checkpoint = guide.checkpoint(meta)
+        torch.save(checkpoint, args.out / 'latest.pt')
+        torch.save(checkpoint, args.out / f'step_{step:06d}.pt')
+        best = history.get('best')
+        if best is None or score < float(best['score']):
+            history['best'] = {'step': step, 'score': score, 'rmse': dict(rmse)}
+            torch.save(checkpoint, args.out / 'best.pt')
+        shutil.copyfile(args.out / 'best.pt', args.out / 'dada_learned.pt')
+        torch.save({'guide': checkpoint, 'optimiser': optimiser.state_dict(),
                     'step': step, 'history': json.dumps(history)}, state_path)
         (args.out / 'history.json').write_text(json.dumps(history, indent=1))
         plot_history(history, args.out / 'curve.png')
+
+    if not history['val']:
+        history['val'].append({'step': step, 'rmse': run_validation()})
+        print(f"step {step} validation RMSE {history['val'][-1]['rmse']}", file=sys.stderr)
 
     first = step
     for step_index in progress(range(first, first + args.steps), args.steps):
@@ -301,6 +379,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         pre = int(rng.integers(args.pre_min, args.pre_max + 1))
         batch = draw_batch(train_scenes, step_index, args.seed, args.batch, args.factors,
                            device)
+        for group in optimiser.param_groups:
+            group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
         loss = l1_loss(forward(guide, batch, solver, pre, args.window), batch.gt)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -309,14 +389,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         step = step_index + 1
         history['loss'].append((step, float(loss.detach())))
         if step % args.val_every == 0 or step == first + args.steps:
-            rmse = validate(guide, val_scenes, args.factors, device)
-            history['val'].append({'step': step, 'rmse': {str(k): v for k, v in rmse.items()}})
+            rmse = run_validation()
+            history['val'].append({'step': step, 'rmse': rmse})
             k_value = float(guide.logk.detach().exp())
+            save(rmse)
             print(f'step {step} loss {float(loss.detach()):.4f} K {k_value:.4f} '
-                  f'validation RMSE {rmse}', file=sys.stderr, flush=True)
-            save()
+                  f"lr {optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
+                  f"best {history['best']}", file=sys.stderr, flush=True)
     if args.steps <= 0:
-        save()
+        save(history['val'][-1]['rmse'])
     return 0
 
 

@@ -15,7 +15,8 @@ import torch
 from dada_ros.core.datasets import VALIDATION_SCENES, middlebury_dir, training_scene_names
 from dada_ros.core.models import build_tiny_guide, load_learned_guide
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.train import draw_batch, forward, l1_loss, main
+from dada_ros.train import (SELECTION_SCENES, draw_batch, forward, l1_loss, learning_rate,
+                            main, selection_score)
 
 pytestmark = pytest.mark.skipif(
     not middlebury_dir().is_dir(),
@@ -24,13 +25,72 @@ pytestmark = pytest.mark.skipif(
 
 # Small and quick: one factor, batch 1, a short window, validation on one scene.
 QUICK = ['--batch', '1', '--window', '4', '--pre-min', '4', '--pre-max', '8',
-         '--factors', '8', '--val-scenes', 'Art', '--val-every', '100']
+         '--factors', '8', '--val-scenes', 'Dolls', '--val-views', '1', '--val-every', '100',
+         '--val-iterations', '8', '--val-factors', '8', '--select-factors', '8']
 
 
 def test_split_holds_out_the_validation_scenes() -> None:
     names = training_scene_names()
     assert len(names) >= 15
     assert not set(names) & set(VALIDATION_SCENES)
+
+
+def test_selection_scenes_are_training_scenes_not_test_scenes() -> None:
+    names = training_scene_names()
+    assert len(SELECTION_SCENES) == 3 and set(SELECTION_SCENES) <= set(names)
+    assert not set(SELECTION_SCENES) & set(VALIDATION_SCENES)
+    assert len(set(names) - set(SELECTION_SCENES)) == 16
+
+
+def test_selecting_on_test_scenes_is_refused(tmp_path: Path) -> None:
+    args = [a if a != 'Dolls' else 'Art' for a in QUICK]
+    with pytest.raises(ValueError, match='held-out test scenes'):
+        main(['--out', str(tmp_path), '--steps', '1'] + args)
+
+
+def test_cosine_schedule() -> None:
+    rates = [learning_rate(s, 1e-3, 1e-5, 100) for s in range(0, 121, 10)]
+    assert rates[0] == pytest.approx(1e-3) and rates[10] == pytest.approx(1e-5)
+    assert rates[5] == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert all(a > b for a, b in zip(rates[:10], rates[1:11]))
+    assert rates[11] == rates[12] == pytest.approx(1e-5)  # flat after the schedule
+    assert learning_rate(50, 1e-3, 1e-5, 0) == 1e-3  # 0: constant
+
+
+def test_selection_score_is_relative_to_the_reference() -> None:
+    reference = {'4': 2.0, '8': 4.0, '16': 8.0}
+    assert selection_score(reference, reference, (8, 16)) == pytest.approx(1.0)
+    better = {'4': 9.0, '8': 3.6, '16': 8.0}  # x4 is not a selection factor
+    assert selection_score(better, reference, (8, 16)) == pytest.approx(0.95)
+    with pytest.raises(ValueError):
+        selection_score(better, reference, (32,))
+
+
+def test_best_checkpoint_is_kept_and_shipped(tmp_path: Path) -> None:
+    out = tmp_path / 'run'
+    args = [a if a != '100' else '1' for a in QUICK]  # validate after every step
+    assert main(['--out', str(out), '--steps', '4', '--lr', '3e-2'] + args) == 0
+    history = json.loads((out / 'history.json').read_text())
+    reference = history['val'][0]['rmse']
+    scores = {v['step']: selection_score(v['rmse'], reference, (8,))
+              for v in history['val'][1:]}
+    assert sorted(scores) == [1, 2, 3, 4]
+    best_step = min(scores, key=lambda s: scores[s])
+    assert history['best']['step'] == best_step
+    for name in ('latest.pt', 'best.pt', 'dada_learned.pt', 'step_000004.pt'):
+        assert (out / name).is_file()
+    best = torch.load(out / 'best.pt', weights_only=True)
+    shipped = torch.load(out / 'dada_learned.pt', weights_only=True)
+    latest = torch.load(out / 'latest.pt', weights_only=True)
+    assert best['meta']['step'] == shipped['meta']['step'] == best_step
+    assert latest['meta']['step'] == 4
+    per_step = torch.load(out / f'step_{best_step:06d}.pt', weights_only=True)
+    for key, value in best['state_dict'].items():
+        assert torch.equal(value, shipped['state_dict'][key])
+        assert torch.equal(value, per_step['state_dict'][key])
+    meta = best['meta']
+    assert 'Dolls' not in meta['training_scenes'] and meta['selection_scenes'] == ['Dolls']
+    assert not set(meta['training_scenes']) & set(VALIDATION_SCENES)
 
 
 def test_batches_are_deterministic_and_consistent() -> None:
