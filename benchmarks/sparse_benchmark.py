@@ -115,8 +115,8 @@ def run(cases: Sequence[Case], table: Dict[str, Method],
             start = time.perf_counter()
             out = method(rgb, depth)  # warm-up (allocations, caches)
             best = time.perf_counter() - start
-            # slow methods (> 1 s) are timed once: the warm-up run
-            for _ in range(repeats if best < 1.0 else 0):
+            # very slow methods (> 5 s) are timed once: the warm-up run
+            for _ in range(repeats if best < 5.0 else 0):
                 start = time.perf_counter()
                 out = method(rgb, depth)
                 best = min(best, time.perf_counter() - start)
