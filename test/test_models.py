@@ -156,7 +156,7 @@ def test_learned_upsampler_keeps_block_means_and_unit() -> None:
 
 def test_authors_checkpoint_without_smp_is_a_clear_error(tmp_path: Path) -> None:
     try:
-        import segmentation_models_pytorch  # noqa: F401
+        import segmentation_models_pytorch  # type: ignore[import-not-found]  # noqa: F401
         pytest.skip('segmentation-models-pytorch is installed')
     except ImportError:
         pass

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from dada_ros.core.datasets import VALIDATION_SCENES, middlebury_dir, training_scene_names
-from dada_ros.core.models import build_tiny_guide, load_learned_guide
+from dada_ros.core.models import TinyUNet, build_tiny_guide, load_learned_guide
 from dada_ros.core.solver import PyramidSolver
 from dada_ros.train import (SELECTION_SCENES, draw_batch, forward, l1_loss, learning_rate,
                             main, selection_score)
@@ -120,7 +120,10 @@ def test_loss_gradient_reaches_the_network() -> None:
     loss = l1_loss(forward(guide, batch, PyramidSolver(), 8, 4), batch.gt)
     loss.backward()
     assert guide.logk.grad is not None and float(guide.logk.grad.abs()) > 0
-    assert float(guide.feature_extractor.head_dec.weight.grad.abs().sum()) > 0
+    net = guide.feature_extractor
+    assert isinstance(net, TinyUNet)
+    grad = net.head_dec.weight.grad
+    assert grad is not None and float(grad.abs().sum()) > 0
 
 
 def _params(path: Path) -> List[torch.Tensor]:
