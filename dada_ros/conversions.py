@@ -8,7 +8,7 @@ Everything the node translates lives here:
   ``mono8`` to an ``(H, W, 3)`` uint8 array in RGB order.
 * :func:`image_to_depth` - ``16UC1`` (millimetres, 0 = invalid) or ``32FC1`` (metres; 0,
   negative, NaN and Inf = invalid) to an ``(H, W)`` float32 array in metres, NaN = invalid
-  (REP 118).
+  (REP 118); :func:`image_to_depth_checked` also reports valid and infinite pixel counts.
 * :func:`image_to_array` - the raw pixel array of any supported encoding.
 * :func:`array_to_image`, :func:`depth_to_image`, :func:`rgb_to_image` - the other way.
 * :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``.
@@ -237,7 +237,7 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Optional[Header] =
     msg.encoding = encoding
     msg.is_bigendian = int(big_endian)
     msg.step = int(step)
-    msg.data = array.array('B', rows.tobytes())
+    msg.data = _byte_array(rows)
     return msg
 
 
@@ -283,11 +283,11 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
 _CLOUD_FIELDS = ('x', 'y', 'z', 'rgb')
 
 
-def _cloud_dtype(color: bool) -> np.dtype:
-    names = list(_CLOUD_FIELDS[:4 if color else 3])
-    return np.dtype({'names': names, 'formats': [np.float32] * len(names),
-                     'offsets': [4 * i for i in range(len(names))],
-                     'itemsize': 16 if color else 12})
+def _byte_array(values: np.ndarray) -> 'array.array[int]':
+    """Copy a C-contiguous array into the ``array('B')`` a message ``data`` field holds."""
+    data = array.array('B')
+    data.frombytes(np.ascontiguousarray(values).reshape(-1).view(np.uint8).data)
+    return data
 
 
 def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Header] = None,
@@ -309,27 +309,25 @@ def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Heade
     points = backproject(depth, k, stride)
     rows, cols = points.shape[:2]
     color = rgb is not None
-    dtype = _cloud_dtype(color)
-    cloud = np.zeros((rows, cols), dtype=dtype)
-    cloud['x'] = points[..., 0]
-    cloud['y'] = points[..., 1]
-    cloud['z'] = points[..., 2]
+    # One float32 row per point: x, y, z (and rgb), i.e. point_step 12 (16 with color).
+    cloud = np.empty((rows, cols, 4 if color else 3), dtype=np.float32)
+    cloud[..., :3] = points
     if rgb is not None:
         if rgb.shape[:2] != depth.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f'rgb shape {rgb.shape} does not match depth shape {depth.shape}')
-        cloud['rgb'] = pack_rgb(decimate(rgb, stride))
+        cloud[..., 3] = pack_rgb(decimate(rgb, stride))
     msg = PointCloud2()
     if header is not None:
         msg.header = copy_header(header)
     msg.height = int(rows)
     msg.width = int(cols)
     msg.fields = [PointField(name=name, offset=4 * index, datatype=PointField.FLOAT32, count=1)
-                  for index, name in enumerate(_CLOUD_FIELDS[:4 if color else 3])]
+                  for index, name in enumerate(_CLOUD_FIELDS[:cloud.shape[2]])]
     msg.is_bigendian = _HOST_BIG_ENDIAN
-    msg.point_step = int(dtype.itemsize)
-    msg.row_step = int(dtype.itemsize * cols)
+    msg.point_step = 4 * cloud.shape[2]
+    msg.row_step = msg.point_step * cols
     msg.is_dense = False
-    msg.data = array.array('B', cloud.tobytes())
+    msg.data = _byte_array(cloud)
     return msg
 
 
