@@ -15,6 +15,7 @@ from std_msgs.msg import Header
 from dada_ros.conversions import (
     array_to_image, camera_info_to_k, CameraInfoError, DataTooShortError, depth_to_image,
     depth_to_pointcloud, EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
+    image_to_depth_checked,
     image_to_rgb, ImageConversionError, pack_rgb, read_points, rgb_to_image,
     StepTooSmallError, UnsupportedEncodingError)
 
@@ -121,6 +122,16 @@ def test_32fc1_invalid_values_to_nan() -> None:
     assert np.isnan(depth[0, :5]).all()
     assert depth[0, 5] == np.float32(2.25)
     np.testing.assert_array_equal(values, source)
+
+
+def test_depth_report_counts_valid_and_infinite_pixels() -> None:
+    """image_to_depth_checked reports valid and +-Inf input pixels."""
+    values = np.array([[np.inf, -np.inf, np.nan, 0.0, 1.0, 2.0]], dtype=np.float32)
+    depth, report = image_to_depth_checked(array_to_image(values, '32FC1'))
+    assert (report.valid, report.infinite, report.total) == (2, 2, 6)
+    assert np.isnan(depth[0, :4]).all()
+    _, report = image_to_depth_checked(array_to_image(np.zeros((2, 2), np.uint16), '16UC1'))
+    assert (report.valid, report.infinite, report.total) == (0, 0, 4)
 
 
 def test_depth_to_image_round_trip() -> None:
