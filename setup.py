@@ -22,6 +22,19 @@ ROS_PYPI = [
     'ros-rmw-fastrtps-cpp==9.3.3',
 ]
 
+#: The ament linters (flake8 with the plugins a ROS installation gives ament_flake8, pep257)
+#: and the type checker used by test/test_lint.py.
+LINT = [
+    'ros-ament-flake8>=0.17,<1',
+    'ros-ament-pep257>=0.17,<1',
+    'flake8-builtins>=2,<4',
+    'flake8-comprehensions>=3.10,<4',
+    'flake8-docstrings>=1.7,<2',
+    'flake8-import-order>=0.18,<1',
+    'flake8-quotes>=3.3,<4',
+    'mypy>=1.8,<3',
+]
+
 
 def share(pattern: str) -> List[str]:
     """Files matching ``pattern`` (relative to this folder), sorted."""
@@ -58,7 +71,8 @@ setup(
         'matplotlib>=3.6,<4',
     ],
     extras_require={
-        'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'],
+        'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'] + LINT,
+        'colcon': ['colcon-common-extensions>=0.3,<1'],
         'bag': ['rosbags>=0.10,<1'],
         'ros-pypi': ROS_PYPI,
     },

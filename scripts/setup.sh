@@ -6,7 +6,8 @@
 #   1. create .venv with the system python3 when it is missing (an existing one is kept),
 #   2. install the CPU build of torch FIRST, pinned (so nothing can pull a CUDA build later),
 #   3. install the ROS 2 Kilted wheels from PyPI (rclpy and the message packages),
-#   4. pip install -e '.[test,bag]' with torch held by a constraints file.
+#   4. pip install -e '.[test,bag,colcon]' with torch held by a constraints file (colcon:
+#      scripts/conformance.sh builds and tests the package with colcon).
 # Steps 2-4 run only when the requirements stamp (this script + setup.py + python version)
 # changed or an import check fails. Environment knobs:
 #   PYTHON=python3.X             interpreter for a new .venv (default python3)
@@ -43,6 +44,7 @@ check() {
   env -u LD_LIBRARY_PATH "$VPY" - <<'PY' >/dev/null 2>&1
 import importlib.util, sys
 import torch, numpy, cv2, scipy, yaml, pytest, hypothesis  # noqa: F401
+import mypy, ament_flake8, ament_pep257, colcon_core  # noqa: F401
 import rclpy, sensor_msgs.msg, std_msgs.msg, diagnostic_msgs.msg  # noqa: F401
 spec = importlib.util.find_spec('dada_ros')
 sys.exit(0 if spec is not None else 1)
@@ -78,7 +80,7 @@ echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${ROS_WHEELS[@]}"
 
 echo "[setup] installing dada_ros (editable) with test extras"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag]"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag,colcon]"
 
 if ! check; then
   echo "[setup] ERROR: the environment does not import (torch, cv2, rclpy, dada_ros...)" >&2
