@@ -19,24 +19,22 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import cv2
+from dada_ros.core import DepthUpsampler
+from dada_ros.core.datasets import shared_data_dir
+from dada_ros.core.initial import masked_bicubic
+from dada_ros.core.params import BY_NAME
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dada_ros.core import DepthUpsampler  # noqa: E402
-from dada_ros.core.initial import masked_bicubic  # noqa: E402
-from dada_ros.core.params import BY_NAME  # noqa: E402
-
-DATA = Path(os.environ.get('DADA_DATA_DIR',
-                           Path(__file__).resolve().parents[1].parent / 'shared' / 'data'))
+DATA = shared_data_dir()
 SCENES = ('art_big', 'books_big', 'moebius_big')
 PAPER_ITERATIONS = 8000 + 1024
 
@@ -68,7 +66,7 @@ def rmse(estimate: np.ndarray, gt: np.ndarray) -> float:
 
 
 def timed(function: Callable[[], np.ndarray], repeats: int) -> Tuple[np.ndarray, float]:
-    """Result and median wall time in ms (after one warm-up call when repeating)."""
+    """Return the result and the median wall time in ms (one warm-up call when repeating)."""
     if repeats > 1:
         function()
     times, result = [], None
@@ -106,14 +104,13 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
             for scene in scenes:
                 rgb, gt = load_scene(scene, size)
                 source = block_average(gt, factor)
+                all_valid = np.ones_like(source, dtype=bool)
                 runs = {
-                    'bicubic': (lambda: masked_bicubic(source, np.ones_like(source, bool),
-                                                       factor), repeats),
+                    'bicubic': (lambda: masked_bicubic(source, all_valid, factor), repeats),
                     f'paper loop, {PAPER_ITERATIONS} it': (lambda: paper.up(rgb, source), 1),
-                    f'paper loop, {default_iterations} it': (lambda: plain.up(rgb, source),
-                                                              repeats),
-                    f'pyramid, {default_iterations} it/level': (lambda: fast.up(rgb, source),
-                                                                repeats),
+                    f'paper loop, {default_iterations} it':
+                        (lambda: plain.up(rgb, source), repeats),
+                    f'pyramid, {default_iterations} it': (lambda: fast.up(rgb, source), repeats),
                 }
                 for name, (function, count) in runs.items():
                     result, ms = timed(function, count)

@@ -1,6 +1,6 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Does ``torch.compile`` pay for the solver's inner step on this machine?
+"""Measure whether ``torch.compile`` pays for the solver's inner step on this machine.
 
 Times one accelerated step (Eq. 1 stencil, Eq. 3 adjustment, momentum) at 640x480, x8:
 the eager fused step of :class:`dada_ros.core.solver.PyramidSolver` against the same step
@@ -13,20 +13,16 @@ written functionally and compiled by TorchInductor. Prints compile time and ms p
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 from typing import Callable, Tuple
 
+from dada_ros.core.solver import MOMENTUM, POSITIVE_FLOOR, PyramidSolver
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dada_ros.core.solver import MOMENTUM, POSITIVE_FLOOR, PyramidSolver  # noqa: E402
 
 
 def functional_step(height: int, width: int, factor: int) -> Callable[..., Tuple[torch.Tensor,
                                                                                  torch.Tensor]]:
-    """The solver's step without out= buffers, as TorchInductor prefers it."""
+    """Build the solver's step without out= buffers, as TorchInductor prefers it."""
     h, w = height // factor, width // factor
 
     def step(y: torch.Tensor, previous: torch.Tensor, w_center: torch.Tensor,

@@ -4,20 +4,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Tuple
+import warnings
 
 import cv2
+from dada_ros.core import DepthUpsampler
+from dada_ros.core.datasets import shared_data_dir
+from dada_ros.core.initial import masked_bicubic
 import numpy as np
 import pytest
 
-from dada_ros.core import DepthUpsampler
-from dada_ros.core.initial import masked_bicubic
-
-DATA = Path(os.environ.get('DADA_DATA_DIR',
-                           Path(__file__).resolve().parents[1].parent / 'shared' / 'data'))
-MIDDLEBURY = DATA / 'middlebury_2005_2006_thirdsize'
+MIDDLEBURY = shared_data_dir() / 'middlebury_2005_2006_thirdsize'
 SCENES = ('Art', 'Books', 'Moebius', 'Dolls', 'Laundry')
 
 pytestmark = pytest.mark.skipif(
@@ -36,8 +33,8 @@ def load(scene: str, factor: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     gt = gt[:height, :width].astype(np.float32)
     blocks = np.where(gt > 0, gt, np.nan).reshape(height // factor, factor, width // factor,
                                                   factor)
-    with np.errstate(all='ignore'), __import__('warnings').catch_warnings():
-        __import__('warnings').simplefilter('ignore', RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)  # all-NaN blocks are invalid sources
         source = np.nanmean(blocks, axis=(1, 3)).astype(np.float32)
     return rgb, gt, source
 

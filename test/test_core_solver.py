@@ -4,18 +4,24 @@
 
 from __future__ import annotations
 
+from dada_ros.core import DepthUpsampler
+from dada_ros.core.diffusion import (
+    adjust_step,
+    block_mean,
+    coefficients,
+    diffuse_step,
+    LAMBDA,
+    perona_malik,
+    reference_diffusion,
+)
+from dada_ros.core.solver import coarsen_coefficients, level_factors, PyramidSolver
 import numpy as np
 import pytest
 import torch
 
-from dada_ros.core import DepthUpsampler
-from dada_ros.core.diffusion import (LAMBDA, adjust_step, block_mean, coefficients,
-                                     diffuse_step, perona_malik, reference_diffusion)
-from dada_ros.core.solver import PyramidSolver, coarsen_coefficients, level_factors
-
 
 def scene(height: int, width: int, factor: int, seed: int = 0):
-    """A piecewise-planar depth with an RGB that has matching and non-matching edges."""
+    """Make a piecewise-planar depth with an RGB that has matching and other edges."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     depth = 2.0 + 0.002 * rows + 0.001 * cols

@@ -11,8 +11,8 @@ pixels, as in the DADA paper.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -30,8 +30,12 @@ FACTORS: Tuple[int, ...] = (4, 8, 16, 32)
 
 
 def shared_data_dir() -> Path:
-    """Return ``../shared/data`` relative to the checkout (override: ``DADA_SHARED_DATA``)."""
-    env = os.environ.get('DADA_SHARED_DATA')
+    """Return ``../shared/data`` relative to the checkout.
+
+    Override with ``DADA_DATA_DIR`` (the path of ``data`` itself; ``DADA_SHARED_DATA`` is
+    accepted as an alias), e.g. for an installed package.
+    """
+    env = os.environ.get('DADA_DATA_DIR') or os.environ.get('DADA_SHARED_DATA')
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3] / 'shared' / 'data'
@@ -62,7 +66,7 @@ def list_scenes(root: Path) -> List[str]:
     if not root.is_dir():
         raise FileNotFoundError(
             f'data folder {root} not found: the shared data must be at ../shared/data beside '
-            'the checkout (or set DADA_SHARED_DATA)')
+            'the checkout (or set DADA_DATA_DIR)')
     return sorted(p.name for p in root.iterdir()
                   if (p / 'view1.png').is_file() and (p / 'disp1.png').is_file())
 

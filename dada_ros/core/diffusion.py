@@ -68,14 +68,14 @@ def diffuse_step(image: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
 
 
 def block_mean(image: torch.Tensor, factor: int) -> torch.Tensor:
-    """Mean over non-overlapping ``factor x factor`` blocks: ``(B, C, H, W) -> (B, C, H/f, W/f)``."""
+    """Average non-overlapping ``factor x factor`` blocks: ``(B, C, H, W) -> (B, C, H/f, W/f)``."""
     b, c, h, w = image.shape
     return image.reshape(b, c, h // factor, factor, w // factor, factor).mean(dim=(3, 5))
 
 
 def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
                 factor: int) -> torch.Tensor:
-    """Adjustment step (Eq. 3): scale each block so its mean equals the source pixel.
+    """Apply the adjustment step (Eq. 3): scale each block so its mean equals the source.
 
     Args:
         image: ``(B, 1, H, W)`` positive high-resolution estimate.
@@ -93,7 +93,7 @@ def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
 def reference_diffusion(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
                         source: torch.Tensor, valid: torch.Tensor, factor: int,
                         iterations: int, rate: float = LAMBDA) -> torch.Tensor:
-    """The paper's plain loop: ``iterations`` times a diffusion step then an adjustment step."""
+    """Run the paper's plain loop: ``iterations`` times Eq. 1 then Eq. 3."""
     image = initial
     for _ in range(iterations):
         image = adjust_step(diffuse_step(image, cv, ch, rate), source, valid, factor)

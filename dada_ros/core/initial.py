@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 
 def fill_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -16,14 +16,15 @@ in ``../shared/data`` beside the checkout (see :func:`shared_data_dir`).
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
+
+from .datasets import shared_data_dir
 
 #: Beam count of a Velodyne HDL-64E.
 HDL64_BEAMS = 64
@@ -34,24 +35,13 @@ HDL64_BEAMS = 64
 HDL64_FOV_DEG: Tuple[float, float] = (4.7, -24.8)
 
 
-def shared_data_dir() -> Path:
-    """Return ``../shared/data`` relative to the checkout.
-
-    Override with ``DADA_SHARED_DATA`` or ``DADA_DATA_DIR`` (the path of ``data`` itself).
-    """
-    env = os.environ.get('DADA_SHARED_DATA') or os.environ.get('DADA_DATA_DIR')
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / 'shared' / 'data'
-
-
 def require_shared_data() -> Path:
     """Return the shared data folder; ``FileNotFoundError`` with a clear message if absent."""
     root = shared_data_dir()
     if not root.is_dir():
         raise FileNotFoundError(
             f'shared data folder {root} not found: the real-data tests and benchmarks need '
-            '../shared/data beside the checkout (or DADA_SHARED_DATA)')
+            '../shared/data beside the checkout (or DADA_DATA_DIR)')
     return root
 
 

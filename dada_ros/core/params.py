@@ -11,6 +11,7 @@ uses it: ``solver`` parameters configure :class:`dada_ros.core.DepthUpsampler`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+import typing
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 
@@ -28,7 +29,7 @@ class ParamSpec:
     read_only: bool = False
 
     @property
-    def type(self) -> type:
+    def type(self) -> type:  # noqa: A003 (the field name of the parameter table)
         """Python type of the value (bool, int, float or str)."""
         return type(self.default)
 
@@ -39,6 +40,7 @@ class ParamSpec:
             value = float(value)
         if expected is not bool and isinstance(value, bool) or not isinstance(value, expected):
             return f'{self.name} must be of type {expected.__name__}, got {value!r}'
+        value = typing.cast(Any, value)  # checked above; keeps the comparisons typed
         if self.choices is not None and value not in self.choices:
             return f'{self.name} must be one of {list(self.choices)}, got {value!r}'
         if self.name == 'device' and not _is_device_name(value):

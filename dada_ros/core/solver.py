@@ -74,7 +74,7 @@ def coarsen_coefficients(cv: torch.Tensor, ch: torch.Tensor) -> Tuple[torch.Tens
 
 
 def coarse_iterations(iterations: int) -> int:
-    """Steps at each coarser level: half the budget (measured: more does not help there)."""
+    """Return the steps of each coarser level: half the budget (more did not help there)."""
     return max(1, iterations // 2)
 
 
@@ -129,20 +129,22 @@ class PyramidSolver:
         key = (height, width, factor, device)
         if key == self._key:
             return
+
+        def buffer(rows: int, cols: int) -> torch.Tensor:
+            return torch.empty(rows, cols, device=device, dtype=torch.float32)
+
         self._levels = []
         self._graphs = {}
         for level, level_factor in enumerate(level_factors(height, width, factor)):
             big_h, big_w = height >> level, width >> level
             h, w = big_h // level_factor, big_w // level_factor
-            opts = dict(device=device, dtype=torch.float32)
             self._levels.append(_Level(
                 factor=level_factor,
-                x=torch.empty(big_h, big_w, **opts), x_prev=torch.empty(big_h, big_w, **opts),
-                y=torch.empty(big_h, big_w, **opts), w_center=torch.empty(big_h, big_w, **opts),
-                w_vertical=torch.empty(big_h - 1, big_w, **opts),
-                w_horizontal=torch.empty(big_h, big_w - 1, **opts),
-                row_sums=torch.empty(h, big_w, **opts), block_means=torch.empty(h, w, **opts),
-                ratio=torch.empty(h, big_w, **opts), source=torch.empty(h, big_w, **opts),
+                x=buffer(big_h, big_w), x_prev=buffer(big_h, big_w),
+                y=buffer(big_h, big_w), w_center=buffer(big_h, big_w),
+                w_vertical=buffer(big_h - 1, big_w), w_horizontal=buffer(big_h, big_w - 1),
+                row_sums=buffer(h, big_w), block_means=buffer(h, w),
+                ratio=buffer(h, big_w), source=buffer(h, big_w),
                 invalid=torch.empty(h, big_w, device=device, dtype=torch.bool)))
         self._key = key
 
@@ -190,7 +192,7 @@ class PyramidSolver:
         rows.mul_(level.ratio.view(h, 1, big_w))
 
     def _iterate(self, level: _Level, iterations: int) -> torch.Tensor:
-        """``iterations`` accelerated steps from ``level.x`` (already adjusted).
+        """Run ``iterations`` accelerated steps from ``level.x`` (already adjusted).
 
         Returns the buffer that holds the result (``level.x`` or ``level.x_prev``); the
         sequence of buffers is the same on every call, which lets CUDA graphs replay it.

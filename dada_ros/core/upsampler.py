@@ -9,7 +9,7 @@ from typing import Any, Dict, Tuple
 import numpy as np
 import torch
 
-from .diffusion import LAMBDA, reference_diffusion
+from .diffusion import reference_diffusion
 from .guides import make_guide
 from .initial import masked_bicubic
 from .params import resolve_solver_params
@@ -110,8 +110,7 @@ class DepthUpsampler:
     def set_param(self, name: str, value: Any) -> None:
         """Change one solver parameter that needs no rebuild (``iterations``, ``solver``...)."""
         resolved = resolve_solver_params({**self.params, name: value})
-        if resolved['model'] != self.params['model'] or resolved['device'] != self.params['device'] \
-                or resolved['weights'] != self.params['weights']:
+        if any(resolved[key] != self.params[key] for key in ('model', 'device', 'weights')):
             raise ValueError(f'{name} cannot change at run time; build a new DepthUpsampler')
         self.params = resolved
 
