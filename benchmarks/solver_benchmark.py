@@ -92,12 +92,14 @@ def machine() -> str:
 
 
 def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str],
-              repeats: int, device: str) -> List[Dict[str, object]]:
+              repeats: int, device: str, model: str) -> List[Dict[str, object]]:
     default_iterations = BY_NAME['iterations'].default
     rows = []
-    paper = DepthUpsampler(solver='reference', iterations=PAPER_ITERATIONS, device=device)
-    plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device)
-    fast = DepthUpsampler(device=device)
+    paper = DepthUpsampler(solver='reference', iterations=PAPER_ITERATIONS, device=device,
+                           model=model)
+    plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device,
+                           model=model)
+    fast = DepthUpsampler(device=device, model=model)
     for size in sizes:
         for factor in factors:
             stats: Dict[str, List[float]] = {}
@@ -179,6 +181,7 @@ def main() -> None:
     parser.add_argument('--scenes', default=','.join(SCENES))
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--model', default='rgb', choices=('rgb', 'learned'))
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
     parser.add_argument('--markdown', type=Path, help='also write the table here')
     parser.add_argument('--curves', type=Path, default=Path('out/solver_curves.png'))
@@ -191,8 +194,8 @@ def main() -> None:
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes.split(',')]
     factors = [int(f) for f in args.factors.split(',')]
     rows = run_table(sizes, factors, args.scenes.split(','), args.repeats,  # type: ignore
-                     args.device)
-    text = f'Machine: {machine()}, device {args.device}\n\n' + markdown(rows)
+                     args.device, args.model)
+    text = f'Machine: {machine()}, device {args.device}, model {args.model}\n\n' + markdown(rows)
     print(text)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
