@@ -43,32 +43,35 @@ validation ``OUT/`` gets ``latest.pt`` (the current weights), ``step_NNNNNN.pt``
 the selection score improved ``best.pt``; ``dada_learned.pt`` (the shippable weights) is
 always a copy of ``best.pt``. The selection score is the mean over ``--select-factors``
 (default x8 and x16) of the validation RMSE divided by that of the first validation
-(the initialisation), so each factor counts by its relative gain. ``history.json`` and
+(the initialisation), so each factor counts by its relative gain; the initialisation is
+a candidate too, so ``best.pt`` is never worse than the starting weights on the
+selection scenes (with ``--init``, continue a run from its ``best.pt``: a new ``--seed``
+gives new batches). ``history.json`` and
 ``curve.png`` hold the loss and the validation curve.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import json
 import math
+from pathlib import Path
 import shutil
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from .core.datasets import (FACTORS, VALIDATION_SCENES, Scene, block_average, errors,
-                            load_scenes, make_sample, middlebury_dir, training_scene_names)
+from .core.datasets import (block_average, errors, FACTORS, load_scenes, make_sample,
+                            middlebury_dir, Scene, training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.initial import masked_bicubic
-from .core.models import LearnedGuide, build_tiny_guide, guide_from_checkpoint, read_checkpoint
+from .core.models import build_tiny_guide, guide_from_checkpoint, LearnedGuide, read_checkpoint
 from .core.solver import PyramidSolver
-from .core.upsampler import RGB_MEAN, RGB_STD, DepthUpsampler
+from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 
 CROP_SIZES = (128, 160, 192, 224, 256)
 
@@ -103,7 +106,7 @@ def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
 
 def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
                factors: Sequence[int], device: torch.device) -> Batch:
-    """The batch of step ``step`` (deterministic in ``(seed, step)``)."""
+    """Draw the batch of step ``step`` (deterministic in ``(seed, step)``)."""
     rng = np.random.default_rng([seed, step])
     factor = int(rng.choice(factors))
     size = int(rng.choice(CROP_SIZES))
@@ -205,7 +208,7 @@ def validate(guide: LearnedGuide, scenes: Sequence[Scene], factors: Iterable[int
 
 
 def progress(iterable: Iterable[int], total: int) -> Iterator[int]:
-    """tqdm when installed, else a plain line every few percent."""
+    """Show progress with tqdm when installed, else a plain line every few percent."""
     try:
         from tqdm import tqdm  # type: ignore[import-untyped]
         yield from tqdm(iterable, total=total, dynamic_ncols=True)
@@ -372,6 +375,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not history['val']:
         history['val'].append({'step': step, 'rmse': run_validation()})
         print(f"step {step} validation RMSE {history['val'][-1]['rmse']}", file=sys.stderr)
+        save(history['val'][-1]['rmse'])  # the initialisation is a candidate for best.pt
 
     first = step
     for step_index in progress(range(first, first + args.steps), args.steps):
@@ -396,8 +400,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f'step {step} loss {float(loss.detach()):.4f} K {k_value:.4f} '
                   f"lr {optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
                   f"best {history['best']}", file=sys.stderr, flush=True)
-    if args.steps <= 0:
-        save(history['val'][-1]['rmse'])
     return 0
 
 

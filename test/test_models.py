@@ -4,20 +4,19 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
+import pickle
 from typing import Any, Tuple
-
-import numpy as np
-import pytest
-import torch
 
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import coefficients
-from dada_ros.core.guides import RgbGuide, make_guide
-from dada_ros.core.models import (FORMAT, PACKAGED_WEIGHTS, LearnedGuide, TinyUNet,
-                                  build_tiny_guide, load_learned_guide, parameter_count,
-                                  read_checkpoint)
+from dada_ros.core.guides import make_guide, RgbGuide
+from dada_ros.core.models import (build_tiny_guide, FORMAT, LearnedGuide, load_learned_guide,
+                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint,
+                                  TinyUNet)
+import numpy as np
+import pytest
+import torch
 
 
 def _inputs(h: int = 37, w: int = 53, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -19,16 +19,16 @@ arbitrary pickled objects (code execution) is refused with ``ValueError``.
 from __future__ import annotations
 
 import math
-import pickle
-import zipfile
 from pathlib import Path
+import pickle
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
+import zipfile
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .diffusion import K_DEFAULT, coefficients
+from .diffusion import coefficients, K_DEFAULT
 
 #: Format tag of the checkpoints written by ``dada_train``.
 FORMAT = 'dada_ros.learned/1'
@@ -177,11 +177,11 @@ class LearnedGuide(nn.Module):
 
     def forward(self, rgb: torch.Tensor,
                 initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Same as :meth:`coefficients`."""
+        """Return the same as :meth:`coefficients`."""
         return self.coefficients(rgb, initial)
 
     def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """A ``weights_only``-loadable dict in the dada_ros format (own architecture only)."""
+        """Return a ``weights_only``-loadable dict in the dada_ros format (own arch only)."""
         if self.arch != 'tiny_unet':
             raise ValueError(f'only tiny_unet guides can be saved, not {self.arch!r}')
         return {'format': FORMAT, 'arch': self.arch, 'config': dict(self.config),
@@ -200,7 +200,7 @@ def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
 
 def build_tiny_guide(width: int = 8, out_channels: int = 8,
                      k: float = K_DEFAULT) -> LearnedGuide:
-    """A new :class:`LearnedGuide` with a :class:`TinyUNet` that starts as the RGB guide."""
+    """Build a :class:`LearnedGuide` with a :class:`TinyUNet` that starts as the RGB guide."""
     net = TinyUNet(4, out_channels, width)
     net.init_as_rgb_guide()
     return LearnedGuide(net, k, arch='tiny_unet',
@@ -210,7 +210,7 @@ def build_tiny_guide(width: int = 8, out_channels: int = 8,
 def build_authors_guide(encoder: str = 'resnet50', feature_dim: int = 64,
                         depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
                         ) -> LearnedGuide:
-    """The DADA authors' architecture (needs the optional ``segmentation-models-pytorch``).
+    """Build the DADA authors' architecture (needs ``segmentation-models-pytorch``).
 
     ``feature_extractor`` = ``_PadTo(Sequential(Upsample(x2, bicubic), smp.Unet,
     AvgPool2d(2)), 16)``; state-dict keys of the Unet are ``feature_extractor.inner.1.*``.
@@ -251,7 +251,7 @@ def read_checkpoint(path: PathLike) -> Any:
 
 
 def _authors_state(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
-    """The authors' state dict inside ``obj`` (plain or under ``'model'``), else None."""
+    """Return the authors' state dict in ``obj`` (plain or under ``'model'``), else None."""
     state = obj.get('model', obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or 'logk' not in state \
             or not any(str(k).startswith('feature_extractor.1.') for k in state):
@@ -309,5 +309,5 @@ def load_learned_guide(path: PathLike = '', device: Union[str, torch.device] = '
 
 
 def parameter_count(module: nn.Module) -> int:
-    """Number of parameters of ``module``."""
+    """Count the parameters of ``module``."""
     return sum(p.numel() for p in module.parameters())
