@@ -19,6 +19,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from .sample import block_average
+
 #: Scenes of ``middlebury_2005_2006_thirdsize`` held out from training (validation/eval).
 #: Aloe, Art, Books and Moebius also appear in other shared data sets (large-image and
 #: real-noise tests), so the learned model must not see them; Rocks2 adds a textured 2006
@@ -107,28 +109,6 @@ def crop_to_factor(image: np.ndarray, factor: int) -> np.ndarray:
     """Top-left crop of ``image`` whose height and width are multiples of ``factor``."""
     h, w = image.shape[:2]
     return image[:h - h % factor, :w - w % factor]
-
-
-def block_average(disparity: np.ndarray, factor: int) -> np.ndarray:
-    """Block-average downsampling that ignores invalid (NaN) pixels.
-
-    Args:
-        disparity: ``(H, W)`` float array with H and W multiples of ``factor``; NaN invalid.
-        factor: block size.
-
-    Returns:
-        ``(H/f, W/f)`` float32; NaN where a block has no valid pixel.
-    """
-    h, w = disparity.shape
-    if h % factor or w % factor:
-        raise ValueError(f'shape {disparity.shape} is not divisible by factor {factor}')
-    blocks = disparity.reshape(h // factor, factor, w // factor, factor).astype(np.float64)
-    valid = np.isfinite(blocks)
-    count = valid.sum(axis=(1, 3))
-    total = np.where(valid, blocks, 0.0).sum(axis=(1, 3))
-    with np.errstate(invalid='ignore', divide='ignore'):
-        out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return out.astype(np.float32)
 
 
 def make_sample(scene: Scene, factor: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

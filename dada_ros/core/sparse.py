@@ -40,16 +40,17 @@ false, pixels farther than :func:`hole_distance` from every measurement are NaN.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Any, List, Tuple
 
 import numpy as np
+from scipy import ndimage
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from .diffusion import LAMBDA
+from .inputs import check_arrays, rgb_features
 from .solver import coarsen_coefficients
 
 #: Smallest side of the coarsest pyramid level.
@@ -114,7 +115,7 @@ class SparseSolver:
         multiple = 2 ** (levels - 1)
         padded_h = -(-height // multiple) * multiple
         padded_w = -(-width // multiple) * multiple
-        new: Any = dict(device=device, dtype=torch.float32)
+        new: Any = {'device': device, 'dtype': torch.float32}
         for level in range(levels):
             h, w = padded_h >> level, padded_w >> level
             self._levels.append(_Level(
@@ -231,14 +232,7 @@ def _nearest_fill(values: np.ndarray, valid: np.ndarray,
 
 
 def _check(rgb: np.ndarray, depth: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
-            or rgb.shape[2] != 3:
-        raise ValueError('rgb must be an HxWx3 uint8 array in RGB order, got '
-                         f'{getattr(rgb, "dtype", type(rgb))} {getattr(rgb, "shape", "")}')
-    if not isinstance(depth, np.ndarray) or depth.ndim != 2 \
-            or not np.issubdtype(depth.dtype, np.floating):
-        raise ValueError('depth must be an HxW float array (NaN = invalid), got '
-                         f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
+    check_arrays(rgb, depth)
     if depth.shape != rgb.shape[:2]:
         raise ValueError(f'sparse depth {depth.shape} must have the rgb size {rgb.shape[:2]}')
 
@@ -274,8 +268,6 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
         ``solver`` 'reference' runs the plain iteration at full resolution only, starting
         from the nearest fill (slow to converge; for comparison).
     """
-    from .upsampler import rgb_features  # late import: upsampler imports this module
-
     _check(rgb, depth)
     with np.errstate(invalid='ignore'):
         depth32 = depth.astype(np.float32)  # a copy: the caller's array is never touched
