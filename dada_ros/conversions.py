@@ -11,7 +11,9 @@ Everything the node translates lives here:
   (REP 118); :func:`image_to_depth_checked` also reports valid and infinite pixel counts.
 * :func:`image_to_array` - the raw pixel array of any supported encoding.
 * :func:`array_to_image`, :func:`depth_to_image`, :func:`rgb_to_image` - the other way.
-* :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``.
+* :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``;
+  :func:`camera_info_fits` and :func:`output_camera_info` - the camera_info published with
+  the dense depth (shared by the node and the offline bag tool).
 * :func:`depth_to_pointcloud` / :func:`read_points` - organized ``sensor_msgs/PointCloud2``
   with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field.
 
@@ -39,7 +41,8 @@ __all__ = [
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
-    'copy_header', 'camera_info_to_k', 'depth_to_pointcloud', 'read_points', 'pack_rgb',
+    'copy_header', 'camera_info_to_k', 'camera_info_fits', 'output_camera_info',
+    'depth_to_pointcloud', 'read_points', 'pack_rgb',
 ]
 
 _HOST_BIG_ENDIAN = sys.byteorder == 'big'
@@ -270,6 +273,31 @@ def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
         return validate_intrinsics(np.asarray(msg.k, dtype=np.float64))
     except ValueError as error:
         raise CameraInfoError(f'camera_info: {error}') from None
+
+
+def camera_info_fits(info: CameraInfo, width: int, height: int) -> bool:
+    """Whether ``info`` describes a ``width`` x ``height`` image (a 0x0 size means any)."""
+    return (int(info.width), int(info.height)) in ((0, 0), (int(width), int(height)))
+
+
+def output_camera_info(info: CameraInfo, header: Header) -> CameraInfo:
+    """Return a copy of the RGB camera_info ``info`` stamped with ``header``.
+
+    This is the ``depth_dense/camera_info`` message: the dense depth lives in the RGB
+    camera, so its calibration is the RGB one; only the header changes. ``info`` is not
+    modified.
+    """
+    out = CameraInfo()
+    out.header = copy_header(header)
+    out.height, out.width = info.height, info.width
+    out.distortion_model = info.distortion_model
+    out.d = list(info.d)
+    out.k, out.r, out.p = info.k, info.r, info.p
+    out.binning_x, out.binning_y = info.binning_x, info.binning_y
+    out.roi.x_offset, out.roi.y_offset = info.roi.x_offset, info.roi.y_offset
+    out.roi.height, out.roi.width = info.roi.height, info.roi.width
+    out.roi.do_rectify = info.roi.do_rectify
+    return out
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:

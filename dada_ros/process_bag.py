@@ -292,25 +292,17 @@ class FrameProcessor:
             camera_info: Latest valid RGB ``CameraInfo`` or ``None``.
             k: Its validated ``(3, 3)`` camera matrix or ``None``.
         """
-        from sensor_msgs.msg import CameraInfo
-
-        from .conversions import copy_header, depth_to_image, depth_to_pointcloud
+        from .conversions import (camera_info_fits, depth_to_image, depth_to_pointcloud,
+                                  output_camera_info)
 
         dense = self.upsampler.up(rgb, depth)
         depth_msg = depth_to_image(dense, header)
         height, width = dense.shape
         if camera_info is None or k is None:
             return FrameOutputs(depth_msg, None, None, dense, 'missing_camera_info')
-        if (camera_info.width, camera_info.height) not in ((0, 0), (width, height)):
+        if not camera_info_fits(camera_info, width, height):
             return FrameOutputs(depth_msg, None, None, dense, 'camera_info_size_mismatch')
-        info = CameraInfo()
-        info.header = copy_header(header)
-        info.height, info.width = camera_info.height, camera_info.width
-        info.distortion_model = camera_info.distortion_model
-        info.d = list(camera_info.d)
-        info.k, info.r, info.p = camera_info.k, camera_info.r, camera_info.p
-        info.binning_x, info.binning_y = camera_info.binning_x, camera_info.binning_y
-        info.roi = camera_info.roi
+        info = output_camera_info(camera_info, header)
         points = None
         if self.params['points.enable']:
             colours = rgb if self.params['points.color'] else None

@@ -8,7 +8,7 @@ import math
 import random
 from typing import Any, Dict, List, Optional, Tuple
 
-from dada_ros.core.sync import ApproximateTimePairer, STAT_KEYS
+from dada_ros.core.sync import ApproximateTimePairer, ArrivalPairer, STAT_KEYS
 from hypothesis import given, settings, strategies as st
 import pytest
 
@@ -271,3 +271,38 @@ def test_in_order_unambiguous_streams_pair_exactly_the_close_couples(data: st.Da
     pairs = feed(pairer, events)
     assert pairs == [(k * 0.1, k * 0.1 + o) for k, o in enumerate(offsets)]
     check_invariants(pairer, pairs, events)
+
+
+def test_arrival_pairer_pairs_unstamped_streams_newest_with_newest() -> None:
+    pairer: ArrivalPairer[str, str] = ArrivalPairer()
+    assert pairer.add_rgb('r0') == []
+    assert pairer.add_rgb('r1') == []  # replaces r0
+    assert pairer.add_depth('d0') == [('r1', 'd0')]
+    assert pairer.add_depth('d1') == []
+    assert pairer.add_rgb('r2') == [('r2', 'd1')]
+    # A camera that always sends zero stamps keeps producing pairs, one per frame.
+    pairs = []
+    for k in range(100):
+        pairs += pairer.add_rgb(f'r{k + 10}')
+        pairs += pairer.add_depth(f'd{k + 10}')
+    assert pairs == [(f'r{k + 10}', f'd{k + 10}') for k in range(100)]
+    s = pairer.stats
+    assert (s['received_rgb'], s['received_depth'], s['paired'], s['dropped_unpaired']) == \
+        (103, 102, 102, 1)
+    assert 2 * s['paired'] + s['dropped_unpaired'] + sum(pairer.pending.values()) == 205
+    pairer.add_rgb('late')
+    assert pairer.pending == {'rgb': 1, 'depth': 0}
+    pairer.reset()
+    assert pairer.pending == {'rgb': 0, 'depth': 0}
+    assert set(pairer.stats) == set(ArrivalPairer.STAT_KEYS)
+
+
+def test_zero_stamps_defeat_the_stamp_pairer() -> None:
+    """Why the node routes zero stamps to ArrivalPairer: stamp pairing stalls after one pair."""
+    pairer: ApproximateTimePairer[int, int] = ApproximateTimePairer(0.01, 5)
+    pairs = []
+    for k in range(10):
+        pairs += pairer.add_rgb(0.0, k)
+        pairs += pairer.add_depth(0.0, k)
+    assert pairs == [(0, 0)]
+    assert pairer.stats['duplicate'] == 18

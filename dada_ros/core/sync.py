@@ -21,6 +21,9 @@ latency:
   stream is ignored (the first one wins) and counted as ``duplicate``.
 * Bounded memory: each queue keeps at most ``queue_size`` messages; when a queue is full
   the oldest message is evicted and counted as ``overflow``.
+* Zero stamps: this class pairs by stamp only, so a stream whose stamps are all zero
+  yields one pair and then only duplicates; :class:`ArrivalPairer` is the policy for such
+  unstamped messages (the node routes stamp 0 there).
 * Stamps going backwards (a stamp older than the newest one seen on that stream) are
   counted per stream and flagged in :attr:`ApproximateTimePairer.stamp_going_backwards`.
   A backward jump larger than ``reset_jump`` seconds (bag loop, simulated clock reset)
@@ -194,3 +197,61 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         if stream == 'rgb':
             return [(item, partner_item)]
         return [(partner_item, item)]
+
+
+class ArrivalPairer(Generic[RgbT, DepthT]):
+    """Pair unstamped RGB and depth messages by arrival order (newest with newest).
+
+    Some drivers leave every header stamp at zero. Such messages carry no timing, so
+    :class:`ApproximateTimePairer` cannot pair them (after one pair every further zero
+    stamp is a duplicate). This pairer is the policy for them:
+
+    * Each stream keeps at most its newest unpaired message; a newer one replaces it and
+      the replaced one is counted as ``dropped_unpaired``.
+    * A message that arrives while the other stream holds a message is paired with it at
+      once; both are consumed (each message is used in at most one pair).
+    * ``received_rgb`` / ``received_depth`` and ``paired`` count as in
+      :class:`ApproximateTimePairer`, so
+      ``received = 2 * paired + dropped_unpaired + pending`` always holds.
+    """
+
+    STAT_KEYS: Tuple[str, ...] = ('received_rgb', 'received_depth', 'paired',
+                                  'dropped_unpaired')
+
+    def __init__(self) -> None:
+        """Start with nothing held and all counters at zero."""
+        self._held: Dict[str, Optional[Tuple[object]]] = dict.fromkeys(STREAMS)
+        self.stats: Dict[str, int] = dict.fromkeys(self.STAT_KEYS, 0)
+
+    def add_rgb(self, item: RgbT) -> List[Tuple[RgbT, DepthT]]:
+        """Add an unstamped RGB message; return the pair it completed (zero or one)."""
+        return cast(List[Tuple[RgbT, DepthT]], self._add('rgb', item))
+
+    def add_depth(self, item: DepthT) -> List[Tuple[RgbT, DepthT]]:
+        """Add an unstamped depth message; return the pair it completed (zero or one)."""
+        return cast(List[Tuple[RgbT, DepthT]], self._add('depth', item))
+
+    def reset(self) -> None:
+        """Forget the held messages (the counters are kept)."""
+        for name in STREAMS:
+            self._held[name] = None
+
+    @property
+    def pending(self) -> Dict[str, int]:
+        """Number of held messages per stream (0 or 1)."""
+        return {name: int(held is not None) for name, held in self._held.items()}
+
+    def _add(self, stream: str, item: object) -> List[Tuple[object, object]]:
+        other = 'depth' if stream == 'rgb' else 'rgb'
+        self.stats['received_' + stream] += 1
+        partner = self._held[other]
+        if partner is None:
+            if self._held[stream] is not None:
+                self.stats['dropped_unpaired'] += 1
+            self._held[stream] = (item,)
+            return []
+        self._held[other] = None
+        self.stats['paired'] += 1
+        if stream == 'rgb':
+            return [(item, partner[0])]
+        return [(partner[0], item)]
