@@ -85,6 +85,7 @@ setup(
     entry_points={
         'console_scripts': [
             'dada_node = dada_ros.node:main',
+            'dada_lifecycle_node = dada_ros.lifecycle_node:main',
             'dada_demo = dada_ros.demo:main',
             'dada_process_bag = dada_ros.process_bag:main',
             'dada_make_sample_bag = dada_ros.make_sample_bag:main',
