@@ -11,18 +11,17 @@ unlearned ``RgbGuide``, with 1 and 2 torch threads; prints the median and the mi
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
 from dada_ros.core.guides import RgbGuide  # noqa: E402
 from dada_ros.core.models import load_learned_guide, parameter_count  # noqa: E402
+import torch  # noqa: E402
 
 
 def timings(fn: Callable[[], object], repeats: int) -> List[float]:

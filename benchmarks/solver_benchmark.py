@@ -24,7 +24,7 @@ import platform
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import cv2
 from dada_ros.core import DepthUpsampler
@@ -43,7 +43,10 @@ def load_scene(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray
     """RGB (uint8) and GT disparity (float32) at ``size`` = (width, height)."""
     root = DATA / 'dts_middlebury_superres' / 'depth_superres'
     bgr = cv2.imread(str(root / '_input' / name / f'{name}_color.png'), cv2.IMREAD_COLOR)
-    gt = cv2.imread(str(root / '_gth' / f'{name}.png'), cv2.IMREAD_UNCHANGED).astype(np.float32)
+    gt_raw = cv2.imread(str(root / '_gth' / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+    if bgr is None or gt_raw is None:
+        raise FileNotFoundError(f'scene {name} not found under {root}')
+    gt: np.ndarray = gt_raw.astype(np.float32)
     width, height = size
     if width <= bgr.shape[1] // 2:
         scale = width / bgr.shape[1]
@@ -92,9 +95,9 @@ def machine() -> str:
 
 
 def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str],
-              repeats: int, device: str, model: str) -> List[Dict[str, object]]:
+              repeats: int, device: str, model: str) -> List[Dict[str, Any]]:
     default_iterations = BY_NAME['iterations'].default
-    rows = []
+    rows: List[Dict[str, Any]] = []
     paper = DepthUpsampler(solver='reference', iterations=PAPER_ITERATIONS, device=device,
                            model=model)
     plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device,
@@ -125,7 +128,7 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
     return rows
 
 
-def markdown(rows: List[Dict[str, object]]) -> str:
+def markdown(rows: List[Dict[str, Any]]) -> str:
     methods = [k[:-3] for k in rows[0] if isinstance(k, str) and k.endswith(' ms')]
     reference = methods[1]
     lines = ['| output | factor | ' + ' | '.join(f'{m}: ms / RMSE' for m in methods)

@@ -1,6 +1,6 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Sparse depth completion benchmark: DADA sparse vs nearest, linear and morphological.
+r"""Sparse depth completion benchmark: DADA sparse vs nearest, linear and morphological.
 
 Runs every method on the same real frames and prints a markdown table (RMSE and MAE on
 held-out ground-truth pixels, milliseconds per frame, whether measured pixels are kept
@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import platform
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -37,8 +37,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dada_ros.core import completion_baselines as baselines  # noqa: E402, I100
 from dada_ros.core import DepthUpsampler  # noqa: E402
-from dada_ros.core import completion_baselines as baselines  # noqa: E402
 from dada_ros.core import lidar  # noqa: E402
 from dada_ros.core.params import BY_NAME  # noqa: E402
 
@@ -80,7 +80,7 @@ def velodyne_cases() -> List[Case]:
 
 
 def methods(iterations: int, device: str) -> Tuple[Dict[str, Method], List[str]]:
-    """The methods to compare and notes on those that are unavailable."""
+    """Return the methods to compare and notes on those that are unavailable."""
     table: Dict[str, Method] = {
         'nearest': lambda rgb, depth: baselines.nearest_fill(depth),
         'linear (griddata)': lambda rgb, depth: baselines.linear_fill(depth),

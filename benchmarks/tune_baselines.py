@@ -10,12 +10,12 @@ validation scenes are never used here.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dada_ros.core.baselines import (FGS_GRID, GF_GRID, fast_global_smoother,  # noqa: E402
+from dada_ros.core.baselines import (fast_global_smoother, FGS_GRID, GF_GRID,  # noqa: E402
                                      guided_filter, tune)
 from dada_ros.core.datasets import (FACTORS, load_scenes, make_sample,  # noqa: E402
                                     training_scene_names)

@@ -19,8 +19,8 @@ converted with :func:`stamp_ns`.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
+import importlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Type, Union
@@ -226,9 +226,9 @@ class BagWriter:
             return
         kwargs: Dict[str, Any] = {}
         if like is not None and like.msgdef.data and like.digest:
-            kwargs = dict(msgdef=like.msgdef.data, rihs01=like.digest,
-                          serialization_format=like.ext.serialization_format,
-                          offered_qos_profiles=like.ext.offered_qos_profiles)
+            kwargs = {'msgdef': like.msgdef.data, 'rihs01': like.digest,
+                      'serialization_format': like.ext.serialization_format,
+                      'offered_qos_profiles': like.ext.offered_qos_profiles}
         else:
             if self._store is None:
                 self._store = _typestore()

@@ -264,7 +264,7 @@ def node_command(params_file: Optional[Path], iterations: Optional[int]) -> List
 
 
 def localhost_env(domain_id: int) -> Dict[str, str]:
-    """The environment for this process and the node: DDS on this machine only."""
+    """Return the environment for this process and the node: DDS on this machine only."""
     env = dict(os.environ)
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['ROS_LOCALHOST_ONLY'] = '1'

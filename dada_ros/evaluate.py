@@ -15,16 +15,16 @@ pixels; the low-resolution input is the block average ignoring unknown pixels.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from .core.baselines import BASELINES
-from .core.datasets import (FACTORS, VALIDATION_SCENES, Scene, errors, list_scenes,
-                            load_scenes, make_sample, middlebury_dir)
+from .core.datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample,
+                            middlebury_dir, Scene, VALIDATION_SCENES)
 from .core.upsampler import DepthUpsampler
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -34,7 +34,7 @@ FULL_BUDGET = 9024
 
 def methods(weights: str, full_budget: bool, device: str,
             include: Optional[Sequence[str]] = None) -> Dict[str, Method]:
-    """The methods to compare, by display name."""
+    """Return the methods to compare, by display name."""
     table: Dict[str, Method] = dict(BASELINES)
     table['DADA unlearned'] = DepthUpsampler(model='rgb', device=device).up
     table['DADA learned'] = DepthUpsampler(model='learned', weights=weights, device=device).up
@@ -66,7 +66,7 @@ def evaluate(scenes: Sequence[Scene], table: Dict[str, Method],
 
 def markdown(result: Dict[Tuple[str, int], Tuple[float, float]], factors: Sequence[int],
              names: Sequence[str]) -> str:
-    """A markdown table: one row per method, ``RMSE / MAE`` per factor."""
+    """Format a markdown table: one row per method, ``RMSE / MAE`` per factor."""
     header = '| method | ' + ' | '.join(f'x{f} RMSE / MAE' for f in factors) + ' |'
     lines = [header, '|---|' + '---|' * len(factors)]
     for name in names:

@@ -30,10 +30,10 @@ RGB, depth, ground truth), so the bag replays in a realistic order.
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 from dataclasses import dataclass
+import math
 from pathlib import Path
+import sys
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -81,7 +81,7 @@ class SampleBagOptions:
 
     @property
     def frames(self) -> int:
-        """Number of frames (at least one)."""
+        """Return the frame count (at least one)."""
         return max(1, int(round(self.duration * self.rate)))
 
 

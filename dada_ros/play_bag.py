@@ -25,10 +25,10 @@ images with best-effort subscribers need the shipped Fast DDS profile
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+import sys
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .bag_io import BagError, BagReader, message_class

@@ -108,8 +108,10 @@ def colorize_depth(depth: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def colorize_error(estimate: np.ndarray, truth: np.ndarray, max_error: float) -> np.ndarray:
-    """Inferno map of ``|estimate - truth|`` over ``[0, max_error]``; black where either
-    is invalid."""
+    """Inferno map of ``|estimate - truth|`` over ``[0, max_error]``.
+
+    Black where either is invalid.
+    """
     estimate = _check_depth(estimate, 'estimate')
     truth = _check_depth(truth, 'truth')
     if estimate.shape != truth.shape:

@@ -37,12 +37,12 @@ import argparse
 import collections
 import csv
 import dataclasses
+from dataclasses import dataclass, field
 import math
 import os
+from pathlib import Path
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, IO, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -71,7 +71,7 @@ OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points')
 
 # --- parameters -----------------------------------------------------------------------------
 def packaged_params_file() -> Optional[Path]:
-    """The shipped ``config/dada.yaml``: source tree first, then the installed share folder."""
+    """Return the shipped ``config/dada.yaml``: source tree first, then the share folder."""
     source = Path(__file__).resolve().parents[1] / 'config' / 'dada.yaml'
     if source.is_file():
         return source
@@ -666,7 +666,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     defaults = Topics()
     parser = argparse.ArgumentParser(
         prog='dada_process_bag',
-        description='Run DADA depth super-resolution over a rosbag2 and write the node\'s '
+        description="Run DADA depth super-resolution over a rosbag2 and write the node's "
         'outputs (depth_dense/image, depth_dense/camera_info, points) into a new bag.')
     parser.add_argument('input', type=Path, help='input bag (folder, sqlite3 or mcap)')
     parser.add_argument('output', type=Path, help='output bag folder (must not exist)')
@@ -684,7 +684,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--camera-info-topic', default=defaults.camera_info,
                         help='default %(default)s')
     parser.add_argument('--gt-topic', default=defaults.gt,
-                        help="ground-truth depth topic for the evaluation (default "
+                        help='ground-truth depth topic for the evaluation (default '
                         "%(default)s; '' = none)")
     parser.add_argument('--namespace', default=defaults.namespace,
                         help='namespace of the output topics (default %(default)s)')

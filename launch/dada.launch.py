@@ -1,6 +1,6 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Launch dada_node (and optionally rviz2) for guided depth super-resolution.
+r"""Launch dada_node (and optionally rviz2) for guided depth super-resolution.
 
 Example::
 
@@ -103,7 +103,7 @@ def generate_launch_description() -> LaunchDescription:
             description='Start rviz2 with rviz/dada.rviz (RGB, dense depth, point cloud).'),
         DeclareLaunchArgument(
             'device', default_value='',
-            description="Torch device override: auto, cpu, cuda or cuda:N (empty = from "
+            description='Torch device override: auto, cpu, cuda or cuda:N (empty = from '
                         'params_file).'),
         DeclareLaunchArgument(
             'iterations', default_value='',

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 from pathlib import Path
+import sys
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -60,7 +60,7 @@ def _factory(tmp_path: Path, processes: List[NodeProcess]) -> Callable[..., Node
 
 @pytest.fixture
 def spawn_node(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
-    """Factory for node processes that are stopped when the test ends."""
+    """Yield a factory for node processes that are stopped when the test ends."""
     processes: List[NodeProcess] = []
     yield _factory(tmp_path, processes)
     for process in processes:
@@ -70,7 +70,7 @@ def spawn_node(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
 @pytest.fixture(scope='module')
 def module_node_factory(
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., NodeProcess]]:
-    """Factory for node processes that live for the whole test module."""
+    """Yield a factory for node processes that live for the whole test module."""
     processes: List[NodeProcess] = []
     yield _factory(tmp_path_factory.mktemp('nodes'), processes)
     for process in processes:
@@ -79,5 +79,5 @@ def module_node_factory(
 
 @pytest.fixture
 def unique_namespace() -> str:
-    """A ROS namespace no other test of this session uses."""
+    """Return a ROS namespace no other test of this session uses."""
     return f'/t{os.getpid()}_{next(_NAMESPACES)}'

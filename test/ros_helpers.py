@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+from pathlib import Path
 import signal
 import socket
 import struct
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,7 +188,7 @@ class RosHarness:
             pass
 
     def publisher(self, msg_type: Any, topic: str, reliable: bool = True, depth: int = 10) -> Any:
-        """Create a publisher (reliable by default, which also matches best-effort readers)."""
+        """Create a publisher; reliable by default, which also matches best-effort readers."""
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
                          else ReliabilityPolicy.BEST_EFFORT)

@@ -27,6 +27,7 @@ def load(scene: str, factor: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB, GT disparity (0 = unknown) cropped to the factor, and the block-averaged source."""
     bgr = cv2.imread(str(MIDDLEBURY / scene / 'view1.png'), cv2.IMREAD_COLOR)
     gt = cv2.imread(str(MIDDLEBURY / scene / 'disp1.png'), cv2.IMREAD_UNCHANGED)
+    assert bgr is not None and gt is not None, f'{MIDDLEBURY / scene} is incomplete'
     height = bgr.shape[0] // factor * factor
     width = bgr.shape[1] // factor * factor
     rgb = np.ascontiguousarray(bgr[:height, :width, ::-1])

@@ -21,7 +21,7 @@ pytest.importorskip('sensor_msgs.msg', reason='the bag tools need the ROS messag
 
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
-from dada_ros import process_bag as pb  # noqa: E402
+from dada_ros import process_bag as pb  # noqa: E402, I100
 from dada_ros.bag_io import (BagError, BagReader, BagWriter, deserialize,  # noqa: E402
                              stamp_ns)
 from dada_ros.conversions import (array_to_image, depth_to_pointcloud, image_to_depth,  # noqa
@@ -40,14 +40,15 @@ OUT_TOPICS = ('/depth_dense/image', '/depth_dense/camera_info', '/points')
 
 
 def options(**changes: Any) -> SampleBagOptions:
-    """Small sample bag: 5 frames of 128x96 with 32x24 depth."""
-    values: Dict[str, Any] = dict(duration=0.5, rate=10.0, width=W, height=H, factor=FACTOR)
+    """Return the options of a small sample bag: 5 frames of 128x96, 32x24 depth."""
+    values: Dict[str, Any] = {'duration': 0.5, 'rate': 10.0, 'width': W, 'height': H,
+                              'factor': FACTOR}
     values.update(changes)
     return SampleBagOptions(**values)
 
 
 def params(**changes: Any) -> Dict[str, Any]:
-    """Validated parameters: defaults + the fast overrides + ``changes``."""
+    """Return validated parameters: defaults + the fast overrides + ``changes``."""
     return pb.resolve_parameters({}, {**OVERRIDES, **changes})
 
 
@@ -66,13 +67,13 @@ def read_all(path: Path) -> Dict[str, List[Tuple[int, Any]]]:
 
 
 def stamps(messages: Sequence[Tuple[int, Any]]) -> List[int]:
-    """Header stamps (ns) of ``messages``."""
+    """Return the header stamp in ns of each message."""
     return [stamp_ns(msg.header) for _, msg in messages]
 
 
 @pytest.fixture(scope='module')
 def sample_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default small sample bag (sqlite3)."""
+    """Write the default small sample bag (sqlite3)."""
     path = tmp_path_factory.mktemp('bags') / 'sample'
     make_sample_bag(path, options())
     return path

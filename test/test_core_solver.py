@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Tuple
+
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (
     adjust_step,
@@ -20,7 +22,8 @@ import pytest
 import torch
 
 
-def scene(height: int, width: int, factor: int, seed: int = 0):
+def scene(height: int, width: int, factor: int,
+          seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Make a piecewise-planar depth with an RGB that has matching and other edges."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -170,7 +173,7 @@ def test_invalid_input_values_and_holes() -> None:
 
 
 @pytest.mark.parametrize('depth_shape', [(9, 12), (8, 13), (16, 12), (0, 12)])
-def test_sizes_that_do_not_fit_raise(depth_shape) -> None:
+def test_sizes_that_do_not_fit_raise(depth_shape: Tuple[int, int]) -> None:
     rgb = np.zeros((64, 96, 3), np.uint8)
     with pytest.raises(ValueError):
         DepthUpsampler(iterations=2, device='cpu', **{'depth.mode': 'lowres'}).up(

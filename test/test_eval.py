@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-import numpy as np
-import pytest
+import re
 
 from dada_ros.core.baselines import bicubic, fast_global_smoother, guided_filter, tune
 from dada_ros.core.datasets import (block_average, crop_to_factor, errors, load_scenes,
                                     middlebury_dir)
 from dada_ros.evaluate import FULL_BUDGET, main, methods
+import numpy as np
+import pytest
 
 needs_data = pytest.mark.skipif(
     not middlebury_dir().is_dir(),
@@ -62,8 +61,11 @@ def test_baselines_shapes_units_and_edges() -> None:
 def test_tune_picks_the_best_value() -> None:
     rgb = np.zeros((16, 16, 3), np.uint8)
     gt = np.full((16, 16), 5.0, np.float32)
-    best, score = tune([(rgb, block_average(gt, 4), gt)],
-                       lambda r, s, offset: bicubic(r, s) + offset, {'offset': (2.0, 0.5, 1.0)})
+
+    def shifted(r: np.ndarray, s: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        return bicubic(r, s) + offset
+
+    best, score = tune([(rgb, block_average(gt, 4), gt)], shifted, {'offset': (2.0, 0.5, 1.0)})
     assert best == {'offset': 0.5} and score == pytest.approx(0.5)
 
 

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
+from dada_ros.core.geometry import backproject, decimate, intrinsics, validate_intrinsics
 import numpy as np
 import pytest
-
-from dada_ros.core.geometry import backproject, decimate, intrinsics, validate_intrinsics
 
 K = np.array([[100.0, 0.0, 31.5], [0.0, 120.0, 23.5], [0.0, 0.0, 1.0]])
 

@@ -21,7 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dada_ros.core.params import PARAMETERS  # noqa: E402
+from dada_ros.core.params import PARAMETERS  # noqa: E402, I100
 
 LAUNCH = REPO / 'launch' / 'dada.launch.py'
 PARAMS = REPO / 'config' / 'dada.yaml'

@@ -1,7 +1,10 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Packaging checks: package.xml, the built wheel's files and entry points, licence headers,
-the generated README parameter table and the scripts."""
+"""Packaging checks.
+
+package.xml, the built wheel's files and entry points, licence headers, the generated
+README parameter table and the scripts.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'scripts'))
 
-import params_table  # noqa: E402
+import params_table  # noqa: E402, I100
 
 HEADER = ('# Copyright 2026 The dada_ros authors', '# SPDX-License-Identifier: Apache-2.0')
 

@@ -13,10 +13,10 @@ diagnostics; every pair must be accounted for (published or counted as dropped).
 
 from __future__ import annotations
 
+from pathlib import Path
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
@@ -24,11 +24,11 @@ import pytest
 
 pytest.importorskip('rclpy', reason='the replay test needs rclpy')
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from ros_helpers import diagnostics_values, REPO, ros_env, RosHarness, wait_until  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 
-from dada_ros import process_bag as pb  # noqa: E402
+from dada_ros import process_bag as pb  # noqa: E402, I100
 from dada_ros.bag_io import BagReader, deserialize, stamp_ns  # noqa: E402
 from dada_ros.conversions import image_to_depth, read_points  # noqa: E402
 from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions  # noqa: E402

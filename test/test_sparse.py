@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Tuple
 
+from dada_ros.core import completion_baselines as baselines
+from dada_ros.core import DepthUpsampler
+from dada_ros.core import lidar
+from dada_ros.core.sparse import complete_sparse, hole_distance
 import numpy as np
 import pytest
 import torch
-
-from dada_ros.core import DepthUpsampler
-from dada_ros.core import completion_baselines as baselines
-from dada_ros.core import lidar
-from dada_ros.core.sparse import complete_sparse, hole_distance
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -48,7 +47,7 @@ def assert_measured_kept(out: np.ndarray, depth: np.ndarray) -> None:
 
 @pytest.fixture(scope='module')
 def upsampler() -> DepthUpsampler:
-    """The default solver on the CPU (the node's defaults)."""
+    """Return the default solver on the CPU (the node's defaults)."""
     return DepthUpsampler(device='cpu')
 
 
@@ -147,7 +146,7 @@ def test_nyu_without_hole_filling_follows_distance_rule() -> None:
 
 def synthetic(height: int = 96, width: int = 160,
               fraction: float = 0.05, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """A two-region image (left dark and near, right bright and far) with sparse depth."""
+    """Return a two-region image (left dark, near; right bright, far) with sparse depth."""
     rng = np.random.default_rng(seed)
     rgb = np.full((height, width, 3), 40, np.uint8)
     rgb[:, width // 2:] = 200

@@ -35,8 +35,8 @@ class ReferencePairer:
         self.queue_size = queue_size
         self.queues: Dict[str, List[float]] = {'rgb': [], 'depth': []}
         self.emitted: Dict[str, Optional[float]] = {'rgb': None, 'depth': None}
-        self.stats: Dict[str, int] = {k: 0 for k in (
-            'paired', 'dropped_unpaired', 'dropped_late', 'duplicate', 'overflow')}
+        self.stats: Dict[str, int] = dict.fromkeys(
+            ('paired', 'dropped_unpaired', 'dropped_late', 'duplicate', 'overflow'), 0)
 
     def add(self, stream: str, stamp: float) -> List[Tuple[float, float]]:
         other = 'depth' if stream == 'rgb' else 'rgb'

@@ -116,7 +116,7 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         self.queue_size = queue_size
         self.reset_jump = float(reset_jump)
         self._queues: Dict[str, _Queue] = {name: _Queue() for name in STREAMS}
-        self.stats: Dict[str, int] = {key: 0 for key in STAT_KEYS}
+        self.stats: Dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
 
     # --- public API ------------------------------------------------------------------------
     def add_rgb(self, stamp: float, item: RgbT) -> List[Tuple[RgbT, DepthT]]:
