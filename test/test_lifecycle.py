@@ -34,7 +34,7 @@ _STAMPS = itertools.count(1000)
 
 def _call(ros: RosHarness, srv_type: Any, name: str, request: Any) -> Any:
     """Call a service of the node under test and return the response."""
-    client = ros.node.create_client(srv_type, name)
+    client: Any = ros.node.create_client(srv_type, name)
     try:
         assert client.wait_for_service(timeout_sec=TIMEOUT), f'{name} not available'
         future = client.call_async(request)
@@ -73,7 +73,7 @@ def _got(messages: List[Any], header: Header) -> bool:
 
 def test_lifecycle_transitions_gate_processing(ros: RosHarness, spawn_node: Any,
                                                unique_namespace: str) -> None:
-    """configure warms up, activate serves frames, deactivate stops, cleanup releases."""
+    """Configure warms up, activate serves frames, deactivate stops, cleanup releases."""
     ns = unique_namespace
     node = f'{ns}/dada_node'
     process = spawn_node('-r', f'__ns:={ns}', '-p', 'iterations:=2',
@@ -144,8 +144,8 @@ def test_lifecycle_transitions_gate_processing(ros: RosHarness, spawn_node: Any,
     assert 'Traceback' not in stdout + stderr
 
 
-def test_configure_failure_keeps_the_node_unconfigured(ros: RosHarness, spawn_node: Any,
-                                                      unique_namespace: str) -> None:
+def test_configure_failure_keeps_the_node_unconfigured(
+        ros: RosHarness, spawn_node: Any, unique_namespace: str) -> None:
     """An unusable device makes configure fail with a logged reason; the node lives on."""
     import torch
     device = 'cuda:99' if torch.cuda.is_available() else 'cuda'
