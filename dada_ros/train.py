@@ -23,7 +23,7 @@ Per sample, most iterations run without gradient: the fast pyramid solver
 (:class:`dada_ros.core.solver.PyramidSolver`, a random budget per level) on detached
 coefficients gives a near-converged start. Then ``--window`` differentiable steps of the
 paper's plain loop (:func:`dada_ros.core.diffusion.reference_diffusion`) run with autograd
-and the L1 loss to the ground truth back-propagates through them into the coefficients and
+and the loss (``--loss``, L1 by default) back-propagates through them into the coefficients and
 the network. The paper back-propagates through 1024 steps after a random number of
 gradient-free ones; with a near-converged start the gradient of the fixed point is
 dominated by nearby coefficients: ``W`` steps of explicit diffusion spread a perturbation
@@ -189,6 +189,16 @@ def selection_score(rmse: Dict[str, float], reference: Dict[str, float],
     return float(np.mean([rmse[k] / reference[k] for k in keys]))
 
 
+def l2_loss(prediction: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the known ground-truth pixels (weights edges like RMSE)."""
+    known = torch.isfinite(gt)
+    return ((prediction[known] - gt[known]) ** 2).mean()
+
+
+#: Training losses by ``--loss`` name.
+LOSSES = {'l1': l1_loss, 'l2': l2_loss}
+
+
 def validate(guide: LearnedGuide, scenes: Sequence[Scene], factors: Iterable[int],
              device: torch.device, iterations: int = 96) -> Dict[int, float]:
     """Mean RMSE (disparity units) per factor through the deployed ``DepthUpsampler`` path."""
@@ -238,10 +248,10 @@ def plot_history(history: Dict[str, Any], path: Path) -> None:
     if len(losses):
         kernel = min(25, len(losses))
         smooth = np.convolve(losses, np.ones(kernel) / kernel, mode='valid')
-        ax_loss.plot(steps, losses, alpha=0.3, label='L1 (normalised)')
+        ax_loss.plot(steps, losses, alpha=0.3, label='loss (normalised)')
         ax_loss.plot(steps[kernel - 1:], smooth, label=f'mean of {kernel}')
     ax_loss.set_xlabel('step')
-    ax_loss.set_ylabel('training L1 loss')
+    ax_loss.set_ylabel('training loss')
     ax_loss.legend()
     for factor in sorted({int(k) for v in history['val'] for k in v['rmse']}):
         points = [(v['step'], v['rmse'][str(factor)]) for v in history['val']]
@@ -272,6 +282,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'unlearned-equivalent initialisation')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=1e-3, help='peak learning rate')
+    parser.add_argument('--loss', choices=sorted(LOSSES), default='l1',
+                        help='training loss on the normalised disparity (l1: the paper)')
     parser.add_argument('--lr-min', type=float, default=1e-5,
                         help='learning rate at --total-steps (cosine decay)')
     parser.add_argument('--total-steps', type=int, default=0,
@@ -385,7 +397,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            device)
         for group in optimiser.param_groups:
             group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
-        loss = l1_loss(forward(guide, batch, solver, pre, args.window), batch.gt)
+        loss = LOSSES[args.loss](forward(guide, batch, solver, pre, args.window), batch.gt)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(guide.parameters(), 1.0)

@@ -11,7 +11,7 @@ from typing import List
 from dada_ros.core.datasets import middlebury_dir, training_scene_names, VALIDATION_SCENES
 from dada_ros.core.models import build_tiny_guide, load_learned_guide, TinyUNet
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.train import (draw_batch, forward, l1_loss, learning_rate, main,
+from dada_ros.train import (draw_batch, forward, l1_loss, l2_loss, learning_rate, main,
                             SELECTION_SCENES, selection_score)
 import numpy as np
 import pytest
@@ -45,6 +45,13 @@ def test_selecting_on_test_scenes_is_refused(tmp_path: Path) -> None:
     args = [a if a != 'Dolls' else 'Art' for a in QUICK]
     with pytest.raises(ValueError, match='held-out test scenes'):
         main(['--out', str(tmp_path), '--steps', '1'] + args)
+
+
+def test_losses_ignore_unknown_ground_truth() -> None:
+    prediction = torch.tensor([[1.0, 2.0, 5.0]])
+    gt = torch.tensor([[1.5, float('nan'), 3.0]])
+    assert float(l1_loss(prediction, gt)) == pytest.approx((0.5 + 2.0) / 2)
+    assert float(l2_loss(prediction, gt)) == pytest.approx((0.25 + 4.0) / 2)
 
 
 def test_cosine_schedule() -> None:
