@@ -250,9 +250,9 @@ def plot_history(history: Dict[str, Any], path: Path) -> None:
         smooth = np.convolve(losses, np.ones(kernel) / kernel, mode='valid')
         ax_loss.plot(steps, losses, alpha=0.3, label='loss (normalised)')
         ax_loss.plot(steps[kernel - 1:], smooth, label=f'mean of {kernel}')
+        ax_loss.legend()
     ax_loss.set_xlabel('step')
     ax_loss.set_ylabel('training loss')
-    ax_loss.legend()
     for factor in sorted({int(k) for v in history['val'] for k in v['rmse']}):
         points = [(v['step'], v['rmse'][str(factor)]) for v in history['val']]
         ax_val.plot([p[0] for p in points], [p[1] for p in points], marker='o',
