@@ -11,7 +11,8 @@ Example::
 The parameters file is read here and handed to the node as a dictionary, so it applies
 whatever ``namespace`` is. ``device`` and ``iterations`` override the file when not empty.
 Large images with best-effort QoS need the shared-memory Fast DDS profile: set
-``FASTDDS_DEFAULT_PROFILES_FILE=<share>/dada_ros/config/fastdds_shm.xml`` for all processes.
+``FASTDDS_DEFAULT_PROFILES_FILE=<share>/dada_ros/config/fastdds_shm.xml`` for all processes
+(Jazzy's Fast DDS 2.x reads ``FASTRTPS_DEFAULT_PROFILES_FILE`` instead: set both).
 """
 
 from __future__ import annotations

@@ -81,6 +81,8 @@ def ros_env(extra: Optional[Mapping[str, str]] = None,
         'ROS_DOMAIN_ID': str(domain_id if domain_id is not None
                              else os.environ.get('DADA_TEST_DOMAIN_ID', 1 + os.getpid() % 100)),
         'FASTDDS_DEFAULT_PROFILES_FILE': str(FASTDDS_PROFILE),
+        # Fast DDS 2.x (ROS 2 Jazzy) reads only the old name.
+        'FASTRTPS_DEFAULT_PROFILES_FILE': str(FASTDDS_PROFILE),
         'RCUTILS_COLORIZED_OUTPUT': '0',
         'PYTHONUNBUFFERED': '1',
     }
