@@ -100,7 +100,7 @@ class Node:
 
 @pytest.fixture
 def start_node(tmp_path: Path) -> Iterator[Any]:
-    """Return a factory ``start_node(python) -> (Node, namespace)``; stops them at the end."""
+    """Yield a node starter: python -> (Node, namespace); the nodes stop at the end."""
     nodes: List[Node] = []
 
     def start(python: Path) -> Any:
@@ -131,7 +131,7 @@ def run_client(python: Path, namespace: str, node: Node) -> Dict[str, Any]:
 
 
 def check_dense_output(summary: Dict[str, Any]) -> None:
-    """The node's answer is the full-size dense depth, better than the blocky input."""
+    """Check the answer: full-size dense depth, closer to the truth than the blocky input."""
     assert (summary['width'], summary['height']) == (640, 480)
     assert summary['encoding'] == '32FC1'
     assert summary['frame_id'] == 'camera_optical'
