@@ -23,7 +23,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 real_data = pytest.mark.skipif(
     not lidar.shared_data_dir().is_dir(),
     reason=f'real data missing: {lidar.shared_data_dir()} not found (clone the project with '
-           '../shared beside it, or set DADA_SHARED_DATA)')
+           '../shared beside it, or set DADA_DATA_DIR)')
 
 BASELINES: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
     'nearest': baselines.nearest_fill,
