@@ -253,14 +253,20 @@ def plot_history(history: Dict[str, Any], path: Path) -> None:
         ax_loss.legend()
     ax_loss.set_xlabel('step')
     ax_loss.set_ylabel('training loss')
+    # Relative to the first validation (the initialisation): gains are a few percent.
     for factor in sorted({int(k) for v in history['val'] for k in v['rmse']}):
-        points = [(v['step'], v['rmse'][str(factor)]) for v in history['val']]
+        key = str(factor)
+        reference = history['val'][0]['rmse'][key]
+        points = [(v['step'], 100.0 * (v['rmse'][key] / reference - 1.0))
+                  for v in history['val']]
         ax_val.plot([p[0] for p in points], [p[1] for p in points], marker='o',
-                    label=f'x{factor}')
+                    label=f'x{factor} ({reference:.3f} at step {history["val"][0]["step"]})')
+    best = history.get('best')
+    if best:
+        ax_val.axvline(best['step'], color='grey', linestyle='--', label='best.pt')
     ax_val.set_xlabel('step')
-    ax_val.set_ylabel('validation RMSE (disparity px)')
-    ax_val.set_yscale('log')
-    ax_val.legend()
+    ax_val.set_ylabel('validation RMSE change vs first validation (%)')
+    ax_val.legend(fontsize='small')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
