@@ -37,6 +37,7 @@ export COLCON_HOME="$W/colcon_home"
 COLCON=("$VPY" -m colcon --log-base "$W/log")
 PATHS=(--base-paths "$W/ws/src" --build-base "$W/build" --install-base "$W/install")
 fail() { echo "[conformance] FAILED: $*" >&2; exit 1; }
+failures=()   # steps 4 and 5 both run; their failures are reported together at the end
 
 echo "[conformance] 1. colcon build in $W/ws"
 (cd "$W/ws" && "${COLCON[@]}" build "${PATHS[@]}" --event-handlers console_cohesion+) \
@@ -90,10 +91,10 @@ if [ -z "${DADA_SKIP_COLCON_TEST:-}" ]; then
   set -e
   if [ "$rc" -ne 0 ]; then
     (cd "$W/ws" && "${COLCON[@]}" test-result --test-result-base "$W/build" --verbose) || true
-    fail "colcon test (exit code $rc)"
+    failures+=("colcon test (exit code $rc)")
+  elif ! (cd "$W/ws" && "${COLCON[@]}" test-result --test-result-base "$W/build"); then
+    failures+=("colcon test-result")
   fi
-  (cd "$W/ws" && "${COLCON[@]}" test-result --test-result-base "$W/build") \
-    || fail "colcon test-result"
 fi
 
 if [ -z "${DADA_SKIP_JAZZY:-}" ]; then
@@ -105,6 +106,10 @@ if [ -z "${DADA_SKIP_JAZZY:-}" ]; then
   done
   "$JPY" -c 'import importlib.metadata as m, sys; v = m.version("ros-rclpy"); print("[conformance]    rclpy", v); sys.exit(not v.startswith("7."))' \
     || fail ".venv-jazzy does not have the Jazzy rclpy"
-  "$JPY" -m pytest -q -p no:cacheprovider "${JAZZY_TESTS[@]}" || fail "node tests under Jazzy"
+  "$JPY" -m pytest -q -p no:cacheprovider "${JAZZY_TESTS[@]}" \
+    || failures+=("node tests under Jazzy")
+fi
+if [ "${#failures[@]}" -gt 0 ]; then
+  fail "$(IFS=';'; echo "${failures[*]}")"
 fi
 echo "[conformance] all conformance checks passed"
