@@ -61,9 +61,9 @@ def _is_device_name(value: str) -> bool:
 
 PARAMETERS: Tuple[ParamSpec, ...] = (
     # --- solver (DepthUpsampler) ---------------------------------------------------------
-    ParamSpec('model', 'rgb',
-              "Guide features: 'rgb' = unlearned DADA (normalised RGB + initial depth), "
-              "'learned' = CNN features from 'weights'.",
+    ParamSpec('model', 'learned',
+              "Guide features: 'learned' = CNN features from 'weights' (default), "
+              "'rgb' = unlearned DADA (normalised RGB + initial depth; fastest).",
               scope='solver', choices=('rgb', 'learned'), read_only=True),
     ParamSpec('weights', '',
               "Checkpoint for model 'learned' (empty = the packaged weights). "
