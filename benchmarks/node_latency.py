@@ -39,14 +39,14 @@ def summary(values: List[float]) -> Tuple[float, float]:
     return float(array.mean()), float(np.percentile(array, 95))
 
 
-def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int,
+def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int, model: str,
                 frames: int) -> Tuple[List[float], List[float], Dict[str, str]]:
     """Alternate one core call here and one node frame; return both times and diagnostics.
 
     Alternating (never concurrently) exposes both measurements to the same machine load.
     """
     from dada_ros.core.upsampler import DepthUpsampler
-    upsampler = DepthUpsampler(iterations=iterations, device='cpu')
+    upsampler = DepthUpsampler(iterations=iterations, device='cpu', model=model)
     for _ in range(2):
         upsampler.up(rgb, depth)
     core: List[float] = []
@@ -59,6 +59,7 @@ def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int,
     ns = '/dada_latency'
     logs = Path(tempfile.mkdtemp(prefix='dada_latency_'))
     node = NodeProcess(logs, ['-r', f'__ns:={ns}', '-p', f'iterations:={iterations}',
+                              '-p', f'model:={model}',
                               '-p', 'qos.reliable_input:=true', '-p', 'device:=cpu'],
                        name='latency')
     ros = RosHarness('dada_latency_bench')
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument('--height', type=int, default=480)
     parser.add_argument('--factor', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=96)
+    parser.add_argument('--model', default='rgb', choices=('rgb', 'learned'))
     args = parser.parse_args()
     isolate_network()
     ros_env()
@@ -122,7 +124,7 @@ def main() -> None:
     rgb = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
     depth = rng.uniform(1.0, 4.0, (args.height // args.factor,
                                    args.width // args.factor)).astype(np.float32)
-    core_list, e2e_list, stats = interleaved(rgb, depth, args.iterations, args.frames)
+    core_list, e2e_list, stats = interleaved(rgb, depth, args.iterations, args.model, args.frames)
     core, e2e = summary(core_list), summary(e2e_list)
     print(f'{args.width}x{args.height} factor {args.factor}, iterations {args.iterations}, '
           f'{args.frames} frames')
