@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import importlib.metadata
 import os
 from pathlib import Path
 import signal
@@ -67,6 +68,14 @@ def isolate_network() -> bool:
     return True
 
 
+def fast_dds_2() -> bool:
+    """Whether this Python's rclpy is of a distro with Fast DDS 2.x (rclpy <= 7: Jazzy)."""
+    try:
+        return int(importlib.metadata.version('ros-rclpy').split('.')[0]) <= 7
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+
+
 def ros_env(extra: Optional[Mapping[str, str]] = None,
             domain_id: Optional[int] = None) -> Dict[str, str]:
     """Environment for rclpy processes of the tests (applied to ``os.environ`` too).
@@ -81,11 +90,12 @@ def ros_env(extra: Optional[Mapping[str, str]] = None,
         'ROS_DOMAIN_ID': str(domain_id if domain_id is not None
                              else os.environ.get('DADA_TEST_DOMAIN_ID', 1 + os.getpid() % 100)),
         'FASTDDS_DEFAULT_PROFILES_FILE': str(FASTDDS_PROFILE),
-        # Fast DDS 2.x (ROS 2 Jazzy) reads only the old name.
-        'FASTRTPS_DEFAULT_PROFILES_FILE': str(FASTDDS_PROFILE),
         'RCUTILS_COLORIZED_OUTPUT': '0',
         'PYTHONUNBUFFERED': '1',
     }
+    if fast_dds_2():
+        # Fast DDS 2.x (ROS 2 Jazzy) reads only the old name (3.x warns that it is deprecated).
+        settings['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(FASTDDS_PROFILE)
     os.environ.update(settings)
     env = dict(os.environ)
     python_path = env.get('PYTHONPATH', '')

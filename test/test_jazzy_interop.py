@@ -38,10 +38,15 @@ _COUNTER = iter(range(1000))
 
 
 def child_env() -> Dict[str, str]:
-    """Environment for a Python of either venv: localhost-only DDS, no Kilted bootstrap."""
+    """Environment for a Python of either venv: localhost-only DDS, no Kilted bootstrap.
+
+    The shipped Fast DDS profile goes by both names: Jazzy's Fast DDS 2.x reads only
+    ``FASTRTPS_DEFAULT_PROFILES_FILE``.
+    """
     env = ros_env()
     for key in ('LD_LIBRARY_PATH', '_ROS_WHEELS_BOOTSTRAP_COMPLETE', 'PYTHONHOME'):
         env.pop(key, None)
+    env['FASTRTPS_DEFAULT_PROFILES_FILE'] = env['FASTDDS_DEFAULT_PROFILES_FILE']
     return env
 
 
