@@ -168,9 +168,10 @@ def test_guided_edge_is_kept() -> None:
     rgb, depth = synthetic()
     width = rgb.shape[1]
     truth = np.where(np.arange(width) < width // 2, 2.0, 6.0)[None, :] * np.ones((96, 1))
-    guided = DepthUpsampler(device='cpu').up(rgb, depth)
+    guide = DepthUpsampler(device='cpu', model='rgb')  # the RGB guide of the paper
+    guided = guide.up(rgb, depth)
     flat = np.full_like(rgb, 128)  # no guidance: the edge gets blurred
-    unguided = DepthUpsampler(device='cpu').up(flat, depth)
+    unguided = guide.up(flat, depth)
     guided_bad = (np.abs(guided - truth) > 0.1 * truth).mean()
     unguided_bad = (np.abs(unguided - truth) > 0.1 * truth).mean()
     assert guided_bad < 0.01 and unguided_bad > 1.5 * guided_bad
