@@ -22,7 +22,7 @@ from pathlib import Path
 import sys
 import tempfile
 import time
-from typing import Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -67,11 +67,14 @@ def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int, model: str,
         pubs = [ros.publisher(Image, f'{ns}/rgb/image'), ros.publisher(Image, f'{ns}/depth/image'),
                 ros.publisher(CameraInfo, f'{ns}/rgb/camera_info')]
         arrived: Dict[Tuple[str, int], float] = {}
+
+        def recorder(topic: str) -> Callable[[Any], None]:
+            def record(msg: Any) -> None:
+                arrived.setdefault((topic, msg.header.stamp.sec), time.monotonic())
+            return record
+
         for topic, kind in (('depth_dense/image', Image), ('points', PointCloud2)):
-            ros.node.create_subscription(
-                kind, f'{ns}/{topic}',
-                lambda m, t=topic: arrived.setdefault((t, m.header.stamp.sec), time.monotonic()),
-                10)
+            ros.node.create_subscription(kind, f'{ns}/{topic}', recorder(topic), 10)
         diagnostics = ros.collect(DiagnosticArray, '/diagnostics')
         ros.wait_for_subscribers(pubs, 120.0)
         height, width = rgb.shape[:2]

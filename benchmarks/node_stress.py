@@ -99,10 +99,11 @@ def overload(ros: RosHarness, spawn: Any, seconds: float) -> None:
     rss0, threads0 = tr.proc_status(pid)
     sent: Dict[Tuple[int, int], float] = {}
     got: Dict[Tuple[int, int], float] = {}
-    ros.node.create_subscription(
-        tr.Image, f'{rig.ns}/depth_dense/image',
-        lambda m: got.setdefault((m.header.stamp.sec, m.header.stamp.nanosec),
-                                 time.monotonic()), 100)
+
+    def record(msg: Any) -> None:
+        got.setdefault((msg.header.stamp.sec, msg.header.stamp.nanosec), time.monotonic())
+
+    ros.node.create_subscription(tr.Image, f'{rig.ns}/depth_dense/image', record, 100)
     before = rig.stats()
     rss_max = rss0
     end = time.monotonic() + seconds

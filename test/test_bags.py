@@ -13,25 +13,24 @@ import csv
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+from dada_ros import process_bag as pb
+from dada_ros.bag_io import BagError, BagReader, BagWriter, deserialize, stamp_ns
+from dada_ros.conversions import (
+    array_to_image,
+    depth_to_pointcloud,
+    image_to_depth,
+    image_to_rgb,
+    read_points,
+    rgb_to_image,
+)
+from dada_ros.core.geometry import backproject
+from dada_ros.core.sample import block_average, sample_scene
+from dada_ros.core.upsampler import DepthUpsampler
+from dada_ros.make_sample_bag import DEPTH_NOISE, make_sample_bag, SampleBagOptions
+from dada_ros.preview import depth_metrics, read_ply
 import numpy as np
 import pytest
-
-pytest.importorskip('rosbags', reason='the bag tools need rosbags (pip install rosbags)')
-pytest.importorskip('sensor_msgs.msg', reason='the bag tools need the ROS message packages')
-
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-
-from dada_ros import process_bag as pb  # noqa: E402, I100
-from dada_ros.bag_io import (BagError, BagReader, BagWriter, deserialize,  # noqa: E402
-                             stamp_ns)
-from dada_ros.conversions import (array_to_image, depth_to_pointcloud, image_to_depth,  # noqa
-                                  image_to_rgb, read_points, rgb_to_image)
-from dada_ros.core.geometry import backproject  # noqa: E402
-from dada_ros.core.sample import block_average, sample_scene  # noqa: E402
-from dada_ros.core.upsampler import DepthUpsampler  # noqa: E402
-from dada_ros.make_sample_bag import (DEPTH_NOISE, make_sample_bag,  # noqa: E402
-                                      SampleBagOptions)
-from dada_ros.preview import depth_metrics, read_ply  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 H, W, FACTOR = 96, 128, 4
 OVERRIDES = {'iterations': 16, 'device': 'cpu'}

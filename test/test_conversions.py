@@ -7,17 +7,30 @@ from __future__ import annotations
 import array
 import sys
 
+from dada_ros.conversions import (
+    array_to_image,
+    camera_info_to_k,
+    CameraInfoError,
+    DataTooShortError,
+    depth_to_image,
+    depth_to_pointcloud,
+    EmptyImageError,
+    ENCODINGS,
+    image_to_array,
+    image_to_depth,
+    image_to_depth_checked,
+    image_to_rgb,
+    ImageConversionError,
+    pack_rgb,
+    read_points,
+    rgb_to_image,
+    StepTooSmallError,
+    UnsupportedEncodingError,
+)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, PointField
 from std_msgs.msg import Header
-
-from dada_ros.conversions import (
-    array_to_image, camera_info_to_k, CameraInfoError, DataTooShortError, depth_to_image,
-    depth_to_pointcloud, EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
-    image_to_depth_checked,
-    image_to_rgb, ImageConversionError, pack_rgb, read_points, rgb_to_image,
-    StepTooSmallError, UnsupportedEncodingError)
 
 HOST_BIG = sys.byteorder == 'big'
 RNG = np.random.default_rng(7)

@@ -13,19 +13,14 @@ import signal
 import time
 from typing import Any, List
 
+from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
-import pytest
-
-pytest.importorskip('rclpy', reason='the lifecycle tests need rclpy')
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from lifecycle_msgs.msg import State, Transition  # noqa: E402
-from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
-from ros_helpers import diagnostics_values, RosHarness, wait_until  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-
-from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image  # noqa: E402
+from ros_helpers import diagnostics_values, RosHarness, wait_until
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
 
 TIMEOUT = 60.0
 H, W, FACTOR = 48, 64, 4

@@ -8,24 +8,19 @@ monotonically across tests). Images are small and ``iterations`` tiny to stay fa
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import itertools
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
-
-pytest.importorskip('rclpy', reason='the node tests need rclpy')
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from ros_helpers import diagnostics_values, NodeProcess, RosHarness, wait_until  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-
-from dada_ros.conversions import (array_to_image, image_to_depth, read_points,  # noqa: E402
-                                  rgb_to_image)
+from ros_helpers import diagnostics_values, NodeProcess, RosHarness, wait_until
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
 
 FRAME = 'camera_color_optical_frame'
 H, W, FACTOR = 96, 128, 4
@@ -81,7 +76,7 @@ class Rig:
         return wait_until(find, timeout, message=f'output stamped {header.stamp.sec}')
 
     def stats(self) -> Dict[str, str]:
-        """The newest diagnostics key/values of the node under test."""
+        """Return the newest diagnostics key/values of the node under test."""
         for array in reversed(list(self.diagnostics)):
             values = diagnostics_values(array, f'{self.ns}/dada_node')
             if values is not None:
@@ -99,7 +94,7 @@ class Rig:
 
 
 def make_camera_info(width: int = W, height: int = H) -> CameraInfo:
-    """A calibrated pinhole camera_info."""
+    """Make a calibrated pinhole camera_info."""
     info = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
     scale = width / W
     info.k = [FX * scale, 0.0, CX * scale, 0.0, FY * scale, CY * scale, 0.0, 0.0, 1.0]
@@ -110,7 +105,7 @@ def make_camera_info(width: int = W, height: int = H) -> CameraInfo:
 
 
 def random_rgb(height: int = H, width: int = W) -> np.ndarray:
-    """A random RGB image."""
+    """Make a random RGB image."""
     return np.random.default_rng(height * width).integers(0, 256, (height, width, 3),
                                                           dtype=np.uint8)
 

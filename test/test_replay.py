@@ -19,19 +19,14 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from dada_ros import process_bag as pb
+from dada_ros.bag_io import BagReader, deserialize, stamp_ns
+from dada_ros.conversions import image_to_depth, read_points
+from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
-import pytest
-
-pytest.importorskip('rclpy', reason='the replay test needs rclpy')
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
-from ros_helpers import diagnostics_values, REPO, ros_env, RosHarness, wait_until  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-
-from dada_ros import process_bag as pb  # noqa: E402, I100
-from dada_ros.bag_io import BagReader, deserialize, stamp_ns  # noqa: E402
-from dada_ros.conversions import image_to_depth, read_points  # noqa: E402
-from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions  # noqa: E402
+from ros_helpers import diagnostics_values, REPO, ros_env, RosHarness, wait_until
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 FRAMES = 10
 OPTIONS = SampleBagOptions(duration=FRAMES / 5.0, rate=5.0, width=320, height=240, factor=8)

@@ -20,26 +20,21 @@ The long versions are ``benchmarks/node_stress.py``.
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 import itertools
 import math
+from pathlib import Path
 import re
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
+from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
-
-pytest.importorskip('rclpy', reason='the robustness tests need rclpy')
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from ros_helpers import diagnostics_values, NodeProcess, RosHarness, wait_until  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-
-from dada_ros.conversions import (array_to_image, image_to_depth, read_points,  # noqa: E402
-                                  rgb_to_image)
+from ros_helpers import diagnostics_values, NodeProcess, RosHarness, wait_until
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
 
 TIMEOUT = 60.0
 H, W, FACTOR = 24, 32, 4

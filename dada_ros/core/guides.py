@@ -8,7 +8,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from .diffusion import K_DEFAULT, coefficients
+from .diffusion import coefficients, K_DEFAULT
 from .models import LearnedGuide, load_learned_guide
 
 
