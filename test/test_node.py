@@ -310,15 +310,20 @@ def test_busy_worker_keeps_only_the_newest_pair(rig: Rig) -> None:
     """While a slow frame is solved, newer pairs replace each other; drops are counted."""
     node = f'{rig.ns}/dada_node'
     assert rig.ros.set_parameters(node, {'iterations': 8000})[0].successful
-    before = int(rig.stats()['dropped_busy'])
+    start = rig.stats()
+    before, paired = int(start['dropped_busy']), int(start['sync.paired'])
     low = np.full((H // FACTOR, W // FACTOR), 1.0, dtype=np.float32)
-    headers = [_pair(rig, random_rgb(), low, '32FC1') for _ in range(3)]
+    headers = [_pair(rig, random_rgb(), low, '32FC1')]
+    # Once the first pair is paired the worker takes it at once and is busy for seconds.
+    rig.wait_stats(lambda s: int(s['sync.paired']) > paired)
+    time.sleep(0.3)
+    headers += [_pair(rig, random_rgb(), low, '32FC1') for _ in range(2)]
     rig.received(rig.out_depth, headers[2])  # the newest pair is always served
     stats = rig.wait_stats(lambda s: int(s['dropped_busy']) > before)
     time.sleep(0.5)
     stamps = {m.header.stamp.sec for m in rig.out_depth}
     served = [h.stamp.sec in stamps for h in headers[:2]]
-    assert sum(served) == 1, served  # one of the two older pairs was replaced
+    assert served == [True, False], served  # the waiting pair was replaced by a newer one
     assert int(rig.stats()['dropped_busy']) == before + 1, stats
     assert rig.ros.set_parameters(node, {'iterations': 2})[0].successful
 

@@ -30,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 FRAMES = 10
 OPTIONS = SampleBagOptions(duration=FRAMES / 5.0, rate=5.0, width=320, height=240, factor=8)
-NODE_PARAMS = {'iterations': 32, 'device': 'cpu', 'qos.reliable_input': True}
+NODE_PARAMS = {'iterations': 32, 'device': 'cpu', 'qos.reliable_input': True, 'model': 'rgb'}
 TIMEOUT = 60.0
 INPUTS = ('/rgb/image', '/depth/image', '/rgb/camera_info')
 
