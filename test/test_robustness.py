@@ -408,7 +408,8 @@ def test_overload_3x_newest_first_bounded(ros: RosHarness, spawn_node: Any) -> N
         rig.output(rig.send_pair(rgb, depth, fresh_stamp(), info=False))
     solve_s = float(rig.wait_stats(lambda s: int(s['frames_published']) >= 3)
                     ['solve_mean_ms']) / 1e3
-    period = max(solve_s / 3.0, 0.002)
+    # 4x the mean solve rate: the first frames inflate the mean, so this is at least 3x.
+    period = max(solve_s / 4.0, 0.002)
     pid = rig.node.process.pid
     rss0, _ = proc_status(pid)
     dropped0 = rig.count('dropped_busy')
