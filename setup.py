@@ -81,7 +81,6 @@ setup(
     maintainer_email='maintainers@dada-ros.invalid',
     description='Guided depth super-resolution by Deep Anisotropic Diffusion for ROS 2.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'dada_node = dada_ros.node:main',
