@@ -239,6 +239,7 @@ class RosHarness:
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise AssertionError(f'service {node_name}/set_parameters not available')
+            time.sleep(0.3)  # let the response path of this fresh client match (Fast DDS 2.x)
             request = SetParameters.Request()
             request.parameters = [Parameter(name, value=value).to_parameter_msg()
                                   for name, value in values.items()]

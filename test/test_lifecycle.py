@@ -32,6 +32,10 @@ def _call(ros: RosHarness, srv_type: Any, name: str, request: Any) -> Any:
     client: Any = ros.node.create_client(srv_type, name)
     try:
         assert client.wait_for_service(timeout_sec=TIMEOUT), f'{name} not available'
+        # wait_for_service sees the server's request reader; give the server's response
+        # writer time to match our fresh client too, or Fast DDS 2.x (Jazzy) can drop the
+        # response of a request sent at once.
+        time.sleep(0.5)
         future = client.call_async(request)
         wait_until(future.done, TIMEOUT, message=f'the {name} response')
         return future.result()
