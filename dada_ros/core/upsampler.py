@@ -66,7 +66,7 @@ class DepthUpsampler:
 
     @property
     def iterations(self) -> int:
-        """Iteration budget (per pyramid level for the pyramid solver)."""
+        """Iteration budget (at the finest level for the pyramid solver)."""
         return int(self.params['iterations'])
 
     @iterations.setter
