@@ -7,8 +7,12 @@
 #   2. install the CPU build of torch FIRST, pinned (so nothing can pull a CUDA build later),
 #   3. install the ROS 2 Kilted wheels from PyPI (rclpy and the message packages),
 #   4. pip install -e '.[test,bag,colcon]' with torch held by a constraints file (colcon:
-#      scripts/conformance.sh builds and tests the package with colcon).
-# Steps 2-4 run only when the requirements stamp (this script + setup.py + python version)
+#      scripts/conformance.sh builds and tests the package with colcon),
+#   5. the optional 'authors' extra (segmentation-models-pytorch, for the DADA authors'
+#      checkpoints) without letting pip replace torch: torchvision (the release paired with
+#      torch), timm and segmentation-models-pytorch with --no-deps, their pure-Python
+#      dependencies normally. A failure here is only a warning.
+# Steps 2-5 run only when the requirements stamp (this script + setup.py + python version)
 # changed or an import check fails. Environment knobs:
 #   PYTHON=python3.X             interpreter for a new .venv (default python3)
 #   DADA_TORCH_SPEC=torch==...   torch requirement (default: the local CPU wheel 2.13.0+cpu)
@@ -81,6 +85,25 @@ echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
 
 echo "[setup] installing dada_ros (editable) with test extras"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag,colcon]"
+
+# torch 2.N.P pairs with torchvision 0.(N+15).P. Whatever build PyPI has (CUDA) is fine
+# with a CPU torch: dada_ros.core.models.import_smp works around its compiled ops.
+TORCHVISION_SPEC=$("$VPY" - <<'PY' || true
+import re
+from importlib.metadata import version
+m = re.match(r'2\.(\d+)\.(\d+)', version('torch'))
+print(f'torchvision==0.{int(m.group(1)) + 15}.{m.group(2)}' if m else '')
+PY
+)
+echo "[setup] installing the optional 'authors' extra (${TORCHVISION_SPEC:-no torchvision}," \
+     "timm, segmentation-models-pytorch) without dependencies that could replace torch"
+if [ -z "$TORCHVISION_SPEC" ] \
+   || ! "${PIP[@]}" install -q -c "$CONSTRAINTS" huggingface-hub safetensors pillow tqdm \
+   || ! "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps "$TORCHVISION_SPEC" 'timm>=0.9,<2' \
+        'segmentation-models-pytorch>=0.3,<1'; then
+  echo "[setup] WARNING: could not install the optional 'authors' extra; only the DADA" >&2
+  echo "[setup] authors' checkpoints need it (the test of their layout will skip)." >&2
+fi
 
 if ! check; then
   echo "[setup] ERROR: the environment does not import (torch, cv2, rclpy, dada_ros...)" >&2

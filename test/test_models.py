@@ -4,19 +4,22 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 import pickle
+import sys
 from typing import Any, Tuple
 
-from dada_ros.core import DepthUpsampler
+from dada_ros.core import DepthUpsampler, models
 from dada_ros.core.diffusion import coefficients
 from dada_ros.core.guides import make_guide, RgbGuide
-from dada_ros.core.models import (build_tiny_guide, FORMAT, LearnedGuide, load_learned_guide,
-                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint,
-                                  TinyUNet)
+from dada_ros.core.models import (build_tiny_guide, FORMAT, import_smp, LearnedGuide,
+                                  load_learned_guide, PACKAGED_WEIGHTS, parameter_count,
+                                  read_checkpoint, TinyUNet)
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 
 def _inputs(h: int = 37, w: int = 53, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -153,35 +156,107 @@ def test_learned_upsampler_keeps_block_means_and_unit() -> None:
     assert np.isfinite(depth).sum() == 95  # the caller's input is untouched
 
 
-def test_authors_checkpoint_without_smp_is_a_clear_error(tmp_path: Path) -> None:
-    try:
-        import segmentation_models_pytorch  # type: ignore[import-not-found]  # noqa: F401
-        pytest.skip('segmentation-models-pytorch is installed')
-    except ImportError:
-        pass
+def _authors_file(tmp_path: Path) -> Path:
     path = tmp_path / 'authors.pt'
     torch.save({'model': {'feature_extractor.1.encoder.conv1.weight': torch.zeros(64, 4, 7, 7),
                           'logk': torch.tensor(-3.5)}}, path)
+    return path
+
+
+def test_authors_checkpoint_without_smp_is_a_clear_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes every import of the package fail with ImportError.
+    monkeypatch.setitem(sys.modules, 'segmentation_models_pytorch', None)
     with pytest.raises(ValueError, match='segmentation-models-pytorch'):
-        load_learned_guide(path)
+        import_smp()
+    with pytest.raises(ValueError, match='segmentation-models-pytorch'):
+        load_learned_guide(_authors_file(tmp_path))
 
 
-def test_authors_checkpoint_loads_strictly(tmp_path: Path) -> None:
-    smp = pytest.importorskip('segmentation_models_pytorch')
+def test_import_smp_reports_other_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(name: str, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError('some other failure')
+
+    monkeypatch.setattr(importlib, 'import_module', broken)
+    with pytest.raises(ValueError, match='segmentation-models-pytorch.*some other failure'):
+        import_smp()
+
+
+def test_import_smp_works_around_a_mismatched_torchvision(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # Keep the real modules: the work-around drops the half-imported ones from sys.modules.
+    for key in [k for k in sys.modules if k.split('.')[0] in models._SMP_CHAIN]:
+        monkeypatch.setitem(sys.modules, key, sys.modules[key])
+    monkeypatch.delitem(sys.modules, 'torchvision._meta_registrations', raising=False)
+    monkeypatch.setitem(sys.modules, 'torchvision.half_imported', object())
+    monkeypatch.setattr(models, '_TORCHVISION_WORKAROUND', None)
+    calls = []
+    sentinel = object()
+
+    def mismatched(name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append('torchvision._meta_registrations' in sys.modules)
+        if len(calls) == 1:
+            raise RuntimeError('operator torchvision::nms does not exist')
+        assert 'torchvision.half_imported' not in sys.modules
+        return sentinel
+
+    monkeypatch.setattr(importlib, 'import_module', mismatched)
+    with caplog.at_level('WARNING', logger=models.__name__):
+        assert import_smp() is sentinel
+        assert import_smp() is sentinel  # warned once only
+    assert calls == [False, True, True]
+    assert len([r for r in caplog.records if 'torchvision::nms' in r.getMessage()]) == 1
+
+
+def _smp() -> Any:
+    try:
+        return import_smp()
+    except ValueError as exc:
+        pytest.skip(f'the optional extra segmentation-models-pytorch does not import: {exc}')
+
+
+@pytest.mark.parametrize('wrapped', [True, False], ids=['model-key', 'bare-state-dict'])
+def test_authors_checkpoint_loads_strictly(tmp_path: Path, wrapped: bool) -> None:
+    smp = _smp()
     torch.manual_seed(0)
+    # The authors' feature extractor, built as in their code (keys feature_extractor.1.*).
     reference = torch.nn.Sequential(
         torch.nn.Upsample(scale_factor=2, mode='bicubic', align_corners=False),
         smp.Unet('resnet50', classes=64, in_channels=4, encoder_weights=None),
         torch.nn.AvgPool2d(2)).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so that eval mode matters
+        for name, buffer in reference.named_buffers():
+            if name.endswith('running_mean'):
+                buffer.normal_(0.0, 0.1)
+            elif name.endswith('running_var'):
+                buffer.uniform_(0.5, 1.5)
     logk = torch.tensor(float(np.log(0.05)))
     state = {f'feature_extractor.{k}': v for k, v in reference.state_dict().items()}
     state['logk'] = logk
     path = tmp_path / 'authors.pt'
-    torch.save({'model': state, 'epoch': 3}, path)
+    torch.save({'model': state, 'epoch': 3} if wrapped else state, path)
     guide = load_learned_guide(path)
-    rgb, initial = _inputs(64, 96)
-    with torch.no_grad():
-        features = reference(torch.cat([rgb, initial - initial.mean()], 1))
-        cv, ch = guide.coefficients(rgb, initial)
-    cv_ref, ch_ref = coefficients(features, logk.exp())
-    assert torch.allclose(cv, cv_ref, atol=1e-5) and torch.allclose(ch, ch_ref, atol=1e-5)
+    assert guide.arch == 'authors' and not guide.training
+    assert all(not p.requires_grad for p in guide.parameters())
+    # Sizes the U-Net takes as they are, and ones it needs padded (multiple of 16 here).
+    for h, w in ((16, 32), (13, 21)):
+        rgb, initial = _inputs(h, w)
+        x = torch.cat([rgb, initial - initial.mean()], 1)
+        pad_h, pad_w = (-h) % 16, (-w) % 16
+        with torch.no_grad():
+            features = reference(F.pad(x, (0, pad_w, 0, pad_h), mode='replicate'))[:, :, :h, :w]
+            cv, ch = guide.coefficients(rgb, initial)
+        assert features.shape == (1, 64, h, w)
+        cv_ref, ch_ref = coefficients(features, logk.exp())
+        assert cv.shape == (1, 1, h - 1, w) and ch.shape == (1, 1, h, w - 1)
+        assert torch.allclose(cv, cv_ref, atol=1e-5) and torch.allclose(ch, ch_ref, atol=1e-5)
+    # A missing key is refused (strict loading), not silently initialised.
+    del state['logk']
+    torch.save(state, path)
+    with pytest.raises(ValueError, match='not a dada_ros or DADA-authors checkpoint'):
+        load_learned_guide(path)
+    state['logk'] = logk
+    state.pop(next(k for k in state if k.endswith('running_var')))
+    torch.save({'model': state}, path)
+    with pytest.raises(ValueError, match='do not match the architecture'):
+        load_learned_guide(path)

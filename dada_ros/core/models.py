@@ -10,7 +10,7 @@ Two architectures load through :func:`load_learned_guide`:
 * the DADA authors' checkpoints (segmentation_models_pytorch ``Unet('resnet50',
   classes=64, in_channels=4)`` inside ``Sequential(Upsample(x2, bicubic), Unet,
   AvgPool2d(2))`` plus ``logk``), a state dict or a dict with key ``'model'``. They need the
-  optional extra ``segmentation-models-pytorch``.
+  optional extra ``authors`` (``segmentation-models-pytorch``, see :func:`import_smp`).
 
 Every file is read with ``torch.load(..., weights_only=True)``: a checkpoint that needs
 arbitrary pickled objects (code execution) is refused with ``ValueError``.
@@ -18,9 +18,13 @@ arbitrary pickled objects (code execution) is refused with ``ValueError``.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import math
 from pathlib import Path
 import pickle
+import sys
+import types
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import zipfile
 
@@ -40,6 +44,13 @@ AUTHORS_DEPTH_NORM: Dict[str, float] = {
     'middlebury': 1122.7, 'nyuv2': 1386.05, 'diml': 1154.29}
 
 PathLike = Union[str, Path]
+
+_LOGGER = logging.getLogger(__name__)
+#: Top-level packages that a failed import of segmentation_models_pytorch may leave half
+#: imported in ``sys.modules`` (it imports timm, which imports torchvision).
+_SMP_CHAIN = ('segmentation_models_pytorch', 'timm', 'torchvision')
+#: Set to the reason once the torchvision work-around of :func:`import_smp` was needed.
+_TORCHVISION_WORKAROUND: Optional[str] = None
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -207,6 +218,70 @@ def build_tiny_guide(width: int = 8, out_channels: int = 8,
                         config={'width': width, 'out_channels': out_channels})
 
 
+def _is_torchvision_ops_mismatch(exc: BaseException) -> bool:
+    """Whether ``exc`` is torchvision's compiled ops not loading with the installed torch.
+
+    A torchvision wheel built for another torch (e.g. the CUDA build from PyPI next to the
+    CPU build of torch) cannot load its compiled ops; ``import torchvision`` then fails in
+    ``torchvision/_meta_registrations.py`` with ``RuntimeError: operator torchvision::nms
+    does not exist``.
+    """
+    return isinstance(exc, RuntimeError) and 'torchvision::' in str(exc) \
+        and 'does not exist' in str(exc)
+
+
+def _forget_modules(names: Tuple[str, ...]) -> None:
+    """Remove the packages ``names`` and their submodules from ``sys.modules``."""
+    for key in [k for k in sys.modules if k.split('.', 1)[0] in names]:
+        del sys.modules[key]
+
+
+def import_smp() -> Any:
+    """Import ``segmentation_models_pytorch`` (the optional extra ``authors``).
+
+    When the import fails only because torchvision's compiled ops do not match the
+    installed torch (see :func:`_is_torchvision_ops_mismatch`), the half-imported modules
+    are dropped and the import is retried once with an empty stand-in for
+    ``torchvision._meta_registrations``. That module only registers shapes of the detection
+    ops (``nms``, ``roi_align``...), which the authors' U-Net never uses; a warning says so
+    once.
+
+    Returns:
+        The ``segmentation_models_pytorch`` module.
+
+    Raises:
+        ValueError: the package (or one of its dependencies) is missing or does not import.
+    """
+    global _TORCHVISION_WORKAROUND
+    hint = ("loading the DADA authors' checkpoints needs the optional extra "
+            "'segmentation-models-pytorch' (pip install 'dada_ros[authors]', or "
+            'segmentation-models-pytorch, timm and torchvision with --no-deps and a '
+            'constraints file that pins torch, see scripts/setup.sh)')
+    try:
+        return importlib.import_module('segmentation_models_pytorch')
+    except (ImportError, OSError, RuntimeError) as exc:
+        if not _is_torchvision_ops_mismatch(exc):
+            raise ValueError(f'{hint}: {exc}') from exc
+        reason = str(exc)
+    _forget_modules(_SMP_CHAIN)
+    name = 'torchvision._meta_registrations'
+    sys.modules[name] = types.ModuleType(name, 'Stand-in set by dada_ros.core.models.')
+    try:
+        smp = importlib.import_module('segmentation_models_pytorch')
+    except (ImportError, OSError, RuntimeError) as exc:
+        _forget_modules(_SMP_CHAIN)
+        raise ValueError(f'{hint}: torchvision does not match torch ({reason}) and the '
+                         f'work-around failed: {exc}') from exc
+    if _TORCHVISION_WORKAROUND is None:
+        _TORCHVISION_WORKAROUND = reason
+        _LOGGER.warning(
+            'torchvision does not match the installed torch (%s): imported it without its '
+            'detection-op registrations (torchvision._meta_registrations), which the '
+            "authors' U-Net does not use. Install the torchvision build that matches torch "
+            'to silence this.', reason)
+    return smp
+
+
 def build_authors_guide(encoder: str = 'resnet50', feature_dim: int = 64,
                         depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
                         ) -> LearnedGuide:
@@ -214,14 +289,11 @@ def build_authors_guide(encoder: str = 'resnet50', feature_dim: int = 64,
 
     ``feature_extractor`` = ``_PadTo(Sequential(Upsample(x2, bicubic), smp.Unet,
     AvgPool2d(2)), 16)``; state-dict keys of the Unet are ``feature_extractor.inner.1.*``.
+
+    Raises:
+        ValueError: ``segmentation-models-pytorch`` is not installed (see :func:`import_smp`).
     """
-    try:
-        import segmentation_models_pytorch as smp  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ValueError(
-            "loading the DADA authors' checkpoints needs the optional extra "
-            "'segmentation-models-pytorch' (pip install segmentation-models-pytorch "
-            f'--no-deps plus timm, see the README): {exc}') from exc
+    smp = import_smp()
     unet = smp.Unet(encoder, classes=feature_dim, in_channels=4, encoder_weights=None)
     sequential = nn.Sequential(nn.Upsample(scale_factor=2, mode='bicubic', align_corners=False),
                                unet, nn.AvgPool2d(2))
