@@ -42,7 +42,7 @@ __all__ = [
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
     'copy_header', 'camera_info_to_k', 'camera_info_fits', 'output_camera_info',
-    'depth_to_pointcloud', 'read_points', 'pack_rgb',
+    'depth_to_pointcloud', 'PointCloudBuilder', 'read_points', 'pack_rgb',
 ]
 
 _HOST_BIG_ENDIAN = sys.byteorder == 'big'
@@ -300,12 +300,21 @@ def output_camera_info(info: CameraInfo, header: Header) -> CameraInfo:
     return out
 
 
-def pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    """Pack ``(..., 3)`` uint8 RGB into float32 values holding the bits of ``0x00RRGGBB``."""
+def pack_rgb(rgb: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Pack ``(..., 3)`` uint8 RGB into float32 values holding the bits of ``0x00RRGGBB``.
+
+    ``out``: optional float32 array (any strides) of shape ``rgb.shape[:-1]`` to write into.
+    """
     rgb = np.asarray(rgb, dtype=np.uint8)
-    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) \
-        | rgb[..., 2].astype(np.uint32)
-    return packed.view(np.float32)
+    if out is None:
+        out = np.empty(rgb.shape[:-1], dtype=np.float32)
+    packed = out.view(np.uint32)
+    packed[...] = rgb[..., 0]  # built in place: no temporary image per channel
+    packed <<= 8
+    packed |= rgb[..., 1]
+    packed <<= 8
+    packed |= rgb[..., 2]
+    return out
 
 
 _CLOUD_FIELDS = ('x', 'y', 'z', 'rgb')
@@ -316,6 +325,57 @@ def _byte_array(values: np.ndarray) -> 'array.array[int]':
     data = array.array('B')
     data.frombytes(np.ascontiguousarray(values).reshape(-1).view(np.uint8).data)
     return data
+
+
+class PointCloudBuilder:
+    """Builds organized ``PointCloud2`` messages, reusing one interleaved buffer.
+
+    The points and colours are written straight into an ``array('B')`` that outlives the
+    call (sized once per cloud shape), so a frame costs the back-projection, the colour
+    packing and the one copy the message's ``data`` setter makes; no image-sized
+    temporaries. Not thread-safe: use one builder per thread.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = array.array('B')
+
+    def _points(self, rows: int, cols: int, channels: int) -> np.ndarray:
+        size = rows * cols * channels * 4
+        if len(self._buffer) != size:
+            self._buffer = array.array('B', bytes(size))
+        return np.frombuffer(self._buffer, dtype=np.float32).reshape(rows, cols, channels)
+
+    def build(self, depth: np.ndarray, k: np.ndarray, header: Optional[Header] = None,
+              stride: int = 1, rgb: Optional[np.ndarray] = None) -> PointCloud2:
+        """Return the cloud of ``depth``; see :func:`depth_to_pointcloud` for the layout."""
+        if rgb is not None and (rgb.ndim != 3 or rgb.shape[2] != 3
+                                or rgb.shape[:2] != depth.shape):
+            raise ValueError(f'rgb shape {rgb.shape} does not match depth shape {depth.shape}')
+        if depth.ndim != 2:
+            raise ValueError(f'depth must be (H, W), got shape {depth.shape}')
+        rows, cols = decimate(depth, stride).shape
+        channels = 3 if rgb is None else 4
+        # One float32 row per point: x, y, z (and rgb), i.e. point_step 12 (16 with color).
+        cloud = self._points(rows, cols, channels)
+        backproject(depth, k, stride, out=cloud)
+        if rgb is not None:
+            pack_rgb(decimate(rgb, stride), out=cloud[..., 3])
+        msg = PointCloud2()
+        if header is not None:
+            msg.header = copy_header(header)
+        msg.height = int(rows)
+        msg.width = int(cols)
+        msg.fields = [PointField(name=name, offset=4 * index, datatype=PointField.FLOAT32,
+                                 count=1)
+                      for index, name in enumerate(_CLOUD_FIELDS[:channels])]
+        msg.is_bigendian = _HOST_BIG_ENDIAN
+        msg.point_step = 4 * channels
+        msg.row_step = msg.point_step * cols
+        msg.is_dense = False
+        msg.data = self._buffer  # the setter copies, unless ROS_PYTHON_CHECK_FIELDS=1 ...
+        if msg.data is self._buffer:  # ... made the message keep it: hand it over
+            self._buffer = array.array('B')
+        return msg
 
 
 def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Header] = None,
@@ -333,30 +393,9 @@ def depth_to_pointcloud(depth: np.ndarray, k: np.ndarray, header: Optional[Heade
         A cloud of ``ceil(H / stride)`` rows by ``ceil(W / stride)`` columns with float32
         ``x``, ``y``, ``z`` (NaN for invalid points, ``is_dense`` false) and, when ``rgb``
         is given, ``rgb`` (float32 bits of ``0x00RRGGBB``) at offset 12, point_step 16.
+        A node publishing every frame should keep a :class:`PointCloudBuilder` instead.
     """
-    points = backproject(depth, k, stride)
-    rows, cols = points.shape[:2]
-    color = rgb is not None
-    # One float32 row per point: x, y, z (and rgb), i.e. point_step 12 (16 with color).
-    cloud = np.empty((rows, cols, 4 if color else 3), dtype=np.float32)
-    cloud[..., :3] = points
-    if rgb is not None:
-        if rgb.shape[:2] != depth.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f'rgb shape {rgb.shape} does not match depth shape {depth.shape}')
-        cloud[..., 3] = pack_rgb(decimate(rgb, stride))
-    msg = PointCloud2()
-    if header is not None:
-        msg.header = copy_header(header)
-    msg.height = int(rows)
-    msg.width = int(cols)
-    msg.fields = [PointField(name=name, offset=4 * index, datatype=PointField.FLOAT32, count=1)
-                  for index, name in enumerate(_CLOUD_FIELDS[:cloud.shape[2]])]
-    msg.is_bigendian = _HOST_BIG_ENDIAN
-    msg.point_step = 4 * cloud.shape[2]
-    msg.row_step = msg.point_step * cols
-    msg.is_dense = False
-    msg.data = _byte_array(cloud)
-    return msg
+    return PointCloudBuilder().build(depth, k, header, stride, rgb)
 
 
 def read_points(msg: PointCloud2) -> Dict[str, np.ndarray]:

@@ -78,8 +78,8 @@ from std_msgs.msg import Header
 import torch
 
 from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, copy_header,
-                          depth_to_image, depth_to_pointcloud, image_to_depth_checked,
-                          image_to_rgb, ImageConversionError, output_camera_info)
+                          depth_to_image, image_to_depth_checked, image_to_rgb,
+                          ImageConversionError, output_camera_info, PointCloudBuilder)
 from .core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
 from .core.sync import ApproximateTimePairer, ArrivalPairer
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
@@ -229,6 +229,8 @@ class DadaEngine:
         self._window: Dict[str, int] = collections.defaultdict(int)
         self._latencies: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
         self._solve_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self._wait_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self._output_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
         self._loggers: Dict[str, RcutilsLogger] = {}
         self._pending_solver: Dict[str, Any] = {}
         self._errors_seen = 0
@@ -258,6 +260,7 @@ class DadaEngine:
         self._wake = threading.Condition(self._lock)
         self._slot: Optional[_Frame] = None
         self._worker: Optional[threading.Thread] = None
+        self._clouds = PointCloudBuilder()  # used by the worker thread only
 
     @property
     def logger(self) -> RcutilsLogger:
@@ -618,26 +621,31 @@ class DadaEngine:
             self._pub_info.publish(output_camera_info(info, frame.header))
             if self._values['points.enable']:
                 rgb = frame.rgb if self._values['points.color'] else None
-                self._pub_points.publish(depth_to_pointcloud(
+                self._pub_points.publish(self._clouds.build(
                     dense, k, frame.header, int(self._values['points.stride']), rgb))
         done = time.monotonic()
         with self._lock:
             self._latencies.append(done - frame.arrival)
+            self._wait_times.append(started - frame.arrival)
             self._solve_times.append(solved - started)
+            self._output_times.append(done - solved)
             self._counts['published'] += 1
             self._window['published'] += 1
         self.logger.debug(
             f'frame {frame.header.stamp.sec}.{frame.header.stamp.nanosec:09d}: '
-            f'{width}x{height}, solve {1e3 * (solved - started):.1f} ms, '
-            f'latency {1e3 * (done - frame.arrival):.1f} ms')
+            f'{width}x{height}, latency {1e3 * (done - frame.arrival):.1f} ms = wait '
+            f'{1e3 * (started - frame.arrival):.1f} + solve {1e3 * (solved - started):.1f} '
+            f'+ outputs {1e3 * (done - solved):.1f} ms')
 
     # --- diagnostics ----------------------------------------------------------------------
     def statistics(self) -> Dict[str, Any]:
         """Return a snapshot of counters, rates (Hz) and latencies (ms) since the last call.
 
         ``latency_*`` is the node's end-to-end time from the arrival of the later input
-        message of a pair to the publication of its outputs; ``solve_*`` is the
-        ``DepthUpsampler.up`` part of it.
+        message of a pair to the publication of its outputs, the sum of ``wait_mean_ms``
+        (conversion, pairing and hand-over to the worker), ``solve_*`` (the
+        ``DepthUpsampler.up`` call) and ``output_mean_ms`` (building and publishing the
+        depth image, camera_info and cloud).
         """
         now = time.monotonic()
         with self._lock:
@@ -646,6 +654,8 @@ class DadaEngine:
             self._window_start = now
             latencies = np.array(self._latencies, dtype=np.float64) * 1e3
             solves = np.array(self._solve_times, dtype=np.float64) * 1e3
+            waits = np.array(self._wait_times, dtype=np.float64) * 1e3
+            outputs = np.array(self._output_times, dtype=np.float64) * 1e3
             counts = dict(self._counts)
             errors = dict(self._errors)
 
@@ -666,6 +676,8 @@ class DadaEngine:
             'latency_p95_ms': p95(latencies),
             'solve_mean_ms': mean(solves),
             'solve_p95_ms': p95(solves),
+            'wait_mean_ms': mean(waits),
+            'output_mean_ms': mean(outputs),
             'warmup_ms': self._warmup_ms,
             'received_rgb': counts.get('in_rgb', 0),
             'received_depth': counts.get('in_depth', 0),

@@ -22,6 +22,7 @@ from dada_ros.conversions import (
     image_to_rgb,
     ImageConversionError,
     pack_rgb,
+    PointCloudBuilder,
     read_points,
     rgb_to_image,
     StepTooSmallError,
@@ -266,3 +267,21 @@ def test_pointcloud_without_color_and_packing() -> None:
     assert packed[0] == 0x00123456
     with pytest.raises(ValueError):
         depth_to_pointcloud(np.ones((2, 3), np.float32), k, rgb=np.zeros((3, 3, 3), np.uint8))
+
+
+def test_pointcloud_builder_reuses_its_buffer_but_not_the_messages() -> None:
+    """A reused builder matches the one-off function; earlier messages keep their points."""
+    k = np.array([[50.0, 0, 15.5], [0, 60.0, 11.5], [0, 0, 1]])
+    rgb = _sample('rgb8', 24, 32)
+    near = np.full((24, 32), 1.0, dtype=np.float32)
+    far = np.full((24, 32), 7.0, dtype=np.float32)
+    builder = PointCloudBuilder()
+    first = builder.build(near, k, _header(), 1, rgb)
+    second = builder.build(far, k, _header(), 1, rgb)
+    assert bytes(first.data) == bytes(depth_to_pointcloud(near, k, _header(), 1, rgb).data)
+    assert bytes(second.data) == bytes(depth_to_pointcloud(far, k, _header(), 1, rgb).data)
+    np.testing.assert_allclose(read_points(first)['z'], 1.0)
+    third = builder.build(far, k, _header(), 2, None)  # another shape: a new buffer
+    assert third.point_step == 12 and (third.height, third.width) == (12, 16)
+    np.testing.assert_allclose(read_points(second)['z'], 7.0)
+    assert near[0, 0] == 1.0 and far[0, 0] == 7.0  # inputs untouched

@@ -9,7 +9,7 @@ depth ``z`` maps to ``((u - cx) * z / fx, (v - cy) * z / fy, z)``.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -57,7 +57,8 @@ def decimate(array: np.ndarray, stride: int) -> np.ndarray:
     return array[::stride, ::stride]
 
 
-def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1) -> np.ndarray:
+def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
     """Back-project a depth image into an organized point array in the optical frame.
 
     Args:
@@ -65,6 +66,9 @@ def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1) -> np.ndarray
             NaN, Inf and values ``<= 0`` are invalid.
         k: ``(3, 3)`` (or 9-element) pinhole camera matrix for the ``(H, W)`` image.
         stride: keep every ``stride``-th row and column (pixel ``(0, 0)`` is always kept).
+        out: optional float32 array of shape ``(rows, cols, C)``, ``C >= 3`` (e.g. the
+            interleaved buffer of a point cloud): ``x, y, z`` are written into its first
+            three channels and the view ``out[..., :3]`` is returned. Default: a new array.
 
     Returns:
         ``(ceil(H / stride), ceil(W / stride), 3)`` float32 array of ``(x, y, z)`` in the
@@ -76,15 +80,22 @@ def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1) -> np.ndarray
         raise ValueError('depth must be an (H, W) numeric array, got '
                          f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
     fx, fy, cx, cy = intrinsics(k)
-    z = decimate(depth, stride).astype(np.float32, copy=True)
+    decimated = decimate(depth, stride)
+    rows, cols = decimated.shape
+    if out is None:
+        out = np.empty((rows, cols, 3), dtype=np.float32)
+    elif out.dtype != np.float32 or out.ndim != 3 or out.shape[:2] != (rows, cols) \
+            or out.shape[2] < 3:
+        raise ValueError(f'out must be float32 ({rows}, {cols}, >=3), got '
+                         f'{out.dtype} {out.shape}')
+    points = out[..., :3]
+    z = points[..., 2]
+    z[...] = decimated  # never writes into the caller's depth
     z[~(np.isfinite(z) & (z > 0))] = np.nan
-    rows, cols = z.shape
     u = np.arange(cols, dtype=np.float64) * stride
     v = np.arange(rows, dtype=np.float64) * stride
     x_factor = ((u - cx) / fx).astype(np.float32)
     y_factor = ((v - cy) / fy).astype(np.float32)
-    points = np.empty((rows, cols, 3), dtype=np.float32)
     np.multiply(z, x_factor[None, :], out=points[..., 0])
     np.multiply(z, y_factor[:, None], out=points[..., 1])
-    points[..., 2] = z
     return points
