@@ -70,7 +70,7 @@ from .core.datasets import (block_average, errors, FACTORS, load_scenes, make_sa
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.initial import masked_bicubic
 from .core.models import build_tiny_guide, guide_from_checkpoint, LearnedGuide, read_checkpoint
-from .core.solver import PyramidSolver
+from .core.solver import PyramidSolver, solve_differentiable
 from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 
 CROP_SIZES = (128, 160, 192, 224, 256)
@@ -151,9 +151,17 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
 
 
 def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
-            window: int) -> torch.Tensor:
-    """Prediction ``(B, 1, H, W)``: gradient-free pyramid start, then ``window`` steps."""
+            window: int, through: str = 'pyramid') -> torch.Tensor:
+    """Prediction ``(B, 1, H, W)`` with gradients to the guide.
+
+    ``through='pyramid'``: the deployed pyramid solver at ``pre_iterations``, differentiable
+    end to end (:func:`dada_ros.core.solver.solve_differentiable`). ``'window'``: a
+    gradient-free pyramid start, then ``window`` differentiable steps of the paper's loop.
+    """
     cv, ch = guide.coefficients(batch.rgb, batch.initial)
+    if through == 'pyramid':
+        return solve_differentiable(batch.initial, cv, ch, batch.source, batch.valid,
+                                    batch.factor, pre_iterations)
     starts = []
     with torch.no_grad():
         for b in range(batch.rgb.shape[0]):
@@ -294,12 +302,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='learning rate at --total-steps (cosine decay)')
     parser.add_argument('--total-steps', type=int, default=0,
                         help='length of the cosine schedule (0: constant --lr)')
+    parser.add_argument('--through', choices=('pyramid', 'window'), default='pyramid',
+                        help="what the loss back-propagates through: 'pyramid' = the deployed "
+                        "solver at the drawn budget, end to end; 'window' = --window steps of "
+                        'the paper loop after a gradient-free pyramid start')
     parser.add_argument('--window', type=int, default=64,
                         help='differentiable diffusion steps after the gradient-free start')
     parser.add_argument('--pre-min', type=int, default=96,
-                        help='smallest gradient-free pyramid budget (per level)')
+                        help='smallest pyramid budget (finest level): gradient-free start for '
+                        "'window', the differentiable solve for 'pyramid'")
     parser.add_argument('--pre-max', type=int, default=96,
-                        help='largest gradient-free pyramid budget (per level)')
+                        help='largest pyramid budget (finest level)')
     parser.add_argument('--factors', type=int, nargs='+', default=list(FACTORS),
                         help='training factors, drawn uniformly from this list (repeat one '
                         'to weight it)')
@@ -403,7 +416,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            device)
         for group in optimiser.param_groups:
             group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
-        loss = LOSSES[args.loss](forward(guide, batch, solver, pre, args.window), batch.gt)
+        prediction = forward(guide, batch, solver, pre, args.window, args.through)
+        loss = LOSSES[args.loss](prediction, batch.gt)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(guide.parameters(), 1.0)

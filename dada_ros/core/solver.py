@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from .diffusion import EPS
+from .diffusion import adjust_step, diffuse_step, EPS
 
 #: Step of Eq. 1 used by the accelerated solver; 1/8 keeps the stencil's centre weight >= 1/2.
 ACCELERATED_RATE = 0.125
@@ -276,3 +276,61 @@ class PyramidSolver:
                 coarser = self._run_level(level, steps)
         assert coarser is not None
         return coarser.clone()
+
+
+def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
+                         source: torch.Tensor, valid: torch.Tensor, factor: int,
+                         iterations: int, rate: float = ACCELERATED_RATE,
+                         momentum: float = MOMENTUM) -> torch.Tensor:
+    """Batched, autograd-friendly twin of :meth:`PyramidSolver.solve` (used for training).
+
+    Same levels, coarsening, budget, momentum and positivity floor, written with plain
+    out-of-place operations, so the loss reaches the coefficients of every level: the
+    coarse levels carry the long-range part of the answer (see the module docstring) and
+    training through them teaches the network what the deployed solver does with its
+    features. It allocates per step: use :class:`PyramidSolver` for inference.
+
+    Args:
+        initial: ``(B, 1, H, W)`` positive initial estimate.
+        cv: ``(B, 1, H-1, W)`` and ``ch``: ``(B, 1, H, W-1)`` coefficients in (0, 1].
+        source: ``(B, 1, H/f, W/f)`` positive source (any value where invalid).
+        valid: ``(B, 1, H/f, W/f)`` bool.
+        factor: integer block factor f.
+        iterations: steps at the finest level (half as many at coarser levels).
+
+    Returns:
+        ``(B, 1, H, W)``; block means equal the source where it is valid.
+    """
+    if initial.dim() != 4 or initial.shape[1] != 1:
+        raise ValueError(f'initial must be (B, 1, H, W), got {tuple(initial.shape)}')
+    height, width = initial.shape[-2:]
+    factors = level_factors(height, width, factor)
+    cvs, chs, inits = [cv], [ch], [initial]
+    for _ in factors[1:]:
+        cv_coarse, ch_coarse = coarsen_coefficients(cvs[-1], chs[-1])
+        cvs.append(cv_coarse)
+        chs.append(ch_coarse)
+        inits.append(F.avg_pool2d(inits[-1], 2))
+    any_invalid = bool((~valid).any())
+    estimate: Optional[torch.Tensor] = None
+    for index in reversed(range(len(factors))):
+        level_factor = factors[index]
+        if estimate is None:
+            estimate = inits[index]
+        else:
+            estimate = F.interpolate(estimate, scale_factor=2, mode='bilinear',
+                                     align_corners=False)
+        estimate = adjust_step(estimate, source, valid, level_factor)
+        if level_factor == 1 and not any_invalid:
+            continue  # the adjustment alone pins every pixel (as in PyramidSolver.solve)
+        steps = iterations if index == 0 else coarse_iterations(iterations)
+        extrapolated = estimate
+        for _ in range(steps):
+            # x_k+1 = Eq. 3 (Eq. 1 (y_k)); y_k+1 = x_k+1 + momentum (x_k+1 - x_k), positive
+            current = adjust_step(diffuse_step(extrapolated, cvs[index], chs[index], rate),
+                                  source, valid, level_factor)
+            extrapolated = (current + momentum * (current - estimate)).clamp_min(
+                POSITIVE_FLOOR)
+            estimate = current
+    assert estimate is not None
+    return estimate
