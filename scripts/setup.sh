@@ -20,6 +20,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+# shellcheck source=scripts/torch_first.sh
+source "$ROOT/scripts/torch_first.sh"
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 TORCH_SPEC=${DADA_TORCH_SPEC:-torch==2.13.0+cpu}
@@ -41,7 +43,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
-want=$({ cat "$ROOT/scripts/setup.sh" "$ROOT/setup.py"; "$VPY" --version; echo "$TORCH_SPEC"; } \
+want=$({ cat "$ROOT/scripts/setup.sh" "$ROOT/scripts/torch_first.sh" "$ROOT/setup.py"; "$VPY" --version; echo "$TORCH_SPEC"; } \
        | sha256sum | cut -d' ' -f1)
 
 check() {
@@ -65,20 +67,8 @@ PIP=("$VPY" -m pip --disable-pip-version-check)
 echo "[setup] installing build tools"
 "${PIP[@]}" install -q 'pip>=23' 'setuptools>=64' wheel
 
-echo "[setup] installing $TORCH_SPEC first (CPU build; never a CUDA build by accident)"
-if ! "${PIP[@]}" install -q "$TORCH_SPEC"; then
-  echo "[setup] ERROR: could not install $TORCH_SPEC." >&2
-  echo "[setup] Put the CPU wheel in a pip find-links folder (PIP_FIND_LINKS), or choose" >&2
-  echo "[setup] another build explicitly, e.g. DADA_TORCH_SPEC=torch==2.13.0 bash $0" >&2
-  exit 1
-fi
 CONSTRAINTS="$VENV/dada_ros-constraints.txt"
-"$VPY" - "$CONSTRAINTS" <<'PY'
-import sys
-from importlib.metadata import version
-with open(sys.argv[1], 'w') as f:
-    f.write(f"torch=={version('torch')}\n")
-PY
+install_torch_first "$VPY" "$TORCH_SPEC" "$CONSTRAINTS" setup
 
 echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${ROS_WHEELS[@]}"

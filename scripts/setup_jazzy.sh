@@ -16,6 +16,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+# shellcheck source=scripts/torch_first.sh
+source "$ROOT/scripts/torch_first.sh"
 VENV="$ROOT/.venv-jazzy"
 PY=${PYTHON:-python3}
 TORCH_SPEC=${DADA_TORCH_SPEC:-torch==2.13.0+cpu}
@@ -39,7 +41,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
-want=$({ cat "$ROOT/scripts/setup_jazzy.sh" "$ROOT/setup.py"; "$VPY" --version; \
+want=$({ cat "$ROOT/scripts/setup_jazzy.sh" "$ROOT/scripts/torch_first.sh" "$ROOT/setup.py"; "$VPY" --version; \
          echo "$TORCH_SPEC"; } | sha256sum | cut -d' ' -f1)
 
 check() {
@@ -62,18 +64,8 @@ PIP=("$VPY" -m pip --disable-pip-version-check)
 echo "[setup-jazzy] installing build tools"
 "${PIP[@]}" install -q 'pip>=23' 'setuptools>=64,<80' wheel
 
-echo "[setup-jazzy] installing $TORCH_SPEC first (CPU build)"
-if ! "${PIP[@]}" install -q "$TORCH_SPEC"; then
-  echo "[setup-jazzy] ERROR: could not install $TORCH_SPEC (see scripts/setup.sh)." >&2
-  exit 1
-fi
 CONSTRAINTS="$VENV/dada_ros-constraints.txt"
-"$VPY" - "$CONSTRAINTS" <<'PY'
-import sys
-from importlib.metadata import version
-with open(sys.argv[1], 'w') as f:
-    f.write(f"torch=={version('torch')}\n")
-PY
+install_torch_first "$VPY" "$TORCH_SPEC" "$CONSTRAINTS" setup-jazzy
 
 echo "[setup-jazzy] installing ROS 2 Jazzy wheels: ${JAZZY_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${JAZZY_WHEELS[@]}"
