@@ -16,7 +16,7 @@ import argparse
 import time
 from typing import Callable, Tuple
 
-from dada_ros.core.solver import MOMENTUM, POSITIVE_FLOOR, PyramidSolver
+from dada_ros.core.solver import level_momentum, POSITIVE_FLOOR, PyramidSolver
 import torch
 
 
@@ -40,7 +40,7 @@ def functional_step(height: int, width: int, factor: int) -> Callable[..., Tuple
         ratio = (source.view(h, w, factor) / means.view(h, w, 1)).view(h, width)
         ratio = torch.where(invalid, torch.ones_like(ratio), ratio)
         x = (rows * ratio.view(h, 1, width)).view(height, width)
-        return x, torch.lerp(previous, x, 1.0 + MOMENTUM).clamp_min(POSITIVE_FLOOR)
+        return x, torch.lerp(previous, x, 1.0 + level_momentum(8)).clamp_min(POSITIVE_FLOOR)
 
     return step
 
