@@ -117,6 +117,7 @@ class _Level:
     ratio: torch.Tensor        # (h, W) source / block mean, repeated along each block's columns
     source: torch.Tensor       # (h, W) source repeated along columns (1 where invalid)
     invalid: torch.Tensor      # (h, W) bool
+    any_invalid: bool = False  # whether ``invalid`` has a True (else Eq. 3 skips the mask)
 
 
 class PyramidSolver:
@@ -138,7 +139,7 @@ class PyramidSolver:
         self._levels: List[_Level] = []
         self._key: Tuple[object, ...] = ()
         self.use_cuda_graphs = True
-        self._graphs: Dict[Tuple[int, int], Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._graphs: Dict[Tuple[int, int, bool], Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
 
     def _allocate(self, height: int, width: int, factor: int, device: torch.device) -> None:
         key = (height, width, factor, device)
@@ -164,7 +165,8 @@ class PyramidSolver:
         self._key = key
 
     def _set_level_inputs(self, level: _Level, cv: torch.Tensor, ch: torch.Tensor,
-                          source: torch.Tensor, invalid: torch.Tensor) -> None:
+                          source: torch.Tensor, invalid: torch.Tensor,
+                          any_invalid: bool) -> None:
         """Stencil weights of Eq. 1 (I' = w_c I + sum_q rate c_pq I_q) and the source."""
         torch.mul(cv, self.rate, out=level.w_vertical)
         torch.mul(ch, self.rate, out=level.w_horizontal)
@@ -178,6 +180,7 @@ class PyramidSolver:
         level.source.copy_(source.repeat_interleave(f, dim=1))
         level.invalid.copy_(invalid.repeat_interleave(f, dim=1))
         level.source.masked_fill_(level.invalid, 1.0)
+        level.any_invalid = any_invalid
 
     @staticmethod
     def _diffuse(level: _Level, start: torch.Tensor, out: torch.Tensor) -> None:
@@ -203,7 +206,8 @@ class PyramidSolver:
         level.block_means.mul_(1.0 / float(f * f)).add_(EPS)
         torch.div(level.source.view(h, w, f), level.block_means.view(h, w, 1),
                   out=level.ratio.view(h, w, f))
-        level.ratio.masked_fill_(level.invalid, 1.0)
+        if level.any_invalid:  # a full-image pass saved on every step when all blocks are valid
+            level.ratio.masked_fill_(level.invalid, 1.0)
         rows.mul_(level.ratio.view(h, 1, big_w))
 
     def _iterate(self, level: _Level, iterations: int) -> torch.Tensor:
@@ -234,7 +238,7 @@ class PyramidSolver:
         """
         if level.x.device.type != 'cuda' or not self.use_cuda_graphs:
             return self._iterate(level, iterations)
-        key = (id(level), iterations)
+        key = (id(level), iterations, level.any_invalid)
         if key in self._graphs:
             graph, result = self._graphs[key]
             graph.replay()
@@ -278,7 +282,8 @@ class PyramidSolver:
         coarser: Optional[torch.Tensor] = None
         for index in reversed(range(len(self._levels))):
             level = self._levels[index]
-            self._set_level_inputs(level, cvs[index][0, 0], chs[index][0, 0], source, invalid)
+            self._set_level_inputs(level, cvs[index][0, 0], chs[index][0, 0], source, invalid,
+                                   any_invalid)
             if coarser is None:
                 level.x.copy_(inits[index][0, 0])
             else:
