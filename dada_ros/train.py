@@ -324,6 +324,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='pyramid budget of the validation (the default of the node)')
     parser.add_argument('--width', type=int, default=8, help='TinyUNet width')
     parser.add_argument('--channels', type=int, default=8, help='output feature channels')
+    parser.add_argument('--full-decoder', action='store_true',
+                        help='TinyUNet decoder back to full resolution (see TinyUNet)')
     parser.add_argument('--val-every', type=int, default=100)
     parser.add_argument('--val-scenes', nargs='+', default=list(SELECTION_SCENES),
                         help='training scenes set aside for validation and selection '
@@ -357,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     state_path = args.out / 'train_state.pt'
 
     torch.manual_seed(args.seed)  # the network's initialisation
-    guide = build_tiny_guide(args.width, args.channels)
+    guide = build_tiny_guide(args.width, args.channels, full_decoder=args.full_decoder)
     if args.init is not None:
         guide = guide_from_checkpoint(read_checkpoint(args.init), str(args.init))
     guide.to(device).train()

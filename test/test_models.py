@@ -29,8 +29,8 @@ def _inputs(h: int = 37, w: int = 53, seed: int = 0) -> Tuple[torch.Tensor, torc
     return rgb, initial
 
 
-def _perturbed_guide() -> LearnedGuide:
-    guide = build_tiny_guide()
+def _perturbed_guide(full_decoder: bool = False) -> LearnedGuide:
+    guide = build_tiny_guide(full_decoder=full_decoder)
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for parameter in guide.parameters():
@@ -48,16 +48,18 @@ class _Marker:
         return (Path.touch, (self.path,))
 
 
-def test_tiny_unet_is_light_and_keeps_any_size() -> None:
-    net = TinyUNet()
+@pytest.mark.parametrize('full_decoder', [False, True])
+def test_tiny_unet_is_light_and_keeps_any_size(full_decoder: bool) -> None:
+    net = TinyUNet(full_decoder=full_decoder)
     assert 100_000 <= parameter_count(net) <= 1_000_000
     out = net(torch.randn(2, 4, 45, 61))
     assert out.shape == (2, net.out_channels, 45, 61)
 
 
-def test_fresh_guide_equals_unlearned_guide() -> None:
+@pytest.mark.parametrize('full_decoder', [False, True])
+def test_fresh_guide_equals_unlearned_guide(full_decoder: bool) -> None:
     rgb, initial = _inputs()
-    cv, ch = build_tiny_guide().coefficients(rgb, initial)
+    cv, ch = build_tiny_guide(full_decoder=full_decoder).coefficients(rgb, initial)
     cv0, ch0 = RgbGuide().coefficients(rgb, initial)
     assert torch.allclose(cv, cv0, atol=1e-6) and torch.allclose(ch, ch0, atol=1e-6)
 
@@ -70,8 +72,9 @@ def test_guide_rejects_bad_shapes() -> None:
         build_tiny_guide().coefficients(rgb, initial[:, :, :-1])
 
 
-def test_own_checkpoint_round_trip(tmp_path: Path) -> None:
-    guide = _perturbed_guide()
+@pytest.mark.parametrize('full_decoder', [False, True])
+def test_own_checkpoint_round_trip(tmp_path: Path, full_decoder: bool) -> None:
+    guide = _perturbed_guide(full_decoder)
     path = tmp_path / 'w.pt'
     torch.save(guide.checkpoint({'note': 'test'}), path)
     loaded = load_learned_guide(path)

@@ -62,21 +62,26 @@ class TinyUNet(nn.Module):
     """A light U-Net (about 0.27 M parameters) that maps RGB + depth to guide features.
 
     Four strided levels (1/2 .. 1/16) give context to tell depth edges from texture; the
-    decoder returns to 1/4 resolution. The output is a 1x1 convolution of the input, the
-    full-resolution stem and the (bilinearly upsampled) decoder, so fine edges stay sharp
-    at little cost. With
-    :meth:`init_as_rgb_guide` the output starts as the unlearned DADA features.
+    decoder returns to 1/4 resolution, or with ``full_decoder`` on to full resolution
+    through two more skip levels (1/2 and 1/1; +6 k parameters). The output is a 1x1
+    convolution of the input, the full-resolution stem and the decoder (bilinearly upsampled
+    from 1/4 without ``full_decoder``). The coefficients depend on differences between
+    neighbouring pixels, which a decoder at 1/4 resolution can only change smoothly;
+    ``full_decoder`` lets the network cancel a texture edge or sharpen a depth edge at the
+    pixel. With :meth:`init_as_rgb_guide` the output starts as the unlearned DADA features.
 
     Input ``(B, in_channels, H, W)``, any H and W (padded internally to a multiple of 16);
     output ``(B, out_channels, H, W)``.
     """
 
-    def __init__(self, in_channels: int = 4, out_channels: int = 8, width: int = 8) -> None:
+    def __init__(self, in_channels: int = 4, out_channels: int = 8, width: int = 8,
+                 full_decoder: bool = False) -> None:
         super().__init__()
         w = width
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.width = width
+        self.full_decoder = full_decoder
         self.stem = _conv(in_channels, w)                                # 1/1
         self.enc1 = nn.Sequential(_conv(w, 2 * w, 2), _conv(2 * w, 2 * w))          # 1/2
         self.enc2 = nn.Sequential(_conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w))      # 1/4
@@ -88,7 +93,10 @@ class TinyUNet(nn.Module):
         # decoder term is projected at 1/4 resolution and only out_channels are upsampled.
         self.head_in = nn.Conv2d(in_channels, out_channels, 1)
         self.head_stem = nn.Conv2d(w, out_channels, 1, bias=False)
-        self.head_dec = nn.Conv2d(4 * w, out_channels, 1, bias=False)
+        self.head_dec = nn.Conv2d((w if full_decoder else 4 * w), out_channels, 1, bias=False)
+        if full_decoder:
+            self.dec1 = nn.Sequential(nn.Conv2d(6 * w, 2 * w, 1), _conv(2 * w, 2 * w))
+            self.dec0 = nn.Sequential(nn.Conv2d(3 * w, w, 1), _conv(w, w))
 
     def init_as_rgb_guide(self) -> None:
         """Set the head so the output equals the unlearned guide's features.
@@ -118,7 +126,13 @@ class TinyUNet(nn.Module):
         s4 = self.enc4(s3)
         d3 = self.dec3(torch.cat([_up(s4, s3), s3], 1))
         d2 = self.dec2(torch.cat([_up(d3, s2), s2], 1))
-        out = self.head_in(padded) + self.head_stem(s0) + _up(self.head_dec(d2), s0)
+        if self.full_decoder:
+            d1 = self.dec1(torch.cat([_up(d2, s1), s1], 1))
+            d0 = self.dec0(torch.cat([_up(d1, s0), s0], 1))
+            decoded = self.head_dec(d0)
+        else:
+            decoded = _up(self.head_dec(d2), s0)
+        out = self.head_in(padded) + self.head_stem(s0) + decoded
         return out[:, :, :h, :w]
 
 
@@ -209,13 +223,15 @@ def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
                          f'got {tuple(initial.shape)}')
 
 
-def build_tiny_guide(width: int = 8, out_channels: int = 8,
-                     k: float = K_DEFAULT) -> LearnedGuide:
+def build_tiny_guide(width: int = 8, out_channels: int = 8, k: float = K_DEFAULT,
+                     full_decoder: bool = False) -> LearnedGuide:
     """Build a :class:`LearnedGuide` with a :class:`TinyUNet` that starts as the RGB guide."""
-    net = TinyUNet(4, out_channels, width)
+    net = TinyUNet(4, out_channels, width, full_decoder)
     net.init_as_rgb_guide()
-    return LearnedGuide(net, k, arch='tiny_unet',
-                        config={'width': width, 'out_channels': out_channels})
+    config: Dict[str, Any] = {'width': width, 'out_channels': out_channels}
+    if full_decoder:  # older checkpoints have no such key: they load as before
+        config['full_decoder'] = True
+    return LearnedGuide(net, k, arch='tiny_unet', config=config)
 
 
 def _is_torchvision_ops_mismatch(exc: BaseException) -> bool:
@@ -345,7 +361,8 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
         config = obj.get('config', {})
         if obj.get('arch') != 'tiny_unet' or not isinstance(config, Mapping):
             raise ValueError(f'{source}: unknown architecture {obj.get("arch")!r}')
-        guide = build_tiny_guide(int(config.get('width', 8)), int(config.get('out_channels', 8)))
+        guide = build_tiny_guide(int(config.get('width', 8)), int(config.get('out_channels', 8)),
+                                 full_decoder=bool(config.get('full_decoder', False)))
         _load_strict(guide, obj.get('state_dict'), source)
         return guide
     authors = _authors_state(obj)
