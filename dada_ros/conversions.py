@@ -15,7 +15,8 @@ Everything the node translates lives here:
   :func:`camera_info_fits` and :func:`output_camera_info` - the camera_info published with
   the dense depth (shared by the node and the offline bag tool).
 * :func:`depth_to_pointcloud` / :func:`read_points` - organized ``sensor_msgs/PointCloud2``
-  with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field.
+  with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field;
+  :class:`PointCloudBuilder` builds the same clouds frame after frame in one reused buffer.
 
 Row padding (``step`` larger than ``width * bytes_per_pixel``) and ``is_bigendian`` are
 honoured on input; malformed messages raise subclasses of :class:`ImageConversionError`
