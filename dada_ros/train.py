@@ -104,9 +104,30 @@ def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
     return (rgb.transpose(2, 0, 1).astype(np.float32) / 255.0 - mean) / std
 
 
+def augment_crop(rgb: np.ndarray, gt: np.ndarray,
+                 rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Vertical flip, transpose, colour-channel permutation and gain/offset, each at random.
+
+    Geometry changes apply to both arrays; colour changes only to ``rgb`` (uint8, clipped),
+    so the network cannot rely on particular colours or on image orientation.
+    """
+    if rng.random() < 0.5:
+        rgb, gt = rgb[::-1], gt[::-1]
+    if rng.random() < 0.5:
+        rgb, gt = rgb.transpose(1, 0, 2), gt.T
+    if rng.random() < 0.5:
+        rgb = rgb[:, :, rng.permutation(3)]
+    gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-20.0, 20.0)
+    rgb = np.clip(rgb.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb), np.ascontiguousarray(gt)
+
+
 def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
-               factors: Sequence[int], device: torch.device) -> Batch:
-    """Draw the batch of step ``step`` (deterministic in ``(seed, step)``)."""
+               factors: Sequence[int], device: torch.device, augment: bool = False) -> Batch:
+    """Draw the batch of step ``step`` (deterministic in ``(seed, step)``).
+
+    ``augment`` adds :func:`augment_crop` (and its random draws) to every crop.
+    """
     rng = np.random.default_rng([seed, step])
     factor = int(rng.choice(factors))
     size = int(rng.choice(CROP_SIZES))
@@ -127,6 +148,8 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
             continue
         if rng.random() < 0.5:
             gt, rgb = gt[:, ::-1], rgb[:, ::-1]
+        if augment:
+            rgb, gt = augment_crop(rgb, gt, rng)
         gt = np.ascontiguousarray(gt)
         source = block_average(gt, factor)
         valid = np.isfinite(source)
@@ -324,6 +347,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='pyramid budget of the validation (the default of the node)')
     parser.add_argument('--width', type=int, default=8, help='TinyUNet width')
     parser.add_argument('--channels', type=int, default=8, help='output feature channels')
+    parser.add_argument('--augment', action='store_true',
+                        help='also flip vertically, transpose and jitter colours (augment_crop)')
     parser.add_argument('--full-decoder', action='store_true',
                         help='TinyUNet decoder back to full resolution (see TinyUNet)')
     parser.add_argument('--val-every', type=int, default=100)
@@ -415,7 +440,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rng = np.random.default_rng([args.seed, step_index, 1])
         pre = int(rng.integers(args.pre_min, args.pre_max + 1))
         batch = draw_batch(train_scenes, step_index, args.seed, args.batch, args.factors,
-                           device)
+                           device, args.augment)
         for group in optimiser.param_groups:
             group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
         prediction = forward(guide, batch, solver, pre, args.window, args.through)

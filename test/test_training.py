@@ -11,8 +11,8 @@ from typing import List
 from dada_ros.core.datasets import middlebury_dir, training_scene_names, VALIDATION_SCENES
 from dada_ros.core.models import build_tiny_guide, load_learned_guide, TinyUNet
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.train import (draw_batch, forward, l1_loss, l2_loss, learning_rate, main,
-                            SELECTION_SCENES, selection_score)
+from dada_ros.train import (augment_crop, draw_batch, forward, l1_loss, l2_loss,
+                            learning_rate, main, SELECTION_SCENES, selection_score)
 import numpy as np
 import pytest
 import torch
@@ -116,6 +116,25 @@ def test_batches_are_deterministic_and_consistent() -> None:
     valid = a.valid.numpy()[:, 0]
     assert np.allclose(means[valid], a.source.numpy()[:, 0][valid], rtol=1e-5)
     assert abs(float(a.source[a.valid].mean()) - 1.0) < 0.2
+
+
+def test_augmentation_moves_image_and_depth_together() -> None:
+    """Flips and transposes hit RGB and depth alike; colour changes only touch RGB."""
+    rows, cols = np.mgrid[0:24, 0:40]
+    pattern = (40 + (7 * rows + 3 * cols) % 110).astype(np.float32)  # 40..149: no clipping
+    rgb = np.repeat(pattern.astype(np.uint8)[:, :, None], 3, axis=2)
+    seen_shapes = set()
+    for seed in range(12):
+        out_rgb, out_gt = augment_crop(rgb, pattern, np.random.default_rng(seed))
+        seen_shapes.add(out_gt.shape)
+        assert out_rgb.shape[:2] == out_gt.shape and out_rgb.dtype == np.uint8
+        assert sorted(out_gt.ravel().tolist()) == sorted(pattern.ravel().tolist())
+        # RGB is an affine function of the (moved) depth pattern, up to uint8 rounding.
+        slope, intercept = np.polyfit(out_gt.ravel(), out_rgb[..., 0].ravel().astype(float), 1)
+        residual = out_rgb[..., 0] - (slope * out_gt + intercept)
+        assert np.abs(residual).max() <= 1.0 and 0.6 < slope < 1.4
+    assert seen_shapes == {(24, 40), (40, 24)}  # both orientations occur
+    assert pattern[0, 0] == 40.0 and rgb[0, 0, 0] == 40  # inputs untouched
 
 
 def test_loss_gradient_reaches_the_network() -> None:
