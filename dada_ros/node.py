@@ -784,12 +784,15 @@ def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (RuntimeError, ValueError, OSError, ParameterException) as error:
-        message = f'{name} cannot start: {error}'
-        if node is None:
-            rclpy.logging.get_logger(name).fatal(message)
-        else:
-            node.get_logger().fatal(message)
-        code = 1
+        # A signal that shuts the context down while the executor rebuilds its wait set
+        # surfaces as RCLError, not ExternalShutdownException: that is a clean stop.
+        if rclpy.ok():
+            message = f'{name} cannot start: {error}'
+            if node is None:
+                rclpy.logging.get_logger(name).fatal(message)
+            else:
+                node.get_logger().fatal(message)
+            code = 1
     finally:
         engine: Optional[DadaEngine] = getattr(node, 'engine', None)
         finished = engine.stop_worker() if engine is not None else True
