@@ -32,6 +32,10 @@ the default ``W = 64`` (about 8 px plus the block, i.e. the x8 scale, and one or
 blocks at x16/x32) keeps the local signal that matters near edges at 1/16 of the
 paper's back-propagation cost. On this CPU the window and its backward pass are most
 of a step (0.2-0.5 s per 192-256 px crop at W = 64); W = 128 halves the steps per hour.
+``--through pyramid`` instead back-propagates through the whole deployed solver
+(:func:`dada_ros.core.solver.solve_differentiable`); on the Middlebury scenes it trained
+worse than the window (see the model card). ``--augment`` adds vertical flips, transposes
+and colour jitter (:func:`augment_crop`).
 
 The learning rate follows a cosine from ``--lr`` to ``--lr-min`` over ``--total-steps``
 (constant when that is 0); it depends only on the step, so resuming keeps the schedule.
@@ -174,7 +178,7 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
 
 
 def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
-            window: int, through: str = 'pyramid') -> torch.Tensor:
+            window: int, through: str = 'window') -> torch.Tensor:
     """Prediction ``(B, 1, H, W)`` with gradients to the guide.
 
     ``through='pyramid'``: the deployed pyramid solver at ``pre_iterations``, differentiable
@@ -325,7 +329,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='learning rate at --total-steps (cosine decay)')
     parser.add_argument('--total-steps', type=int, default=0,
                         help='length of the cosine schedule (0: constant --lr)')
-    parser.add_argument('--through', choices=('pyramid', 'window'), default='pyramid',
+    parser.add_argument('--through', choices=('pyramid', 'window'), default='window',
                         help="what the loss back-propagates through: 'pyramid' = the deployed "
                         "solver at the drawn budget, end to end; 'window' = --window steps of "
                         'the paper loop after a gradient-free pyramid start')
