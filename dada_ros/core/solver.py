@@ -79,6 +79,28 @@ def coarsen_coefficients(cv: torch.Tensor, ch: torch.Tensor) -> Tuple[torch.Tens
     return cv_coarse.contiguous(), ch_coarse.contiguous()
 
 
+def pyramid_inputs(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor, levels: int
+                   ) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
+    """Coefficients and initial estimates of ``levels`` pyramid levels, fine to coarse.
+
+    Args:
+        initial: ``(B, 1, H, W)``; coarser levels are 2x2 averages.
+        cv: ``(B, 1, H-1, W)`` and ``ch``: ``(B, 1, H, W-1)``; coarser levels come from
+            :func:`coarsen_coefficients`.
+        levels: number of levels (see :func:`level_factors`).
+
+    Returns:
+        Lists ``cvs``, ``chs``, ``inits`` of length ``levels`` (index 0 = the inputs).
+    """
+    cvs, chs, inits = [cv], [ch], [initial]
+    for _ in range(levels - 1):
+        cv_coarse, ch_coarse = coarsen_coefficients(cvs[-1], chs[-1])
+        cvs.append(cv_coarse)
+        chs.append(ch_coarse)
+        inits.append(F.avg_pool2d(inits[-1], 2))
+    return cvs, chs, inits
+
+
 def level_momentum(factor: int, scale: float = MOMENTUM_SCALE) -> float:
     """Heavy-ball momentum for a level of block factor ``factor``: ``(1 - scale / f)**2``.
 
@@ -273,12 +295,8 @@ class PyramidSolver:
         self._allocate(height, width, factor, initial.device)
         invalid = ~valid
         any_invalid = bool(invalid.any())
-        cvs, chs, inits = [cv[None, None]], [ch[None, None]], [initial[None, None]]
-        for _ in self._levels[1:]:
-            cv_coarse, ch_coarse = coarsen_coefficients(cvs[-1], chs[-1])
-            cvs.append(cv_coarse)
-            chs.append(ch_coarse)
-            inits.append(F.avg_pool2d(inits[-1], 2))
+        cvs, chs, inits = pyramid_inputs(initial[None, None], cv[None, None], ch[None, None],
+                                         len(self._levels))
         coarser: Optional[torch.Tensor] = None
         for index in reversed(range(len(self._levels))):
             level = self._levels[index]
@@ -326,12 +344,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         raise ValueError(f'initial must be (B, 1, H, W), got {tuple(initial.shape)}')
     height, width = initial.shape[-2:]
     factors = level_factors(height, width, factor)
-    cvs, chs, inits = [cv], [ch], [initial]
-    for _ in factors[1:]:
-        cv_coarse, ch_coarse = coarsen_coefficients(cvs[-1], chs[-1])
-        cvs.append(cv_coarse)
-        chs.append(ch_coarse)
-        inits.append(F.avg_pool2d(inits[-1], 2))
+    cvs, chs, inits = pyramid_inputs(initial, cv, ch, len(factors))
     any_invalid = bool((~valid).any())
     estimate: Optional[torch.Tensor] = None
     for index in reversed(range(len(factors))):
