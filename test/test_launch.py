@@ -3,7 +3,8 @@
 """Static checks of the launch file, the parameters file and the rviz configuration.
 
 ``config/dada.yaml`` is generated from the parameter table: after changing
-``dada_ros/core/params.py`` run ``python test/test_launch.py`` to rewrite it.
+``dada_ros/core/params.py`` run ``python scripts/params_table.py --write`` (or
+``python test/test_launch.py``) to rewrite it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import ast
 import importlib.util
 from pathlib import Path
 import sys
-import textwrap
 from typing import Any, Dict, List
 
 import pytest
@@ -21,7 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dada_ros.core.params import PARAMETERS  # noqa: E402, I100
+from dada_ros.core.params import (PARAMETERS, PARAMS_FILE_KEY,  # noqa: E402, I100
+                                  render_params_yaml)
 
 LAUNCH = REPO / 'launch' / 'dada.launch.py'
 PARAMS = REPO / 'config' / 'dada.yaml'
@@ -72,51 +73,17 @@ def test_every_launch_argument_has_a_description() -> None:
                              'depth_image', 'use_rviz', 'device', 'iterations'}
 
 
-YAML_HEADER = """\
-# Copyright 2026 The dada_ros authors
-# SPDX-License-Identifier: Apache-2.0
-# Parameters of dada_node with their defaults (generated from dada_ros/core/params.py by
-# `python test/test_launch.py`; the tests check that the two never drift). Use with
-#   ros2 run dada_ros dada_node --ros-args --params-file config/dada.yaml
-# or the params_file argument of launch/dada.launch.py (which applies it in any namespace).
-# (ro) = read only, needs a restart.
-dada_node:
-  ros__parameters:
-"""
-
-
-def render_params_yaml() -> str:
-    """Return the text of config/dada.yaml for the current parameter table."""
-    lines = []
-    for spec in PARAMETERS:
-        text = spec.description + (' (ro)' if spec.read_only else '')
-        if spec.choices is not None:
-            text += ' Choices: ' + ', '.join(str(c) for c in spec.choices) + '.'
-        elif spec.min_value is not None:
-            text += f' Range: [{spec.min_value}, {spec.max_value}].'
-        lines += ['    # ' + line for line in textwrap.wrap(text, 90)]
-        value = spec.default
-        if isinstance(value, bool):
-            rendered = 'true' if value else 'false'
-        elif isinstance(value, str):
-            rendered = "'" + value.replace("'", "''") + "'"
-        else:
-            rendered = repr(value)
-        lines.append(f'    {spec.name}: {rendered}')
-    return YAML_HEADER + '\n'.join(lines) + '\n'
-
-
 def test_params_file_is_generated_from_the_table() -> None:
     """config/dada.yaml is exactly the rendering of the table (run this file to update)."""
     assert PARAMS.read_text() == render_params_yaml(), \
-        'config/dada.yaml is out of date: run `python test/test_launch.py`'
+        'config/dada.yaml is out of date: run `python scripts/params_table.py --write`'
 
 
 def test_params_file_matches_the_parameter_table() -> None:
     """config/dada.yaml lists every parameter of the table with its default, nothing else."""
     content = yaml.safe_load(PARAMS.read_text())
-    assert list(content) == ['dada_node']
-    parameters = content['dada_node']['ros__parameters']
+    assert list(content) == [PARAMS_FILE_KEY]
+    parameters = content[PARAMS_FILE_KEY]['ros__parameters']
     assert list(parameters) == [spec.name for spec in PARAMETERS]
     for spec in PARAMETERS:
         value = parameters[spec.name]
