@@ -13,7 +13,7 @@ import ast
 import importlib.util
 from pathlib import Path
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 import pytest
 import yaml
@@ -92,16 +92,29 @@ def test_params_file_matches_the_parameter_table() -> None:
         assert spec.validate(value) is None
 
 
-def test_launch_parameters_helper_reads_the_file(tmp_path: Path) -> None:
-    """The launch file's YAML reader returns the table defaults plus the overrides."""
+def test_launch_file_lets_rcl_apply_the_parameter_file() -> None:
+    """No YAML parsing in the launch file: the path goes to Node(parameters=[...])."""
+    tree = ast.parse(LAUNCH.read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    assert 'yaml' not in imported
+    helper = next(f for f in tree.body if isinstance(f, ast.FunctionDef)
+                  and f.name == '_node_parameters')
+    namespace: Dict[str, Any] = {'Any': Any, 'Dict': Dict, 'List': List, 'Union': Union}
+    module = ast.fix_missing_locations(ast.Module(body=[helper], type_ignores=[]))
+    exec(compile(module, str(LAUNCH), 'exec'), namespace)
+    assert namespace['_node_parameters'](str(PARAMS), '', '') == [str(PARAMS)]
+    assert namespace['_node_parameters'](str(PARAMS), 'cpu', '7') == [
+        str(PARAMS), {'device': 'cpu', 'iterations': 7}]
+
+
+def test_launch_parameters_helper_reads_the_file() -> None:
+    """The launch file hands the YAML path to rcl, then the non-empty overrides."""
     launch = _load_launch_module()
-    parameters = launch._node_parameters(str(PARAMS), '', '')
-    assert parameters == {spec.name: spec.default for spec in PARAMETERS}
-    overridden = launch._node_parameters(str(PARAMS), 'cpu', '7')
-    assert overridden['device'] == 'cpu' and overridden['iterations'] == 7
-    wildcard = tmp_path / 'w.yaml'
-    wildcard.write_text("'/**':\n  ros__parameters:\n    iterations: 5\n")
-    assert launch._node_parameters(str(wildcard), '', '') == {'iterations': 5}
+    assert launch._node_parameters(str(PARAMS), '', '') == [str(PARAMS)]
+    assert launch._node_parameters(str(PARAMS), 'cpu', '7') == [
+        str(PARAMS), {'device': 'cpu', 'iterations': 7}]
+    assert launch._node_parameters('', '', '5') == [{'iterations': 5}]
 
 
 def _load_launch_module() -> Any:
