@@ -24,7 +24,11 @@ and on NYU holes; README, "Sparse depth"):
   consecutive measurements of one row that are less than :data:`BRIDGE_SPACINGS` mean
   spacings apart and agree within :data:`BRIDGE_TOLERANCE` (relative) are joined by linear
   interpolation, and the joined pixels are held fixed like measurements. Pairs that
-  disagree (a depth edge inside the row) are left to the guided diffusion.
+  disagree (a depth edge inside the row) give the pixels between them the same
+  interpolation as their *start* at the finest level, not as a constraint: where the guide
+  shows an edge the diffusion moves them little and they keep the blend of the two sides
+  (the least-squares guess when the guide cannot tell the side); elsewhere the diffusion
+  takes over.
 * **Edge support** (:func:`edge_support`). The guide's coefficients are relaxed towards 1
   where the measurements around a pixel span less than :data:`SUPPORT_RANGE` ``[0]``
   (relative) and kept as they are above ``[1]``: RGB edges only stop the diffusion where the
@@ -61,7 +65,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -218,7 +222,8 @@ class SparseSolver:
             level.image.copy_(image)
 
     def solve(self, cv: torch.Tensor, ch: torch.Tensor, start: torch.Tensor,
-              iterations: int) -> torch.Tensor:
+              iterations: int,
+              hint: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> torch.Tensor:
         """Run the fixed budget after :meth:`set_measurements`.
 
         Args:
@@ -226,6 +231,9 @@ class SparseSolver:
             ch: ``(Hp, Wp-1)`` horizontal coefficients.
             start: ``(h, w)`` start of the coarsest level (e.g. a nearest fill).
             iterations: diffusion steps per level.
+            hint: optional ``(values, mask)``, both ``(Hp, Wp)``: free pixels in ``mask``
+                start the finest level from ``values`` instead of the upsampled coarser
+                result.
 
         Returns:
             The finest ``(Hp, Wp)`` estimate (a view of an internal buffer).
@@ -243,6 +251,8 @@ class SparseSolver:
             else:
                 up = F.interpolate(self._levels[index + 1].image[None, None], scale_factor=2,
                                    mode='bilinear', align_corners=False)[0, 0]
+                if index == 0 and hint is not None:
+                    up = torch.where(hint[1], hint[0], up)
                 torch.where(level.fixed, level.values, up, out=level.image)
             self._iterate(level, iterations)
         return self._levels[0].image
@@ -392,8 +402,12 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
     depth32[~valid] = 0.0
     spacing = mean_spacing(height, width, count)
     # Scan-line bridging: joined pixels are held like measurements (module docstring).
-    bridged, fixed = bridge_rows(depth32, valid, int(BRIDGE_SPACINGS * spacing))
+    max_gap = int(BRIDGE_SPACINGS * spacing)
+    bridged, fixed = bridge_rows(depth32, valid, max_gap)
     normalised = bridged / np.float32(scale)
+    # Pairs that disagree only give the start of the finest level (module docstring).
+    blended, hinted = bridge_rows(depth32, valid, max_gap, math.inf)
+    hinted &= ~fixed
     fill_holes = bool(upsampler.params['fill_holes'])
     nearest, _ = _nearest_fill(normalised, fixed)
 
@@ -421,13 +435,18 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
     pad = (0, padded_w - width, 0, padded_h - height)
     cv = F.pad(cv[None, None], pad, value=1.0)[0, 0]
     ch = F.pad(ch[None, None], pad, value=1.0)[0, 0]
+    hint_values = F.pad(torch.from_numpy(blended / np.float32(scale)).to(device)[None, None],
+                        pad)[0, 0]
+    hint_mask = F.pad(torch.from_numpy(hinted).to(device)[None, None], pad)[0, 0]
     if reference:
         start = F.pad(nearest_t[None, None], pad, mode='replicate')[0, 0]
+        start = torch.where(hint_mask, hint_values, start)
     else:
         values, coarse_fixed = solver.coarsest()
         start_np, _ = _nearest_fill(values.cpu().numpy(), coarse_fixed.cpu().numpy())
         start = torch.from_numpy(start_np).to(device)
-    result = solver.solve(cv, ch, start, int(upsampler.params['iterations']))
+    result = solver.solve(cv, ch, start, int(upsampler.params['iterations']),
+                          hint=(hint_values, hint_mask))
 
     out = (result[:height, :width] * scale).cpu().numpy().astype(np.float32)
     # The step is a convex combination, so only rounding can leave the measured range.
