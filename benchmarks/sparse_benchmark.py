@@ -208,8 +208,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         height, width = cases[0][1].shape[:2]
         density = np.mean([np.isfinite(c[2]).mean() for c in cases])
+        frames = len({c[0].split('/split')[0] for c in cases})
         lines += ['', f'## {key}: {title}', '',
-                  f'{len(cases)} frames, {width}x{height}, input density '
+                  f'{len(cases)} cases ({frames} frames), {width}x{height}, input density '
                   f'{100 * density:.1f} % of the pixels', '',
                   '| method | RMSE | vs linear | MAE | ms/frame | measured kept | cases |',
                   '|---|---|---|---|---|---|---|']
