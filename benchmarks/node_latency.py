@@ -57,13 +57,14 @@ def node_frames(log: str, first_stamp: int) -> Dict[str, List[float]]:
 
 
 def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int, model: str,
-                frames: int) -> Tuple[List[float], List[float], Dict[str, List[float]]]:
+                frames: int, device: str = 'cpu'
+                ) -> Tuple[List[float], List[float], Dict[str, List[float]]]:
     """Alternate one core call here and one node frame; return both times and diagnostics.
 
     Alternating (never concurrently) exposes both measurements to the same machine load.
     """
     from dada_ros.core.upsampler import DepthUpsampler
-    upsampler = DepthUpsampler(iterations=iterations, device='cpu', model=model)
+    upsampler = DepthUpsampler(iterations=iterations, device=device, model=model)
     for _ in range(2):
         upsampler.up(rgb, depth)
     core: List[float] = []
@@ -78,7 +79,7 @@ def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int, model: str,
     node = NodeProcess(logs, ['-r', f'__ns:={ns}', '--log-level',
                               f'{ns.strip("/")}.dada_node:=debug',
                               '-p', f'iterations:={iterations}', '-p', f'model:={model}',
-                              '-p', 'qos.reliable_input:=true', '-p', 'device:=cpu'],
+                              '-p', 'qos.reliable_input:=true', '-p', f'device:={device}'],
                        name='latency')
     ros = RosHarness('dada_latency_bench')
     try:
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument('--factor', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=96)
     parser.add_argument('--model', default='rgb', choices=('rgb', 'learned'))
+    parser.add_argument('--device', default='cpu',
+                        help='device of the node and of the core call')
     args = parser.parse_args()
     isolate_network()
     ros_env()
@@ -157,10 +160,11 @@ def main() -> None:
     depth = rng.uniform(1.0, 4.0, (args.height // args.factor,
                                    args.width // args.factor)).astype(np.float32)
     core_list, e2e_list, in_node = interleaved(rgb, depth, args.iterations, args.model,
-                                               args.frames)
+                                               args.frames, args.device)
     core = summary(core_list)
     print(f'{args.width}x{args.height} factor {args.factor}, model {args.model}, iterations '
-          f'{args.iterations}, {args.frames} frames (the first, warm-up frame not counted)')
+          f'{args.iterations}, device {args.device}, {args.frames} frames (the first, warm-up '
+          'frame not counted)')
     print('| | mean ms | p95 ms | mean / core mean |')
     print('|---|---|---|---|')
     rows = [('core `DepthUpsampler.up` (this process)', core_list),

@@ -6,13 +6,17 @@ Run from the repository root (with ../shared/data beside it)::
 
     .venv/bin/python benchmarks/solver_benchmark.py --markdown out/solver_benchmark.md
 
-For each output size (640x480, 1280x720) and factor (x4, x8, x16) it times, in this one
-process and on the same images, the plain reference loop of the paper at 9024 iterations,
-the plain loop at this package's default budget, and the pyramid solver at the default
-budget, and reports RMSE against the ground truth. It also writes quality-vs-latency
-curves as a PNG. Images: the three Middlebury 2005 scenes of the DTS super-resolution set
-(1376x1088, hole-filled GT disparity), area-downscaled to 640 px wide or centre-cropped to
-1280x720; the low-res input is the block average of the GT (the paper's protocol).
+For each output size (640x480, 1280x720) and factor (x4, x8, x16; x32 on request) it
+times, in this one process and on the same images, the plain reference loop of the paper at
+9024 iterations, the plain loop at this package's default budget, and the pyramid solver at
+the default budget (or ``--iterations``), and reports RMSE against the ground truth and
+against the pyramid solver's own converged answer (``--converged-iterations`` steps). It
+then prints a roofline of the solver's finest-level step: the bytes one step moves, this
+machine's copy bandwidth measured in the same run, and the fraction of it the step
+reaches. It also writes quality-vs-latency curves as a PNG. Images: the three Middlebury
+2005 scenes of the DTS super-resolution set (1376x1088, hole-filled GT disparity),
+area-downscaled to 640 px wide or centre-cropped to 1280x720; the low-res input is the
+block average of the GT (the paper's protocol).
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from typing import Any, Callable, Dict, List, Tuple
 import cv2
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.datasets import shared_data_dir
+from dada_ros.core.guides import RgbGuide
 from dada_ros.core.initial import masked_bicubic
+from dada_ros.core.inputs import rgb_features
 from dada_ros.core.params import BY_NAME
+from dada_ros.core.solver import PyramidSolver
 import numpy as np
 import torch
 
@@ -95,14 +102,16 @@ def machine() -> str:
 
 
 def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str],
-              repeats: int, device: str, model: str) -> List[Dict[str, Any]]:
-    default_iterations = BY_NAME['iterations'].default
+              repeats: int, device: str, model: str, iterations: int,
+              converged_iterations: int, with_paper: bool = True) -> List[Dict[str, Any]]:
+    default_iterations = iterations
     rows: List[Dict[str, Any]] = []
     paper = DepthUpsampler(solver='reference', iterations=PAPER_ITERATIONS, device=device,
                            model=model)
     plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device,
                            model=model)
-    fast = DepthUpsampler(device=device, model=model)
+    fast = DepthUpsampler(device=device, model=model, iterations=iterations)
+    converged = DepthUpsampler(device=device, model=model, iterations=converged_iterations)
     for size in sizes:
         for factor in factors:
             stats: Dict[str, List[float]] = {}
@@ -117,10 +126,14 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
                         (lambda: plain.up(rgb, source), repeats),
                     f'pyramid, {default_iterations} it': (lambda: fast.up(rgb, source), repeats),
                 }
+                if not with_paper:  # only the pyramid against its converged answer
+                    del runs[f'paper loop, {PAPER_ITERATIONS} it']
                 for name, (function, count) in runs.items():
                     result, ms = timed(function, count)
                     stats.setdefault(name + ' ms', []).append(ms)
                     stats.setdefault(name + ' rmse', []).append(rmse(result, gt))
+                stats.setdefault('converged rmse', []).append(
+                    rmse(converged.up(rgb, source), gt))
                 print(f'  {size[0]}x{size[1]} x{factor} {scene} done', file=sys.stderr,
                       flush=True)
             rows.append({'size': f'{size[0]}x{size[1]}', 'factor': factor,
@@ -130,16 +143,100 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
 
 def markdown(rows: List[Dict[str, Any]]) -> str:
     methods = [k[:-3] for k in rows[0] if isinstance(k, str) and k.endswith(' ms')]
-    reference = methods[1]
+    reference = methods[1] if methods[1].startswith(f'paper loop, {PAPER_ITERATIONS}') else ''
     lines = ['| output | factor | ' + ' | '.join(f'{m}: ms / RMSE' for m in methods)
-             + ' | pyramid vs paper: speed-up / RMSE |',
-             '|---|---|' + '---|' * len(methods) + '---|']
+             + ' | pyramid converged: RMSE | pyramid vs paper: speed-up / RMSE '
+             '| pyramid vs its converged RMSE |',
+             '|---|---|' + '---|' * len(methods) + '---|---|---|']
     for row in rows:
         cells = [f"{row[m + ' ms']:.0f} / {row[m + ' rmse']:.3f}" for m in methods]
-        speedup = float(row[reference + ' ms']) / float(row[methods[-1] + ' ms'])
-        ratio = float(row[methods[-1] + ' rmse']) / float(row[reference + ' rmse']) - 1.0
+        versus_paper = 'not run'
+        if reference:
+            speedup = float(row[reference + ' ms']) / float(row[methods[-1] + ' ms'])
+            ratio = float(row[methods[-1] + ' rmse']) / float(row[reference + ' rmse']) - 1.0
+            versus_paper = f'{speedup:.0f}x / {ratio:+.2%}'
+        own = float(row[methods[-1] + ' rmse']) / float(row['converged rmse']) - 1.0
         lines.append(f"| {row['size']} | x{row['factor']} | " + ' | '.join(cells)
-                     + f' | {speedup:.0f}x / {ratio:+.2%} |')
+                     + f" | {row['converged rmse']:.3f} | {versus_paper}"
+                     + f' | {own:+.2%} |')
+    return '\n'.join(lines)
+
+
+def copy_bandwidth(numel: int, device: str, repeats: int = 50) -> float:
+    """Best bandwidth in GB/s of ``dst.copy_(src)`` (read + write counted) on float32 buffers."""
+    source = torch.rand(numel, device=device)
+    destination = torch.empty_like(source)
+    best = float('inf')
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        destination.copy_(source)
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * 4.0 * numel / best / 1e9
+
+
+def synchronize(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def step_bytes(height: int, width: int, factor: int) -> Dict[str, float]:
+    """Bytes one finest-level step of ``PyramidSolver`` moves, as written and if fused.
+
+    As written (eager torch, one pass per op; (H, W) float32 arrays counted once per read or
+    write): Eq. 1 = 1 mul (3) + 4 addcmul (4 each); Eq. 3 = row sum (1 + 1/f), ratio
+    broadcast (1/f) and multiply (2 + 1/f); momentum lerp (3) and positivity clamp (2).
+    Fused ideal: read y, x_prev and the three stencil weights, write x and y once (7).
+    """
+    plane = 4.0 * height * width
+    return {'as written': plane * (3 + 16 + 1 + 2 + 3 + 2 + 3.0 / factor),
+            'fused ideal': plane * 7}
+
+
+def roofline(size: Tuple[int, int], factor: int, device: str, steps: int = 96) -> str:
+    """Time the finest-level loop of the solver at ``size`` and compare with copy bandwidth."""
+    width, height = size
+    rgb, gt = load_scene('books_big', size)
+    low = block_average(gt, factor)
+    low = low / low.mean()
+    valid = np.ones(low.shape, dtype=bool)
+    initial = torch.from_numpy(masked_bicubic(low, valid, factor)).to(device)
+    timings = []
+    with torch.inference_mode():
+        cv, ch = RgbGuide().coefficients(rgb_features(rgb, torch.device(device)),
+                                         initial[None, None])
+        solver = PyramidSolver()
+        solver.use_cuda_graphs = False  # time the eager kernels themselves
+        solver.solve(initial, cv[0, 0], ch[0, 0], torch.from_numpy(low).to(device),
+                     torch.from_numpy(valid).to(device), factor, 1)  # sizes and fills the levels
+        level = solver._levels[0]
+        for _ in range(5):
+            synchronize(device)
+            start = time.perf_counter()
+            solver._iterate(level, steps)
+            synchronize(device)
+            timings.append((time.perf_counter() - start) / steps)
+    per_step = min(timings)
+    moved = step_bytes(height, width, factor)
+    cache = copy_bandwidth(height * width, device)        # one image plane: cache-resident
+    memory = copy_bandwidth(64 * 1024 * 1024, device, 10)  # 256 MiB: main memory
+    achieved = moved['as written'] / per_step / 1e9
+    lines = [f'Roofline of the finest-level step at {width}x{height} x{factor} '
+             f'({steps} steps, best of 5): {per_step * 1e3:.3f} ms per step',
+             '',
+             '| quantity | value |', '|---|---|',
+             f"| bytes per step, as written | {moved['as written'] / 1e6:.1f} MB |",
+             f"| bytes per step, fused ideal | {moved['fused ideal'] / 1e6:.1f} MB |",
+             f'| copy bandwidth, {4 * height * width / 1e6:.1f} MB buffers (cache) '
+             f'| {cache:.1f} GB/s |',
+             f'| copy bandwidth, 256 MiB buffers (memory) | {memory:.1f} GB/s |',
+             f'| step bandwidth reached (as written) | {achieved:.1f} GB/s = '
+             f'{achieved / cache:.0%} of cache copy, {achieved / memory:.0%} of memory copy |',
+             '| step time at cache copy speed: as written / fused | '
+             f"{moved['as written'] / cache / 1e6:.3f} / {moved['fused ideal'] / cache / 1e6:.3f} "
+             f'ms ({per_step * 1e3 / (moved["fused ideal"] / cache / 1e6):.1f}x above the fused '
+             'limit) |']
     return '\n'.join(lines)
 
 
@@ -186,6 +283,13 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--model', default='rgb', choices=('rgb', 'learned'))
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    parser.add_argument('--iterations', type=int, default=BY_NAME['iterations'].default,
+                        help='budget of the pyramid solver and the short plain loop')
+    parser.add_argument('--converged-iterations', type=int, default=3000,
+                        help="budget of the pyramid solver's converged reference")
+    parser.add_argument('--no-roofline', action='store_true')
+    parser.add_argument('--no-paper', action='store_true',
+                        help=f'skip the {PAPER_ITERATIONS}-iteration paper loop (slow)')
     parser.add_argument('--markdown', type=Path, help='also write the table here')
     parser.add_argument('--curves', type=Path, default=Path('out/solver_curves.png'))
     parser.add_argument('--no-curves', action='store_true')
@@ -197,8 +301,12 @@ def main() -> None:
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes.split(',')]
     factors = [int(f) for f in args.factors.split(',')]
     rows = run_table(sizes, factors, args.scenes.split(','), args.repeats,  # type: ignore
-                     args.device, args.model)
-    text = f'Machine: {machine()}, device {args.device}, model {args.model}\n\n' + markdown(rows)
+                     args.device, args.model, args.iterations, args.converged_iterations,
+                     not args.no_paper)
+    text = (f'Machine: {machine()}, device {args.device}, model {args.model}, pyramid budget '
+            f'{args.iterations}, converged = {args.converged_iterations}\n\n' + markdown(rows))
+    if not args.no_roofline:
+        text += '\n\n' + roofline((640, 480), 8, args.device)
     print(text)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)

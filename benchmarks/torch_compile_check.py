@@ -36,9 +36,9 @@ def functional_step(height: int, width: int, factor: int) -> Callable[..., Tuple
                + torch.cat([zero_col, w_horizontal * y[:, :-1]], 1)
                + torch.cat([w_horizontal * y[:, 1:], zero_col], 1))
         rows = out.view(h, factor, width)
-        means = rows.sum(1).view(h, w, factor).sum(2) / float(factor * factor) + 1e-8
-        ratio = (source.view(h, w, factor) / means.view(h, w, 1)).view(h, width)
-        ratio = torch.where(invalid, torch.ones_like(ratio), ratio)
+        sums = rows.sum(1).view(h, w, factor).sum(2) + 1e-8 * float(factor * factor)
+        block_ratio = torch.where(invalid, torch.ones_like(sums), source / sums)
+        ratio = block_ratio.view(h, w, 1).expand(h, w, factor).reshape(h, width)
         x = (rows * ratio.view(h, 1, width)).view(height, width)
         return x, torch.lerp(previous, x, 1.0 + level_momentum(8)).clamp_min(POSITIVE_FLOOR)
 
@@ -71,7 +71,7 @@ def main() -> None:
         solver.solve(initial, cv, ch, source, valid, factor, 2)
         level = solver._levels[0]
         inputs = (level.y, level.x, level.w_center, level.w_vertical, level.w_horizontal,
-                  level.source, level.invalid)
+                  level.source_sums, level.invalid)
         start = time.perf_counter()
         compiled = torch.compile(functional_step(height, width, factor), dynamic=False,
                                  fullgraph=True)

@@ -542,6 +542,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--eval-dir', type=Path, default=None, metavar='DIR',
                         help='where eval.csv / eval.md go (default: the --preview DIR, else '
                         'OUTPUT_eval next to the output bag)')
+    parser.add_argument('--jobs', type=int, default=None, metavar='N',
+                        help='INPUT is a folder of bags: process them with N parallel '
+                        'processes, one per bag, into OUTPUT/<bag> (see dada_ros.batch_bags)')
+    parser.add_argument('--threads', type=int, default=None, metavar='T',
+                        help='with --jobs: threads per process (default: cores / N)')
     bar = parser.add_mutually_exclusive_group()
     bar.add_argument('--progress', dest='progress', action='store_true', default=None,
                      help='show a progress bar (default: when stderr is a terminal)')
@@ -552,6 +557,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``dada_process_bag``; return the exit code (0 ok, 1 error, 2 usage)."""
     args = parse_args(argv)
+    if args.jobs is not None:
+        from .batch_bags import run_batch
+        return run_batch(args, args.threads)
     try:
         params_file = args.params_file or packaged_params_file()
         fqn = node_fqn(args.namespace, args.node_name)

@@ -78,8 +78,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               scope='solver', read_only=True),
     ParamSpec('iterations', 96,
               "Fixed iteration budget per frame, the same work every frame. Solver 'pyramid': "
-              'steps at the finest level (each coarser level runs half as many); solver '
-              "'reference': all steps of the paper's loop (it needs thousands).",
+              'steps at the finest level (each coarser level runs half the steps of the finer '
+              "one); solver 'reference': all steps of the paper's loop (it needs thousands).",
               scope='solver', min_value=1, max_value=100000),
     ParamSpec('solver', 'pyramid',
               "'pyramid' = coarse-to-fine fused solver (fast), 'reference' = the paper's plain "

@@ -25,9 +25,13 @@ there changes. It uses three accelerations, all measured in ``benchmarks/``:
    (:func:`level_momentum`). ``a = 0.15`` was chosen on Middlebury training scenes (x4..x32,
    both guides); on the benchmark scenes it is closer to the converged RMSE than the former
    constant 0.97 everywhere but the learned guide at x8 (+0.95 % vs +0.90 %).
-3. **Fused, allocation-free steps.** Eq. 1 is a 5-point stencil with precomputed weights;
-   Eq. 3 is one row-block sum and one broadcast multiply over a ``(h, f, W)`` view whose
-   innermost axis stays contiguous. Buffers live as long as the image size does.
+3. **Fused, allocation-free steps.** Eq. 1 is a 5-point stencil with precomputed weights
+   and precomputed shifted views; Eq. 3 is one row-block sum, one division on the small
+   ``(h, w)`` grid (the source is stored pre-multiplied by ``f**2``, so no separate mean or
+   mask pass) and one broadcast multiply over a ``(h, f, W)`` view whose innermost axis stays
+   contiguous. Buffers and views live as long as the image size does. Coarser levels run
+   ``iterations / 2**level`` steps, so the coarse levels together cost about 1/7 of the
+   finest one (:func:`level_iterations`).
 
 The last operation at the finest level is always a plain adjustment step, so the block
 means equal the source exactly (to float rounding) whatever the budget.
@@ -109,9 +113,14 @@ def level_momentum(factor: int, scale: float = MOMENTUM_SCALE) -> float:
     return (1.0 - scale / float(factor)) ** 2
 
 
-def coarse_iterations(iterations: int) -> int:
-    """Return the steps of each coarser level: half the budget (more did not help there)."""
-    return max(1, iterations // 2)
+def level_iterations(iterations: int, level: int) -> int:
+    """Return the steps of pyramid level ``level`` (0 = finest): half those of the finer one.
+
+    A level has 4x fewer pixels and half the block factor of the finer one, so its slowest
+    mode needs about half the steps (see :func:`level_momentum`). On the Middlebury training
+    scenes halving gave the same RMSE as half the budget at every coarser level.
+    """
+    return max(1, iterations >> level)
 
 
 def level_factors(height: int, width: int, factor: int) -> List[int]:
@@ -145,19 +154,33 @@ class _Level:
     w_vertical: torch.Tensor   # (H-1, W) rate * cv, shared by the upper and lower pixel
     w_horizontal: torch.Tensor  # (H, W-1) rate * ch
     row_sums: torch.Tensor     # (h, W) sums over the f rows of each block row
-    block_means: torch.Tensor  # (h, w)
-    ratio: torch.Tensor        # (h, W) source / block mean, repeated along each block's columns
-    source: torch.Tensor       # (h, W) source repeated along columns (1 where invalid)
-    invalid: torch.Tensor      # (h, W) bool
+    block_sums: torch.Tensor   # (h, w)
+    block_ratio: torch.Tensor  # (h, w) source / block mean (1 where invalid)
+    ratio: torch.Tensor        # (h, W) block_ratio repeated along each block's columns
+    source_sums: torch.Tensor  # (h, w) source * f**2: the block sum Eq. 3 aims at (1 if invalid)
+    invalid: torch.Tensor      # (h, w) bool
     any_invalid: bool = False  # whether ``invalid`` has a True (else Eq. 3 skips the mask)
+    # Shifted views of Eq. 1, made once: (destination, weights, neighbour) per direction.
+    stencil_views: Tuple[Tuple[Tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...], ...] = ()
+
+
+def stencil_views(out: torch.Tensor, start: torch.Tensor, w_vertical: torch.Tensor,
+                  w_horizontal: torch.Tensor
+                  ) -> Tuple[Tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...]:
+    """Return the four neighbour terms of Eq. 1 as ``(out, weights, start)`` slice views."""
+    return ((out[1:, :], w_vertical, start[:-1, :]),     # from the pixel above
+            (out[:-1, :], w_vertical, start[1:, :]),     # from the pixel below
+            (out[:, 1:], w_horizontal, start[:, :-1]),   # from the left pixel
+            (out[:, :-1], w_horizontal, start[:, 1:]))   # from the right pixel
 
 
 class PyramidSolver:
     """Coarse-to-fine, momentum-accelerated DADA iteration with a fixed budget.
 
     ``iterations`` steps (diffusion then adjustment) run at the finest level and half as
-    many at every coarser level, so the work per frame is fixed for a given image size and
-    factor: about ``iterations * (1 + 1/8 + 1/32 + ...)`` full-resolution steps.
+    many at every coarser one (:func:`level_iterations`), so the work per frame is fixed for
+    a given image size and factor: about ``iterations * (1 + 1/8 + 1/64 + ...)``
+    full-resolution steps.
     """
 
     def __init__(self, rate: float = ACCELERATED_RATE, momentum: Optional[float] = None) -> None:
@@ -183,17 +206,21 @@ class PyramidSolver:
 
         self._levels = []
         self._graphs = {}
-        for level, level_factor in enumerate(level_factors(height, width, factor)):
-            big_h, big_w = height >> level, width >> level
+        for index, level_factor in enumerate(level_factors(height, width, factor)):
+            big_h, big_w = height >> index, width >> index
             h, w = big_h // level_factor, big_w // level_factor
-            self._levels.append(_Level(
+            level = _Level(
                 factor=level_factor,
                 x=buffer(big_h, big_w), x_prev=buffer(big_h, big_w),
                 y=buffer(big_h, big_w), w_center=buffer(big_h, big_w),
                 w_vertical=buffer(big_h - 1, big_w), w_horizontal=buffer(big_h, big_w - 1),
-                row_sums=buffer(h, big_w), block_means=buffer(h, w),
-                ratio=buffer(h, big_w), source=buffer(h, big_w),
-                invalid=torch.empty(h, big_w, device=device, dtype=torch.bool)))
+                row_sums=buffer(h, big_w), block_sums=buffer(h, w), block_ratio=buffer(h, w),
+                ratio=buffer(h, big_w), source_sums=buffer(h, w),
+                invalid=torch.empty(h, w, device=device, dtype=torch.bool))
+            level.stencil_views = tuple(
+                stencil_views(out, level.y, level.w_vertical, level.w_horizontal)
+                for out in (level.x, level.x_prev))
+            self._levels.append(level)
         self._key = key
 
     def _set_level_inputs(self, level: _Level, cv: torch.Tensor, ch: torch.Tensor,
@@ -208,20 +235,23 @@ class PyramidSolver:
         center[:-1, :] -= level.w_vertical
         center[:, 1:] -= level.w_horizontal
         center[:, :-1] -= level.w_horizontal
-        f = level.factor
-        level.source.copy_(source.repeat_interleave(f, dim=1))
-        level.invalid.copy_(invalid.repeat_interleave(f, dim=1))
-        level.source.masked_fill_(level.invalid, 1.0)
+        torch.mul(source, float(level.factor * level.factor), out=level.source_sums)
+        level.invalid.copy_(invalid)
+        level.source_sums.masked_fill_(invalid, 1.0)
         level.any_invalid = any_invalid
 
     @staticmethod
     def _diffuse(level: _Level, start: torch.Tensor, out: torch.Tensor) -> None:
         """Eq. 1 as a fused 5-point stencil: out = w_c * start + sum of weighted neighbours."""
         torch.mul(level.w_center, start, out=out)
-        out[1:, :].addcmul_(level.w_vertical, start[:-1, :])
-        out[:-1, :].addcmul_(level.w_vertical, start[1:, :])
-        out[:, 1:].addcmul_(level.w_horizontal, start[:, :-1])
-        out[:, :-1].addcmul_(level.w_horizontal, start[:, 1:])
+        if start is level.y and out is level.x:
+            views = level.stencil_views[0]
+        elif start is level.y and out is level.x_prev:
+            views = level.stencil_views[1]
+        else:
+            views = stencil_views(out, start, level.w_vertical, level.w_horizontal)
+        for destination, weights, neighbour in views:
+            destination.addcmul_(weights, neighbour)
 
     @staticmethod
     def _adjust(level: _Level, image: torch.Tensor) -> None:
@@ -234,12 +264,13 @@ class PyramidSolver:
         w = big_w // f
         rows = image.view(h, f, big_w)
         torch.sum(rows, dim=1, out=level.row_sums)
-        torch.sum(level.row_sums.view(h, w, f), dim=2, out=level.block_means)
-        level.block_means.mul_(1.0 / float(f * f)).add_(EPS)
-        torch.div(level.source.view(h, w, f), level.block_means.view(h, w, 1),
-                  out=level.ratio.view(h, w, f))
-        if level.any_invalid:  # a full-image pass saved on every step when all blocks are valid
-            level.ratio.masked_fill_(level.invalid, 1.0)
+        torch.sum(level.row_sums.view(h, w, f), dim=2, out=level.block_sums)
+        # source / (mean + EPS) = source f^2 / (sum + EPS f^2), on the small grid
+        level.block_sums.add_(EPS * float(f * f))
+        torch.div(level.source_sums, level.block_sums, out=level.block_ratio)
+        if level.any_invalid:
+            level.block_ratio.masked_fill_(level.invalid, 1.0)
+        level.ratio.view(h, w, f).copy_(level.block_ratio.view(h, w, 1).expand(h, w, f))
         rows.mul_(level.ratio.view(h, 1, big_w))
 
     def _iterate(self, level: _Level, iterations: int,
@@ -304,7 +335,7 @@ class PyramidSolver:
             source: ``(H/f, W/f)`` positive source depth (any value where invalid).
             valid: ``(H/f, W/f)`` bool.
             factor: integer block factor f.
-            iterations: steps at the finest level (half as many at coarser levels).
+            iterations: steps at the finest level (:func:`level_iterations` at coarser ones).
             cancel: polled between levels and every :data:`CANCEL_POLL_STEPS` steps (on
                 the CPU); when it returns True, :class:`SolveCancelled` is raised.
         """
@@ -329,8 +360,7 @@ class PyramidSolver:
             coarser = level.x
             # At block factor 1 the adjustment alone pins every valid pixel: only holes move.
             if level.factor > 1 or any_invalid:
-                steps = iterations if index == 0 else coarse_iterations(iterations)
-                coarser = self._run_level(level, steps, cancel)
+                coarser = self._run_level(level, level_iterations(iterations, index), cancel)
         assert coarser is not None
         return coarser.clone()
 
@@ -353,7 +383,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         source: ``(B, 1, H/f, W/f)`` positive source (any value where invalid).
         valid: ``(B, 1, H/f, W/f)`` bool.
         factor: integer block factor f.
-        iterations: steps at the finest level (half as many at coarser levels).
+        iterations: steps at the finest level (:func:`level_iterations` at coarser ones).
 
     Returns:
         ``(B, 1, H, W)``; block means equal the source where it is valid.
@@ -375,7 +405,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         estimate = adjust_step(estimate, source, valid, level_factor)
         if level_factor == 1 and not any_invalid:
             continue  # the adjustment alone pins every pixel (as in PyramidSolver.solve)
-        steps = iterations if index == 0 else coarse_iterations(iterations)
+        steps = level_iterations(iterations, index)
         beta = momentum if momentum is not None else level_momentum(level_factor)
         extrapolated = estimate
         for _ in range(steps):
