@@ -39,7 +39,7 @@ from .core.geometry import backproject, decimate, validate_intrinsics
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
     'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
-    'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS',
+    'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
     'copy_header', 'camera_info_to_k', 'camera_info_fits', 'output_camera_info',
@@ -93,10 +93,15 @@ ENCODINGS: Dict[str, Tuple[type, int]] = {
     'bgra8': (np.uint8, 4),
     'mono8': (np.uint8, 1),
     '16UC1': (np.uint16, 1),
+    'mono16': (np.uint16, 1),
     '32FC1': (np.float32, 1),
 }
 COLOR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
-DEPTH_ENCODINGS = ('16UC1', '32FC1')
+#: ``mono16`` is what some drivers (e.g. OpenNI-era and Orbbec cameras) call 16-bit depth;
+#: it is read as ``16UC1`` millimetres.
+DEPTH_ENCODINGS = ('16UC1', 'mono16', '32FC1')
+#: Depth encodings holding uint16 millimetres.
+MILLIMETRE_ENCODINGS = ('16UC1', 'mono16')
 
 
 def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
@@ -155,15 +160,15 @@ def image_to_rgb(msg: Image) -> np.ndarray:
 def image_to_depth(msg: Image) -> np.ndarray:
     """Convert a depth image to ``(H, W)`` float32 metres with NaN for invalid pixels.
 
-    ``16UC1`` is read as millimetres (0 = invalid); ``32FC1`` as metres (0, negative values,
-    NaN and Inf are invalid).
+    ``16UC1`` and ``mono16`` are read as millimetres (0 = invalid); ``32FC1`` as metres (0,
+    negative values, NaN and Inf are invalid).
     """
     if msg.encoding not in DEPTH_ENCODINGS:
         raise UnsupportedEncodingError(
             f'encoding {msg.encoding!r} is not a depth encoding; expected one of '
             f'{list(DEPTH_ENCODINGS)}')
     pixels = image_to_array(msg)
-    if msg.encoding == '16UC1':
+    if msg.encoding in MILLIMETRE_ENCODINGS:
         depth = pixels.astype(np.float32) * np.float32(0.001)
         depth[pixels == 0] = np.nan
         return depth
@@ -245,9 +250,21 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Optional[Header] =
     return msg
 
 
+def _require_array(name: str, value: object) -> None:
+    """Raise ``TypeError`` unless ``value`` is a numpy array (not a list, scalar, ...)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f'{name} must be a numpy array, got {type(value).__name__}')
+
+
 def rgb_to_image(rgb: np.ndarray, header: Optional[Header] = None,
                  encoding: str = 'rgb8') -> Image:
-    """Build an ``rgb8`` (or ``bgr8``) image from an ``(H, W, 3)`` uint8 RGB array."""
+    """Build an ``rgb8`` (or ``bgr8``) image from an ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        TypeError: ``rgb`` is not a numpy array.
+        ValueError: wrong shape or dtype.
+    """
+    _require_array('rgb', rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f'rgb must be (H, W, 3) uint8, got {rgb.dtype} {rgb.shape}')
     if encoding == 'bgr8':
@@ -258,7 +275,13 @@ def rgb_to_image(rgb: np.ndarray, header: Optional[Header] = None,
 
 
 def depth_to_image(depth: np.ndarray, header: Optional[Header] = None) -> Image:
-    """Build a ``32FC1`` image (metres, NaN = invalid, REP 118) from an ``(H, W)`` array."""
+    """Build a ``32FC1`` image (metres, NaN = invalid, REP 118) from an ``(H, W)`` array.
+
+    Raises:
+        TypeError: ``depth`` is not a numpy array.
+        ValueError: wrong shape or dtype.
+    """
+    _require_array('depth', depth)
     if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
         raise ValueError(f'depth must be an (H, W) float array, got {depth.dtype} {depth.shape}')
     return array_to_image(depth, '32FC1', header)
