@@ -14,6 +14,8 @@ Everything the node translates lives here:
 * :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``;
   :func:`camera_info_fits` and :func:`output_camera_info` - the camera_info published with
   the dense depth (shared by the node and the offline bag tool).
+* :func:`cloud_to_xyz` - any ``PointCloud2`` with float ``x``, ``y``, ``z`` fields (a LiDAR
+  scan) to ``(N, 3)`` float32 points, NaN/Inf points dropped, other fields ignored.
 * :func:`depth_to_pointcloud` / :func:`read_points` - organized ``sensor_msgs/PointCloud2``
   with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field;
   :class:`PointCloudBuilder` builds the same clouds frame after frame in one reused buffer.
@@ -39,6 +41,7 @@ from .core.geometry import backproject, decimate, validate_intrinsics
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
     'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
+    'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'cloud_to_xyz',
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
@@ -77,6 +80,24 @@ class DataTooShortError(ImageConversionError):
     """``data`` holds fewer than ``step * height`` bytes."""
 
     kind = 'data_too_short'
+
+
+class CloudMissingFieldError(ImageConversionError):
+    """A ``PointCloud2`` lacks one of the ``x``, ``y``, ``z`` fields."""
+
+    kind = 'cloud_missing_field'
+
+
+class CloudFieldError(ImageConversionError):
+    """An ``x``/``y``/``z`` field is not a float32/float64 scalar inside ``point_step``."""
+
+    kind = 'cloud_bad_field'
+
+
+class CloudDataError(ImageConversionError):
+    """``point_step``/``row_step`` do not fit the points, or ``data`` is too short."""
+
+    kind = 'cloud_data_too_short'
 
 
 class CameraInfoError(ValueError):
@@ -453,3 +474,63 @@ def read_points(msg: PointCloud2) -> Dict[str, np.ndarray]:
         else:
             out[name] = values
     return out
+
+
+_XYZ = ('x', 'y', 'z')
+_FLOAT_FIELDS = {PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8'}
+
+
+def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
+    """Return the finite points of a cloud as an ``(N, 3)`` float32 array of ``x, y, z``.
+
+    Works for organised and unorganised clouds with the fields at any offsets, any
+    ``point_step`` and ``row_step`` (padding), either byte order, float32 or float64
+    coordinates; other fields (intensity, ring, time, rgb, ...) are ignored. Points with a
+    NaN or infinite coordinate are dropped; an empty cloud gives ``(0, 3)``. The unit is the
+    cloud's (metres, REP 103), in the cloud's ``frame_id``.
+
+    Raises:
+        CloudMissingFieldError: ``x``, ``y`` or ``z`` is missing.
+        CloudFieldError: a coordinate field is not a float32/float64 scalar, or it does not
+            fit inside ``point_step``.
+        CloudDataError: ``row_step < width * point_step`` or ``data`` is shorter than
+            ``height * row_step``.
+    """
+    fields = {field.name: field for field in msg.fields}
+    missing = [name for name in _XYZ if name not in fields]
+    if missing:
+        raise CloudMissingFieldError(
+            f'point cloud has no field {missing}; fields: {[f.name for f in msg.fields]}')
+    height, width = int(msg.height), int(msg.width)
+    point_step, row_step = int(msg.point_step), int(msg.row_step)
+    order = '>' if msg.is_bigendian else '<'
+    formats = []
+    for name in _XYZ:
+        field = fields[name]
+        code = _FLOAT_FIELDS.get(int(field.datatype))
+        if code is None or int(field.count) > 1:
+            raise CloudFieldError(
+                f'point cloud field {name!r} has datatype {field.datatype} and count '
+                f'{field.count}; expected one float32 (7) or float64 (8)')
+        if int(field.offset) + int(code[1]) > point_step:
+            raise CloudFieldError(
+                f'point cloud field {name!r} at offset {field.offset} does not fit in '
+                f'point_step {point_step}')
+        formats.append(order + code)
+    if height * width == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    if row_step < width * point_step:
+        raise CloudDataError(
+            f'row_step {row_step} is smaller than width * point_step = {width * point_step}')
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size < height * row_step:
+        raise CloudDataError(
+            f'point cloud data has {data.size} bytes, expected height * row_step = '
+            f'{height * row_step}')
+    dtype = np.dtype({'names': list(_XYZ), 'formats': formats,
+                      'offsets': [int(fields[name].offset) for name in _XYZ],
+                      'itemsize': point_step})
+    rows = data[:height * row_step].reshape(height, row_step)[:, :width * point_step]
+    points = np.ascontiguousarray(rows).view(dtype).reshape(-1)
+    xyz = np.stack([points[name].astype(np.float32) for name in _XYZ], axis=1)
+    return xyz[np.isfinite(xyz).all(axis=1)]
