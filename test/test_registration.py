@@ -29,6 +29,7 @@ from dada_ros.core.lidar import (
     require_shared_data,
 )
 from dada_ros.core.registration import (
+    choose_depth_mode,
     matrix_to_pose,
     parse_pose,
     pose_to_matrix,
@@ -302,3 +303,17 @@ def test_register_does_not_modify_its_input(nyu: Frame) -> None:
     both = np.isfinite(out)
     np.testing.assert_allclose(out[both], depth[both], rtol=1e-6)
     assert np.array_equal(both, np.isfinite(depth))
+
+
+def test_choose_depth_mode() -> None:
+    """Mode auto registers depth of another frame once its camera_info is known."""
+    assert choose_depth_mode('auto', 1, 'color', 'color', True) == 'sparse'
+    assert choose_depth_mode('auto', 4, 'color', 'color', False) == 'lowres'
+    assert choose_depth_mode('auto', 4, 'color', 'depth', False) == 'lowres'
+    assert choose_depth_mode('auto', None, 'color', 'depth', True) == 'register'
+    assert choose_depth_mode('auto', 1, 'color', 'depth', True) == 'register'
+    assert choose_depth_mode('register', None, 'color', 'color', False) == 'register'
+    assert choose_depth_mode('lowres', 1, 'c', 'c', False) == 'lowres'
+    for mode, factor in (('sparse', 2), ('auto', None), ('lowres', None), ('nope', 1)):
+        with pytest.raises(ValueError):
+            choose_depth_mode(mode, factor, 'color', 'color', False)

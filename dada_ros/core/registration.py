@@ -24,18 +24,53 @@ the LiDAR frame) into the RGB optical frame, which is what
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .geometry import backproject, validate_intrinsics
 
 __all__ = [
-    'parse_pose', 'pose_to_matrix', 'matrix_to_pose', 'transform_points',
+    'choose_depth_mode', 'parse_pose', 'pose_to_matrix', 'matrix_to_pose', 'transform_points',
     'projection_matrix', 'project_points', 'register_depth',
 ]
 
 PoseLike = Union[str, Sequence[float], np.ndarray]
+
+
+def choose_depth_mode(mode: str, factor: Optional[int], rgb_frame: str, depth_frame: str,
+                      have_depth_info: bool) -> str:
+    """Resolve ``depth.mode`` for one frame pair: ``'lowres'``, ``'sparse'`` or ``'register'``.
+
+    ``'auto'`` registers when the depth image is in another frame than the RGB image and
+    its ``camera_info`` has arrived (what registration needs); otherwise the sizes decide:
+    factor 1 is sparse, an integer factor ``> 1`` low-res. ``'lowres'`` accepts any integer
+    factor (1 included), ``'sparse'`` only 1.
+
+    Args:
+        mode: the parameter, ``'auto'``, ``'lowres'``, ``'sparse'`` or ``'register'``.
+        factor: the integer size factor RGB / depth, or ``None`` when the sizes have none.
+        rgb_frame: ``frame_id`` of the RGB image.
+        depth_frame: ``frame_id`` of the depth image.
+        have_depth_info: whether a ``depth/camera_info`` for this depth image is known.
+
+    Raises:
+        ValueError: ``lowres``/``sparse`` (or ``auto`` without registration) for sizes that
+            do not fit, or an unknown mode.
+    """
+    if mode == 'register':
+        return mode
+    if mode == 'auto':
+        if have_depth_info and depth_frame and rgb_frame and depth_frame != rgb_frame:
+            return 'register'
+        mode = 'sparse' if factor == 1 else 'lowres'
+    if mode not in ('lowres', 'sparse'):
+        raise ValueError(f'unknown depth.mode {mode!r}')
+    if factor is None or (mode == 'sparse' and factor != 1):
+        raise ValueError(f'depth.mode {mode!r} does not fit a size factor of {factor}: '
+                         "'sparse' needs the RGB size, 'lowres' the RGB size divided by an "
+                         "integer; use 'register' (with depth/camera_info) otherwise")
+    return mode
 
 
 def parse_pose(value: PoseLike) -> Tuple[float, ...]:
