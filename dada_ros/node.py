@@ -4,35 +4,31 @@
 
 Topics (relative names, remap them as usual):
 
-* in: ``rgb/image`` (rgb8, bgr8, rgba8, bgra8, mono8), ``rgb/camera_info`` (latest one is
-  cached, zero stamps are fine), ``depth/image`` (16UC1 millimetres or 32FC1 metres; the
-  RGB size divided by an integer factor, or the RGB size for sparse depth).
+* in: ``rgb/image`` (rgb8, bgr8, rgba8, bgra8, mono8), ``rgb/camera_info`` (recent ones
+  cached by stamp, zero stamps are fine), ``depth/image`` (16UC1 millimetres or 32FC1
+  metres; the RGB size divided by an integer factor, or the RGB size for sparse depth).
 * out: ``depth_dense/image`` (32FC1 metres, NaN = invalid, REP 118, RGB header),
   ``depth_dense/camera_info`` (the RGB camera_info with the RGB image header), ``points``
   (organized ``PointCloud2`` in the RGB optical frame) and ``/diagnostics``.
 
-RGB and depth are paired by header stamp (:class:`dada_ros.core.sync.ApproximateTimePairer`,
-``sync.slop``, ``sync.queue_size``). A zero stamp means "unstamped" (some drivers never
-stamp): such images are paired by arrival, newest with newest
-(:class:`dada_ros.core.sync.ArrivalPairer`), and counted as ``events.sync_unstamped_*``.
-The camera_info used for a frame is the valid one with the RGB image's stamp when it has
-arrived by the end of the solve, else the latest valid one when the pair was made.
-Inference runs in a worker thread that keeps only the newest pair while it is busy (older
-pairs are counted as ``dropped_busy``), so the executor is never blocked. Bad input is
-logged (throttled per kind) and counted per kind in the diagnostics; the node keeps serving
-the next valid frame.
+Everything per frame (decoding, checks, pairing, camera_info policy, solve, output
+messages, counters) is :class:`dada_ros.pipeline.FramePipeline`, the same road the bag tool
+takes; this module only adds ROS I/O and scheduling, in three parts:
 
-At start-up (and at every lifecycle configure) the worker runs one small warm-up
-``up()`` so the first real frame does not pay torch's first-call costs; its duration is
-logged and published as ``warmup_ms``. An out-of-memory error inside ``up()`` drops that
-frame (``errors.out_of_memory``) and the node continues.
+* :class:`NodeIO` - publishers, subscriptions and QoS;
+* :class:`FrameWorker` - the worker thread: it keeps only the newest pair while busy (older
+  pairs are counted as ``dropped_busy``), so the executor is never blocked; a running solve
+  stops when a solver parameter changes or at shutdown; buffers of a past image size are
+  released when the size changes or after :data:`IDLE_RELEASE_S` without frames;
+* :class:`NodeStatistics` - latencies, counters and ``/diagnostics`` (WARN while the
+  worker has been busy for long, ERROR when it looks stalled).
 
-Fault injection (tests only): the environment variable ``DADA_FAULT_INJECT`` set to
-``oom@N[,oom@M...]`` (or ``error@N``) makes the N-th solver call after the warm-up raise
-``torch.OutOfMemoryError`` (or a ``RuntimeError``) from inside ``DepthUpsampler.up``.
-
-The same logic (:class:`DadaEngine`) drives the managed variant
-:mod:`dada_ros.lifecycle_node`.
+:class:`DadaEngine` ties them to a host rclpy node, plain (:class:`DadaNode`) or managed
+(:mod:`dada_ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted per
+kind in the diagnostics; the node keeps serving the next valid frame. At start-up (and at
+every lifecycle configure) the worker runs one small warm-up solve so the first real frame
+does not pay torch's first-call costs (``warmup_ms``). An out-of-memory error inside the
+solve drops that frame (``errors.out_of_memory``) and the node continues.
 
 Every parameter of :data:`dada_ros.core.params.PARAMETERS` is declared with its
 description and range. ``iterations``, ``solver``, ``depth.mode``, ``fill_holes``,
@@ -51,14 +47,12 @@ Run: ``ros2 run dada_ros dada_node --ros-args -p iterations:=32`` or
 
 from __future__ import annotations
 
-import collections
 import gc
-import itertools
 import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
@@ -74,43 +68,34 @@ from rclpy.parameter import Parameter
 from rclpy.qos import (HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Header
 import torch
 
-from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, copy_header,
-                          depth_to_image, image_to_depth_checked, image_to_rgb,
-                          ImageConversionError, output_camera_info, PointCloudBuilder)
 from .core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
-from .core.sync import ApproximateTimePairer, ArrivalPairer
-from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
+from .core.upsampler import DepthUpsampler, SolveCancelled
+from .pipeline import (Event, FrameOutputs, FramePipeline, LatencyWindow, PairedFrame,
+                       RUNTIME_PARAMETERS)
 
 #: Seconds between two log lines of the same kind of problem.
 LOG_THROTTLE_S = 5.0
-#: Solver parameters that may change while the node runs.
-RUNTIME_SOLVER_PARAMETERS = ('iterations', 'solver', 'depth.mode', 'fill_holes')
 #: Latencies kept for the mean / p95 in the diagnostics.
 LATENCY_WINDOW = 200
-#: Environment variable of the fault-injection hook (see the module docstring).
-FAULT_ENV = 'DADA_FAULT_INJECT'
 #: RGB size of the warm-up frame (the depth is a quarter of it, or sparse at full size).
 WARMUP_SIZE = 64
 #: Iteration budget of the warm-up frame (at most; the configured budget if smaller).
 WARMUP_ITERATIONS = 8
-#: Recent valid camera_infos kept by stamp, to give each frame the one of its own stamp.
-CAMERA_INFO_CACHE = 16
+#: Seconds without a frame after which the solver buffers are released.
+IDLE_RELEASE_S = 10.0
+#: A solve running longer than this many seconds (or 5x its p95) makes diagnostics WARN ...
+BUSY_WARN_S = 2.0
+#: ... and longer than this, ERROR (the worker looks stalled).
+BUSY_ERROR_S = 30.0
 
 _OOM_TYPES: Tuple[type, ...] = tuple(
     t for t in (getattr(torch, 'OutOfMemoryError', None),
                 getattr(torch.cuda, 'OutOfMemoryError', None), MemoryError)
     if isinstance(t, type))
 
-RgbItem = Tuple[Header, np.ndarray, float]
-DepthItem = Tuple[np.ndarray, float]
-F = TypeVar('F', bound=Callable[..., None])
-
-
-def _stamp_seconds(header: Header) -> float:
-    return float(header.stamp.sec) + float(header.stamp.nanosec) * 1e-9
+UpsamplerFactory = Callable[..., DepthUpsampler]
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -140,127 +125,286 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     return descriptor
 
 
-def parse_fault_spec(text: str) -> Dict[int, str]:
-    """Parse ``DADA_FAULT_INJECT`` (``oom@3,error@5``) into {solver call number: kind}.
+def warm_up(upsampler: DepthUpsampler) -> float:
+    """Run one small solve so the first real frame does not pay first-call costs; ms."""
+    size = WARMUP_SIZE
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    if upsampler.params['depth.mode'] == 'sparse':
+        depth = np.full((size, size), np.nan, dtype=np.float32)
+        depth[::4, ::4] = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
+    else:
+        depth = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
+        depth[0, 0] = np.nan
+    started = time.monotonic()
+    upsampler(rgb, depth, iterations=min(upsampler.iterations, WARMUP_ITERATIONS))
+    return 1e3 * (time.monotonic() - started)
 
-    Raises:
-        ValueError: malformed text.
+
+class NodeIO:
+    """Publishers, subscriptions and QoS of ``dada_node`` on a host node."""
+
+    def __init__(self, node: Node, values: Dict[str, Any]) -> None:
+        """Nothing is created before :meth:`create_publishers` / :meth:`subscribe`."""
+        self.node = node
+        self.values = values
+        self.managed = isinstance(node, LifecycleNode)
+        self.depth: Optional[Any] = None
+        self.info: Optional[Any] = None
+        self.points: Optional[Any] = None
+        self.diagnostics: Optional[Any] = None
+        self._subscriptions: List[Any] = []
+
+    def create_publishers(self) -> None:
+        """Create the output publishers (lifecycle publishers on a managed node)."""
+        out_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+                             reliability=ReliabilityPolicy.RELIABLE
+                             if self.values['qos.reliable_output']
+                             else ReliabilityPolicy.BEST_EFFORT)
+        create: Callable[..., Any] = (self.node.create_lifecycle_publisher  # type: ignore
+                                      if self.managed else self.node.create_publisher)
+        self.depth = create(Image, 'depth_dense/image', out_qos)
+        self.info = create(CameraInfo, 'depth_dense/camera_info', out_qos)
+        self.points = create(PointCloud2, 'points', out_qos)
+        self.diagnostics = self.node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+    def destroy_publishers(self) -> None:
+        """Destroy every publisher created by :meth:`create_publishers`."""
+        for publisher in (self.depth, self.info, self.points):
+            if publisher is not None and self.managed:
+                self.node.destroy_lifecycle_publisher(publisher)  # type: ignore[attr-defined]
+            elif publisher is not None:
+                self.node.destroy_publisher(publisher)
+        if self.diagnostics is not None:
+            self.node.destroy_publisher(self.diagnostics)
+        self.depth = self.info = self.points = self.diagnostics = None
+
+    def subscribe(self, on_rgb: Callable[[Image], None], on_depth: Callable[[Image], None],
+                  on_camera_info: Callable[[CameraInfo], None]) -> None:
+        """Subscribe to the inputs (sensor-data QoS unless ``qos.reliable_input``)."""
+        if self.values['qos.reliable_input']:
+            in_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+                                reliability=ReliabilityPolicy.RELIABLE)
+        else:
+            in_qos = qos_profile_sensor_data
+        self._subscriptions = [
+            self.node.create_subscription(Image, 'rgb/image', on_rgb, in_qos),
+            self.node.create_subscription(Image, 'depth/image', on_depth, in_qos),
+            self.node.create_subscription(CameraInfo, 'rgb/camera_info', on_camera_info,
+                                          in_qos)]
+
+    def unsubscribe(self) -> None:
+        """Destroy the input subscriptions."""
+        for subscription in self._subscriptions:
+            self.node.destroy_subscription(subscription)
+        self._subscriptions = []
+
+    def points_wanted(self) -> bool:
+        """Whether anybody subscribes to ``points`` (no cloud is built otherwise)."""
+        return self.points is not None and self.points.get_subscription_count() > 0
+
+    def publish(self, outputs: FrameOutputs) -> None:
+        """Publish one frame's outputs (those that exist)."""
+        if self.depth is not None:
+            self.depth.publish(outputs.depth)
+        if outputs.info is not None and self.info is not None:
+            self.info.publish(outputs.info)
+        if outputs.points is not None and self.points is not None:
+            self.points.publish(outputs.points)
+
+
+class FrameWorker:
+    """One worker thread that solves frames; while it is busy only the newest frame waits.
+
+    Args:
+        solve: ``solve(frame, cancel)`` does the work of one frame; ``cancel()`` returns
+            True when the worker is asked to stop.
+        on_error: called with an exception ``solve`` raised (the worker keeps running).
+        on_idle: called once after :data:`IDLE_RELEASE_S` without frames.
     """
-    faults: Dict[int, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(','))):
-        kind, _, index = part.partition('@')
-        if kind not in ('oom', 'error') or not index.isdigit() or int(index) < 1:
-            raise ValueError(f'{FAULT_ENV}: expected kind@N with kind oom or error and N >= 1, '
-                             f'got {part!r}')
-        faults[int(index)] = kind
-    return faults
+
+    def __init__(self, solve: Callable[[PairedFrame, Callable[[], bool]], None],
+                 on_error: Callable[[BaseException], None],
+                 on_idle: Callable[[], None]) -> None:
+        """Keep the callbacks; the thread starts with :meth:`start`."""
+        self._solve = solve
+        self._on_error = on_error
+        self._on_idle = on_idle
+        self._wake = threading.Condition()
+        self._slot: Optional[PairedFrame] = None
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._busy_since: Optional[float] = None
+        self.dropped_busy = 0
+
+    def start(self, before: Callable[[], None]) -> None:
+        """Start the thread; it runs ``before`` (the warm-up) first."""
+        self._stop = threading.Event()
+        started = threading.Event()
+
+        def run() -> None:
+            try:
+                before()
+            finally:
+                started.set()
+            self._loop(self._stop)
+        self._thread = threading.Thread(target=run, name='dada_worker', daemon=True)
+        self._thread.start()
+        started.wait()
+
+    def submit(self, frame: PairedFrame) -> None:
+        """Hand ``frame`` over; a frame still waiting is replaced (``dropped_busy``)."""
+        with self._wake:
+            if self._slot is not None:
+                self.dropped_busy += 1
+            self._slot = frame
+            self._wake.notify()
+
+    def clear(self) -> None:
+        """Forget the waiting frame (not counted: the host's deactivate forgets input)."""
+        with self._wake:
+            self._slot = None
+
+    def busy_for(self) -> float:
+        """Seconds the current solve has been running (0 when idle)."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    def stop(self, timeout: float = 1.5) -> bool:
+        """Ask the thread to stop and wait; return whether it has finished."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self, stop: threading.Event) -> None:
+        idle_since = time.monotonic()
+        released = True
+        while not stop.is_set():
+            with self._wake:
+                if self._slot is None:
+                    self._wake.wait(0.1)
+                frame, self._slot = self._slot, None
+            if frame is None:
+                if not released and time.monotonic() - idle_since > IDLE_RELEASE_S:
+                    self._on_idle()
+                    released = True
+                continue
+            self._busy_since = time.monotonic()
+            try:
+                self._solve(frame, stop.is_set)
+            except Exception as error:  # noqa: B902 - keep serving the next frame
+                if stop.is_set():
+                    return
+                self._on_error(error)
+            finally:
+                self._busy_since = None
+            idle_since, released = time.monotonic(), False
 
 
-def install_fault_hook(upsampler: DepthUpsampler, faults: Dict[int, str]) -> None:
-    """Make the listed solver calls of ``upsampler`` raise (fault injection for tests).
+class NodeStatistics:
+    """Latencies of served frames and the ``/diagnostics`` status built from them."""
 
-    The hook wraps the solver step of this one instance, so the error is raised inside
-    :meth:`DepthUpsampler.up` after its input checks and allocations, as a real
-    out-of-memory error would be.
-    """
-    solve = upsampler._solve
-    calls = itertools.count(1)
+    def __init__(self) -> None:
+        """All windows empty."""
+        self.lock = threading.Lock()
+        self.latency = LatencyWindow(LATENCY_WINDOW)
+        self.wait = LatencyWindow(LATENCY_WINDOW)
+        self.solve = LatencyWindow(LATENCY_WINDOW)
+        self.output = LatencyWindow(LATENCY_WINDOW)
+        self.published = 0
+        self.warmup_ms = float('nan')
+        self._window_start = time.monotonic()
+        self._window_counts: Dict[str, int] = {}
+        self._problems_seen = 0
 
-    def faulty(*args: Any, **kwargs: Any) -> torch.Tensor:
-        kind = faults.get(next(calls))
-        if kind == 'oom':
-            raise _OOM_TYPES[0](f'out of memory (injected by {FAULT_ENV})')
-        if kind == 'error':
-            raise RuntimeError(f'solver failure (injected by {FAULT_ENV})')
-        return solve(*args, **kwargs)
+    def frame_done(self, frame: PairedFrame, started: float, outputs: FrameOutputs) -> float:
+        """Record one published frame; return its end-to-end latency (s)."""
+        done = time.monotonic()
+        with self.lock:
+            self.latency.add(done - frame.arrival)
+            self.wait.add(started - frame.arrival)
+            self.solve.add(outputs.solve_s)
+            self.output.add(outputs.output_s)
+            self.published += 1
+        return done - frame.arrival
 
-    setattr(upsampler, '_solve', faulty)
+    def rates(self, counts: Dict[str, int]) -> Dict[str, float]:
+        """Per-second rates of ``counts`` since the previous call."""
+        now = time.monotonic()
+        elapsed = max(now - self._window_start, 1e-6)
+        rates = {key: (value - self._window_counts.get(key, 0)) / elapsed
+                 for key, value in counts.items()}
+        self._window_start, self._window_counts = now, dict(counts)
+        return rates
 
-
-class _Frame:
-    """One paired input, converted, with the camera_info valid when it was paired."""
-
-    __slots__ = ('header', 'rgb', 'depth', 'arrival', 'info', 'k')
-
-    def __init__(self, header: Header, rgb: np.ndarray, depth: np.ndarray, arrival: float,
-                 info: Optional[CameraInfo], k: Optional[np.ndarray]) -> None:
-        self.header = header
-        self.rgb = rgb
-        self.depth = depth
-        self.arrival = arrival
-        self.info = info
-        self.k = k
-
-
-def _guarded(method: F) -> F:
-    """Keep a subscription callback alive on unexpected errors (counted, logged)."""
-    def wrapper(self: 'DadaEngine', msg: Any) -> None:
-        try:
-            method(self, msg)
-        except Exception as error:  # noqa: B902 - never let one message kill the node
-            self._report('callback_error', f'{type(error).__name__}: {error}')
-    wrapper.__doc__ = method.__doc__
-    wrapper.__name__ = method.__name__
-    return wrapper  # type: ignore[return-value]
+    def status(self, stats: Dict[str, Any]) -> Tuple[int, str]:
+        """Diagnostic level and message for one snapshot of :meth:`DadaEngine.statistics`."""
+        problems = int(stats['errors_total']) + int(stats['warnings_total'])
+        new_problems, self._problems_seen = problems > self._problems_seen, problems
+        busy = float(stats['worker_busy_s'])
+        solve_p95 = float(stats['solve_p95_ms']) / 1e3
+        if busy > BUSY_ERROR_S:
+            return DiagnosticStatus.ERROR, f'worker stalled: one solve running for {busy:.0f} s'
+        if busy > max(BUSY_WARN_S, 5.0 * (solve_p95 if np.isfinite(solve_p95) else 0.0)):
+            return DiagnosticStatus.WARN, (f'worker busy: one solve running for {busy:.1f} s, '
+                                           'newer pairs dropped meanwhile')
+        if new_problems:
+            return DiagnosticStatus.WARN, 'input problems (see errors.* / warnings.*)'
+        if stats['state'] != 'active':
+            return DiagnosticStatus.OK, str(stats['state'])
+        if stats['rate_output_hz'] == 0.0:
+            return DiagnosticStatus.OK, 'idle: no paired input'
+        return DiagnosticStatus.OK, 'running'
 
 
 class DadaEngine:
-    """All of ``dada_node``'s logic, for a host rclpy node (plain or managed).
+    """``dada_node``'s ROS side for a host rclpy node (plain or managed).
 
-    The host calls :meth:`configure` (build the upsampler, warm it up, start the worker and
-    create the publishers), :meth:`activate` (subscribe: frames flow),
-    :meth:`deactivate` (unsubscribe, forget queued input) and :meth:`cleanup` (stop the
-    worker, release everything). :class:`DadaNode` does the first two in its constructor;
+    The host calls :meth:`configure` (build the pipeline, warm it up, start the worker,
+    create the publishers), :meth:`activate` (subscribe: frames flow), :meth:`deactivate`
+    (unsubscribe, forget queued input) and :meth:`cleanup` (stop the worker, release
+    everything). :class:`DadaNode` does the first two in its constructor;
     :class:`dada_ros.lifecycle_node.DadaLifecycleNode` maps them to lifecycle transitions.
-    Parameters are declared at construction.
+    Parameters are declared at construction; every attribute exists from then on.
+
+    Args:
+        node: the host node.
+        make_upsampler: builds the solver from the solver parameters (keywords of
+            :class:`~dada_ros.core.upsampler.DepthUpsampler`); e.g. a subclass.
     """
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, make_upsampler: UpsamplerFactory = DepthUpsampler) -> None:
         """Declare the parameters of :data:`PARAMETERS` on ``node``.
 
         Raises:
             ValueError / ParameterException: a parameter override is invalid.
         """
         self.node = node
-        self._managed = isinstance(node, LifecycleNode)
-        self._lock = threading.Lock()
-        self._errors: Dict[str, int] = collections.defaultdict(int)
-        self._counts: Dict[str, int] = collections.defaultdict(int)
-        self._window: Dict[str, int] = collections.defaultdict(int)
-        self._latencies: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
-        self._solve_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
-        self._wait_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
-        self._output_times: Deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self.make_upsampler = make_upsampler
         self._loggers: Dict[str, RcutilsLogger] = {}
-        self._pending_solver: Dict[str, Any] = {}
-        self._errors_seen = 0
-        self._warmup_ms = float('nan')
-        self._faults = parse_fault_spec(os.environ.get(FAULT_ENV, ''))
-
         node.add_on_set_parameters_callback(self._validate_parameters)
         for spec in PARAMETERS:
             node.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        self._values: Dict[str, Any] = {spec.name: node.get_parameter(spec.name).value
-                                        for spec in PARAMETERS}
+        self.values: Dict[str, Any] = {spec.name: node.get_parameter(spec.name).value
+                                       for spec in PARAMETERS}
         node.add_post_set_parameters_callback(self._apply_parameters)
-
-        self._upsampler: Optional[DepthUpsampler] = None
-        self._pairer: Optional[ApproximateTimePairer[RgbItem, DepthItem]] = None
-        self._arrival: ArrivalPairer[RgbItem, DepthItem] = ArrivalPairer()
-        self._pairer_reported: Dict[str, int] = {}
-        self._camera_info: Optional[CameraInfo] = None
-        self._camera_k: Optional[np.ndarray] = None
-        self._infos: 'collections.OrderedDict[Tuple[int, int], Tuple[CameraInfo, np.ndarray]]' \
-            = collections.OrderedDict()
-        self._publishers: List[Any] = []
-        self._subscriptions: List[Any] = []
+        self.io = NodeIO(node, self.values)
+        self.stats = NodeStatistics()
+        self.pipeline: Optional[FramePipeline] = None
+        self.worker = FrameWorker(self._solve, self._on_worker_error, self._on_idle)
         self._timer: Optional[Any] = None
         self._active = False
-        self._stop = threading.Event()
-        self._wake = threading.Condition(self._lock)
-        self._slot: Optional[_Frame] = None
-        self._worker: Optional[threading.Thread] = None
-        self._clouds = PointCloudBuilder()  # used by the worker thread only
+        self._last_shape: Optional[Tuple[int, ...]] = None
+        self._ticks = 0
 
     @property
     def logger(self) -> RcutilsLogger:
@@ -270,7 +414,7 @@ class DadaEngine:
     @property
     def configured(self) -> bool:
         """Whether :meth:`configure` succeeded and :meth:`cleanup` was not called since."""
-        return self._upsampler is not None
+        return self.pipeline is not None
 
     @property
     def active(self) -> bool:
@@ -278,8 +422,8 @@ class DadaEngine:
         return self._active
 
     # --- life cycle -----------------------------------------------------------------------
-    def configure(self, warmup_timeout: float = 600.0) -> None:
-        """Build the upsampler, warm it up in the worker, create publishers and timer.
+    def configure(self) -> None:
+        """Build the pipeline, warm it up in the worker, create publishers and timer.
 
         Raises:
             RuntimeError: the requested device (e.g. ``cuda``) is not available.
@@ -287,110 +431,63 @@ class DadaEngine:
         """
         if self.configured:
             return
-        values = self._values
+        values = self.values
         if values['device'] == 'auto' and not torch.cuda.is_available():
             self.logger.info("device 'auto': CUDA is not available, using the CPU")
-        upsampler = DepthUpsampler(**{name: values[name] for name in SOLVER_PARAMETERS})
-        with self._lock:
-            self._pending_solver = {}
-        self._upsampler = upsampler
-        self._pairer = ApproximateTimePairer(float(values['sync.slop']),
-                                             int(values['sync.queue_size']))
-        self._pairer_reported = dict(self._pairer.stats)
-        self._arrival = ArrivalPairer()
+        upsampler = self.make_upsampler(**{name: values[name] for name in SOLVER_PARAMETERS})
+        pipeline = FramePipeline(values, upsampler, on_event=self._log_event)
+        self.pipeline = pipeline
+        self.io.create_publishers()
+        self._timer = self.node.create_timer(float(values['diagnostics.period']),
+                                             self._on_diagnostics_timer)
 
-        out_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                             reliability=ReliabilityPolicy.RELIABLE
-                             if values['qos.reliable_output'] else ReliabilityPolicy.BEST_EFFORT)
-        create: Callable[..., Any] = (self.node.create_lifecycle_publisher  # type: ignore
-                                      if self._managed else self.node.create_publisher)
-        self._pub_depth = create(Image, 'depth_dense/image', out_qos)
-        self._pub_info = create(CameraInfo, 'depth_dense/camera_info', out_qos)
-        self._pub_points = create(PointCloud2, 'points', out_qos)
-        self._pub_diag = self.node.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._publishers = [self._pub_depth, self._pub_info, self._pub_points, self._pub_diag]
-
-        self._period = float(values['diagnostics.period'])
-        self._window_start = time.monotonic()
-        self._ticks = 0
-        self._summary_time = self._window_start
-        self._summary_counts: Dict[str, int] = {}
-        self._timer = self.node.create_timer(self._period, self._on_diagnostics_timer)
-
-        self._stop = threading.Event()
-        warm = threading.Event()
-        self._worker = threading.Thread(target=self._work, args=(upsampler, self._stop, warm),
-                                        name='dada_worker', daemon=True)
-        self._worker.start()
-        warm.wait(warmup_timeout)
+        def warm() -> None:
+            try:
+                self.stats.warmup_ms = warm_up(upsampler)
+            except Exception as error:  # noqa: B902 - a failed warm-up is not fatal
+                pipeline.report('error', 'warmup_error', 'frame',
+                                f'warm-up failed: {type(error).__name__}: {error}')
+        self.worker.start(warm)
         self.logger.info(
             f'dada_node ready: model {values["model"]}, solver {values["solver"]}, '
             f'device {upsampler.device}, iterations {values["iterations"]}, '
             f'input QoS {"reliable" if values["qos.reliable_input"] else "best effort"}, '
-            f'warm-up {self._warmup_ms:.0f} ms')
+            f'warm-up {self.stats.warmup_ms:.0f} ms')
 
     def activate(self) -> None:
         """Subscribe to the inputs: frames are processed and published from now on."""
         if not self.configured or self._active:
             return
-        if self._values['qos.reliable_input']:
-            in_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                                reliability=ReliabilityPolicy.RELIABLE)
-        else:
-            in_qos = qos_profile_sensor_data
         self._active = True
-        self._subscriptions = [
-            self.node.create_subscription(Image, 'rgb/image', self._on_rgb, in_qos),
-            self.node.create_subscription(Image, 'depth/image', self._on_depth, in_qos),
-            self.node.create_subscription(CameraInfo, 'rgb/camera_info', self._on_camera_info,
-                                          in_qos)]
+        self.io.subscribe(self._on_rgb, self._on_depth, self._on_camera_info)
 
     def deactivate(self) -> None:
         """Unsubscribe and forget queued input (a frame being solved is not published)."""
         self._active = False
-        for subscription in self._subscriptions:
-            self.node.destroy_subscription(subscription)
-        self._subscriptions = []
-        with self._wake:
-            self._slot = None
-        if self._pairer is not None:
-            self._pairer.reset()
-        self._arrival.reset()
+        self.io.unsubscribe()
+        self.worker.clear()
+        if self.pipeline is not None:
+            self.pipeline.reset()
 
     def cleanup(self, timeout: float = 1.5) -> bool:
         """Deactivate, stop the worker, destroy publishers and timer, drop the model.
 
-        Returns whether the worker finished within ``timeout`` (a running inference cannot
-        be interrupted; it is abandoned and never publishes).
+        Returns whether the worker finished within ``timeout``; a running solve stops at
+        its next poll of the stop flag and never publishes.
         """
         self.deactivate()
-        finished = self.stop_worker(timeout)
+        finished = self.worker.stop(timeout)
         if self._timer is not None:
             self.node.destroy_timer(self._timer)
             self._timer = None
-        for publisher in self._publishers:
-            if self._managed and publisher is not self._pub_diag:
-                self.node.destroy_lifecycle_publisher(publisher)  # type: ignore[attr-defined]
-            else:
-                self.node.destroy_publisher(publisher)
-        self._publishers = []
-        self._upsampler = None
-        self._pairer = None
-        self._camera_info, self._camera_k = None, None
-        with self._lock:
-            self._infos.clear()
-        self._worker = None
+        self.io.destroy_publishers()
+        self.pipeline = None
+        self.worker = FrameWorker(self._solve, self._on_worker_error, self._on_idle)
         return finished
 
     def stop_worker(self, timeout: float = 1.5) -> bool:
         """Ask the worker to stop and wait for it; return whether it has finished."""
-        self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        if self._worker is None:
-            return True
-        self._worker.join(timeout)
-        return not self._worker.is_alive()
+        return self.worker.stop(timeout)
 
     # --- parameters -----------------------------------------------------------------------
     def _validate_parameters(self, parameters: List[Parameter[Any]]) -> SetParametersResult:
@@ -408,234 +505,105 @@ class DadaEngine:
             name, value = parameter.name, parameter.value
             if name not in BY_NAME:
                 continue
-            self._values[name] = value
-            if name in RUNTIME_SOLVER_PARAMETERS:
-                with self._lock:
-                    self._pending_solver[name] = value
-            elif name == 'sync.slop':
-                if self._pairer is not None:
-                    self._pairer.set_slop(float(value))
-            elif not name.startswith('points.'):
-                continue
-            self.logger.info(f'parameter {name} set to {value!r} (applies to the next frame)')
+            self.values[name] = value
+            if name in RUNTIME_PARAMETERS:
+                if self.pipeline is not None:
+                    self.pipeline.set_param(name, value)
+                self.logger.info(f'parameter {name} set to {value!r} (applies to the next '
+                                 'frame)')
 
-    # --- bookkeeping ----------------------------------------------------------------------
-    def _report(self, kind: str, message: str, error: bool = True) -> None:
-        """Count a problem of ``kind`` and log it, throttled per kind."""
-        with self._lock:
-            if error:
-                self._errors[kind] += 1
-            else:
-                self._counts[kind] += 1
-            logger = self._loggers.get(kind)
-            if logger is None:
-                logger = self._loggers[kind] = self.logger.get_child(kind)
-        if error and kind in ('out_of_memory', 'processing_error', 'callback_error'):
-            logger.error(f'{message} [{kind}]', throttle_duration_sec=LOG_THROTTLE_S)
+    # --- events ---------------------------------------------------------------------------
+    def _log_event(self, event: Event) -> None:
+        """Log a pipeline event, throttled per kind (the pipeline has counted it)."""
+        logger = self._loggers.get(event.kind)
+        if logger is None:
+            logger = self._loggers[event.kind] = self.logger.get_child(event.kind)
+        text = f'{event.message} [{event.kind}]'
+        if event.level == 'error' and event.kind in ('out_of_memory', 'processing_error',
+                                                     'callback_error'):
+            logger.error(text, throttle_duration_sec=LOG_THROTTLE_S)
         else:
-            logger.warning(f'{message} [{kind}]', throttle_duration_sec=LOG_THROTTLE_S)
+            logger.warning(text, throttle_duration_sec=LOG_THROTTLE_S)
 
-    def _count(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
-            self._window[key] += 1
-
-    def _check_pairer(self, stream: str) -> None:
-        pairer = self._pairer
-        if pairer is None:
+    def _guarded(self, stream: str, handle: Callable[[Any, float], List[PairedFrame]],
+                 msg: Any) -> None:
+        """Run one input callback; unexpected errors are counted, never fatal."""
+        arrival = time.monotonic()
+        pipeline = self.pipeline
+        if pipeline is None or not self._active:
             return
-        stats = pairer.stats
-        if pairer.stamp_going_backwards[stream]:
-            self._report(f'stamp_backwards_{stream}',
-                         f'{stream} stamps went backwards (bag loop or clock reset?)')
-        for key in ('dropped_late', 'duplicate', 'reset'):
-            if stats[key] > self._pairer_reported.get(key, 0):
-                self._report(f'sync_{key}', f'pairing: {key.replace("_", " ")} '
-                             f'({stats[key]} so far)', error=False)
-        self._pairer_reported = dict(stats)
-
-    # --- subscriptions --------------------------------------------------------------------
-    @_guarded
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._count('in_camera_info')
         try:
-            k = camera_info_to_k(msg)
-        except CameraInfoError as error:
-            self._report(error.kind, str(error))
-            return
-        self._camera_info, self._camera_k = msg, k
-        with self._lock:
-            self._infos[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = (msg, k)
-            while len(self._infos) > CAMERA_INFO_CACHE:
-                self._infos.popitem(last=False)
+            for frame in handle(msg, arrival):
+                self.worker.submit(frame)
+        except Exception as error:  # noqa: B902 - never let one message kill the node
+            pipeline.report('error', 'callback_error', stream, f'{type(error).__name__}: {error}')
 
-    @_guarded
     def _on_rgb(self, msg: Image) -> None:
-        arrival = time.monotonic()
-        self._count('in_rgb')
-        if not self._active or self._pairer is None:
-            return
-        try:
-            rgb = image_to_rgb(msg)
-        except ImageConversionError as error:
-            self._report(error.kind, f'rgb/image rejected: {error}')
-            return
-        header = copy_header(msg.header)
-        stamp = _stamp_seconds(header)
-        if stamp == 0.0:
-            self._report('sync_unstamped_rgb', 'rgb/image has zero stamps: pairing by arrival '
-                         'with the newest unstamped depth image', error=False)
-            self._submit(self._arrival.add_rgb((header, rgb, arrival)))
-            return
-        pairs = self._pairer.add_rgb(stamp, (header, rgb, arrival))
-        self._check_pairer('rgb')
-        self._submit(pairs)
+        if self.pipeline is not None:
+            self._guarded('rgb', self.pipeline.add_rgb, msg)
 
-    @_guarded
     def _on_depth(self, msg: Image) -> None:
-        arrival = time.monotonic()
-        self._count('in_depth')
-        if not self._active or self._pairer is None:
+        if self.pipeline is not None:
+            self._guarded('depth', self.pipeline.add_depth, msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        pipeline = self.pipeline
+        if pipeline is None or not self._active:
             return
         try:
-            depth, report = image_to_depth_checked(msg)
-        except ImageConversionError as error:
-            self._report(error.kind, f'depth/image rejected: {error}')
-            return
-        if report.valid == 0:
-            self._report('all_invalid_depth', 'depth/image has no valid pixel; the output '
-                         'will be all NaN')
-        elif report.infinite:
-            self._report('infinite_depth', f'depth/image has {report.infinite} infinite '
-                         'values; treated as invalid')
-        stamp = _stamp_seconds(msg.header)
-        if stamp == 0.0:
-            self._report('sync_unstamped_depth', 'depth/image has zero stamps: pairing by '
-                         'arrival with the newest unstamped rgb image', error=False)
-            self._submit(self._arrival.add_depth((depth, arrival)))
-            return
-        pairs = self._pairer.add_depth(stamp, (depth, arrival))
-        self._check_pairer('depth')
-        self._submit(pairs)
+            pipeline.add_camera_info(msg)
+        except Exception as error:  # noqa: B902 - never let one message kill the node
+            pipeline.report('error', 'callback_error', 'camera_info',
+                            f'{type(error).__name__}: {error}')
 
-    def _submit(self, pairs: Sequence[Tuple[RgbItem, DepthItem]]) -> None:
-        upsampler = self._upsampler
-        if upsampler is None:
+    # --- worker side ----------------------------------------------------------------------
+    def _solve(self, frame: PairedFrame, stopping: Callable[[], bool]) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
             return
-        for (header, rgb, rgb_arrival), (depth, depth_arrival) in pairs:
-            try:
-                factor = upsampling_factor(rgb.shape, depth.shape)
-                resolve_depth_mode(str(self._values['depth.mode']), factor)
-            except ValueError as error:
-                self._report('size_mismatch', str(error))
-                continue
-            frame = _Frame(header, rgb, depth, max(rgb_arrival, depth_arrival),
-                           self._camera_info, self._camera_k)
-            with self._wake:
-                if self._slot is not None:
-                    self._counts['dropped_busy'] += 1
-                self._slot = frame
-                self._wake.notify()
-
-    # --- worker ---------------------------------------------------------------------------
-    def _warm_up(self, upsampler: DepthUpsampler) -> None:
-        """Run one small ``up()`` so the first real frame does not pay first-call costs."""
-        size = WARMUP_SIZE
-        rng = np.random.default_rng(0)
-        rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        if upsampler.params['depth.mode'] == 'sparse':
-            depth = np.full((size, size), np.nan, dtype=np.float32)
-            depth[::4, ::4] = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
-        else:
-            depth = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
-            depth[0, 0] = np.nan
-        iterations = upsampler.iterations
+        if self._last_shape is not None and frame.rgb.shape != self._last_shape:
+            pipeline.upsampler.release()  # buffers of the old size go back to the system
+        self._last_shape = frame.rgb.shape
         started = time.monotonic()
-        try:
-            upsampler.set_param('iterations', min(iterations, WARMUP_ITERATIONS))
-            upsampler.up(rgb, depth)
-        except Exception as error:  # noqa: B902 - a failed warm-up is not fatal
-            self._report('warmup_error', f'warm-up failed: {type(error).__name__}: {error}')
-        finally:
-            upsampler.set_param('iterations', iterations)
-        self._warmup_ms = 1e3 * (time.monotonic() - started)
-        self.logger.info(f'warm-up up() on {size}x{size} took {self._warmup_ms:.0f} ms '
-                         f'(device {upsampler.device})')
 
-    def _work(self, upsampler: DepthUpsampler, stop: threading.Event,
-              warm: threading.Event) -> None:
+        def cancel() -> bool:
+            return stopping() or not self._active or pipeline.parameter_change_pending
         try:
-            self._warm_up(upsampler)
-            if self._faults:
-                install_fault_hook(upsampler, self._faults)
-                self.logger.warning(f'fault injection active: {self._faults}')
-        finally:
-            warm.set()
-        while not stop.is_set():
-            with self._wake:
-                while self._slot is None and not stop.is_set():
-                    self._wake.wait(0.1)
-                if stop.is_set():
-                    return
-                frame, self._slot = self._slot, None
-                pending, self._pending_solver = self._pending_solver, {}
-            if frame is None:
-                continue
-            for name, value in pending.items():
-                try:
-                    upsampler.set_param(name, value)
-                except ValueError as error:
-                    self._report('parameter_error', str(error))
-            try:
-                self._process(upsampler, frame, stop)
-            except Exception as error:  # noqa: B902 - keep serving the next frame
-                if stop.is_set() or not self.node.context.ok():
-                    return
-                if is_out_of_memory(error):
-                    self._report('out_of_memory', f'frame dropped, out of memory on '
-                                 f'{upsampler.device}: {error}')
-                    if upsampler.device.type == 'cuda':
-                        torch.cuda.empty_cache()
-                else:
-                    self._report('processing_error', f'{type(error).__name__}: {error}')
-
-    def _process(self, upsampler: DepthUpsampler, frame: _Frame, stop: threading.Event) -> None:
-        started = time.monotonic()
-        dense = upsampler.up(frame.rgb, frame.depth)
-        solved = time.monotonic()
-        if stop.is_set() or not self._active:
+            outputs = pipeline.process(frame, want_points=self.io.points_wanted(),
+                                       cancel=cancel)
+        except SolveCancelled:
+            if not stopping() and self._active:
+                pipeline.report('warning', 'solve_cancelled', 'frame', 'a solver parameter '
+                                'changed during the solve: frame dropped, the next one uses it')
             return
-        self._pub_depth.publish(depth_to_image(dense, frame.header))
-        with self._lock:
-            exact = self._infos.get((frame.header.stamp.sec, frame.header.stamp.nanosec))
-        info, k = exact if exact is not None else (frame.info, frame.k)
-        height, width = dense.shape
-        if info is None or k is None:
-            self._report('missing_camera_info', 'no valid rgb/camera_info received yet: '
-                         'publishing depth_dense/image only')
-        elif not camera_info_fits(info, width, height):
-            self._report('camera_info_size_mismatch',
-                         f'rgb/camera_info is for {info.width}x{info.height} but the rgb '
-                         f'image is {width}x{height}: no camera_info / points published')
-        else:
-            self._pub_info.publish(output_camera_info(info, frame.header))
-            if self._values['points.enable']:
-                rgb = frame.rgb if self._values['points.color'] else None
-                self._pub_points.publish(self._clouds.build(
-                    dense, k, frame.header, int(self._values['points.stride']), rgb))
-        done = time.monotonic()
-        with self._lock:
-            self._latencies.append(done - frame.arrival)
-            self._wait_times.append(started - frame.arrival)
-            self._solve_times.append(solved - started)
-            self._output_times.append(done - solved)
-            self._counts['published'] += 1
-            self._window['published'] += 1
+        if stopping() or not self._active:
+            return
+        self.io.publish(outputs)
+        latency = self.stats.frame_done(frame, started, outputs)
+        height, width = outputs.dense.shape
         self.logger.debug(
             f'frame {frame.header.stamp.sec}.{frame.header.stamp.nanosec:09d}: '
-            f'{width}x{height}, latency {1e3 * (done - frame.arrival):.1f} ms = wait '
-            f'{1e3 * (started - frame.arrival):.1f} + solve {1e3 * (solved - started):.1f} '
-            f'+ outputs {1e3 * (done - solved):.1f} ms')
+            f'{width}x{height}, latency {1e3 * latency:.1f} ms = wait '
+            f'{1e3 * (started - frame.arrival):.1f} + solve {1e3 * outputs.solve_s:.1f} '
+            f'+ outputs {1e3 * outputs.output_s:.1f} ms')
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        pipeline = self.pipeline
+        if pipeline is None or not self.node.context.ok():
+            return
+        if is_out_of_memory(error):
+            pipeline.report('error', 'out_of_memory', 'frame', 'frame dropped, out of memory '
+                            f'on {pipeline.upsampler.device}: {error}')
+            pipeline.upsampler.release()
+        else:
+            pipeline.report('error', 'processing_error', 'frame',
+                            f'{type(error).__name__}: {error}')
+
+    def _on_idle(self) -> None:
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.upsampler.release()
+            self._last_shape = None
 
     # --- diagnostics ----------------------------------------------------------------------
     def statistics(self) -> Dict[str, Any]:
@@ -643,61 +611,50 @@ class DadaEngine:
 
         ``latency_*`` is the node's end-to-end time from the arrival of the later input
         message of a pair to the publication of its outputs, the sum of ``wait_mean_ms``
-        (conversion, pairing and hand-over to the worker), ``solve_*`` (the
-        ``DepthUpsampler.up`` call) and ``output_mean_ms`` (building and publishing the
-        depth image, camera_info and cloud).
+        (conversion, pairing and hand-over to the worker), ``solve_*`` (the solve) and
+        ``output_mean_ms`` (building the depth image, camera_info and cloud).
         """
-        now = time.monotonic()
-        with self._lock:
-            elapsed = max(now - self._window_start, 1e-6)
-            window, self._window = dict(self._window), collections.defaultdict(int)
-            self._window_start = now
-            latencies = np.array(self._latencies, dtype=np.float64) * 1e3
-            solves = np.array(self._solve_times, dtype=np.float64) * 1e3
-            waits = np.array(self._wait_times, dtype=np.float64) * 1e3
-            outputs = np.array(self._output_times, dtype=np.float64) * 1e3
-            counts = dict(self._counts)
-            errors = dict(self._errors)
-
-        def mean(values: np.ndarray) -> float:
-            return float(values.mean()) if values.size else float('nan')
-
-        def p95(values: np.ndarray) -> float:
-            return float(np.percentile(values, 95)) if values.size else float('nan')
-
-        upsampler = self._upsampler
-        stats: Dict[str, Any] = {
-            'state': 'active' if self._active else ('inactive' if upsampler else 'unconfigured'),
-            'rate_rgb_hz': window.get('in_rgb', 0) / elapsed,
-            'rate_depth_hz': window.get('in_depth', 0) / elapsed,
-            'rate_camera_info_hz': window.get('in_camera_info', 0) / elapsed,
-            'rate_output_hz': window.get('published', 0) / elapsed,
-            'latency_mean_ms': mean(latencies),
-            'latency_p95_ms': p95(latencies),
-            'solve_mean_ms': mean(solves),
-            'solve_p95_ms': p95(solves),
-            'wait_mean_ms': mean(waits),
-            'output_mean_ms': mean(outputs),
-            'warmup_ms': self._warmup_ms,
-            'received_rgb': counts.get('in_rgb', 0),
-            'received_depth': counts.get('in_depth', 0),
-            'received_camera_info': counts.get('in_camera_info', 0),
-            'frames_published': counts.get('published', 0),
-            'dropped_busy': counts.get('dropped_busy', 0),
-            'errors_total': sum(errors.values()),
-        }
-        if self._pairer is not None:
-            for key, value in self._pairer.stats.items():
+        pipeline = self.pipeline
+        counters = pipeline.counters.snapshot() if pipeline is not None else {
+            'received': {}, 'errors': {}, 'warnings': {}, 'events': {}}
+        received = counters['received']
+        stats_ = self.stats
+        with stats_.lock:
+            published = stats_.published
+            timing = {
+                'latency_mean_ms': stats_.latency.mean_ms(),
+                'latency_p95_ms': stats_.latency.p95_ms(),
+                'solve_mean_ms': stats_.solve.mean_ms(), 'solve_p95_ms': stats_.solve.p95_ms(),
+                'wait_mean_ms': stats_.wait.mean_ms(), 'output_mean_ms': stats_.output.mean_ms()}
+        rates = stats_.rates({'rgb': received.get('rgb', 0), 'depth': received.get('depth', 0),
+                              'camera_info': received.get('camera_info', 0),
+                              'output': published})
+        state = 'active' if self._active else ('inactive' if pipeline else 'unconfigured')
+        stats: Dict[str, Any] = {'state': state}
+        stats.update({f'rate_{key}_hz': value for key, value in rates.items()})
+        stats.update(timing)
+        stats.update({
+            'warmup_ms': stats_.warmup_ms,
+            'received_rgb': received.get('rgb', 0),
+            'received_depth': received.get('depth', 0),
+            'received_camera_info': received.get('camera_info', 0),
+            'frames_published': published,
+            'dropped_busy': self.worker.dropped_busy,
+            'worker_busy_s': self.worker.busy_for(),
+            'errors_total': sum(counters['errors'].values()),
+            'warnings_total': sum(counters['warnings'].values()),
+        })
+        if pipeline is not None:
+            for key, value in pipeline.pairer.stats.items():
                 stats[f'sync.{key}'] = value
-        for key, value in self._arrival.stats.items():
-            stats[f'sync.unstamped_{key}'] = value
-        for key, value in sorted(errors.items()):
-            stats[f'errors.{key}'] = value
-        for key, value in sorted(counts.items()):
-            if key.startswith('sync_'):
-                stats[f'events.{key}'] = value
-        params = upsampler.params if upsampler is not None else self._values
-        stats['device'] = str(upsampler.device) if upsampler is not None else params['device']
+            for key, value in pipeline.unstamped.stats.items():
+                stats[f'sync.unstamped_{key}'] = value
+        for group in ('errors', 'warnings', 'events'):
+            for key, value in sorted(counters[group].items()):
+                stats[f'{group}.{key}'] = value
+        params = pipeline.upsampler.params if pipeline is not None else self.values
+        stats['device'] = str(pipeline.upsampler.device) if pipeline is not None \
+            else params['device']
         stats['model'] = params['model']
         stats['iterations'] = int(params['iterations'])
         stats['solver'] = params['solver']
@@ -708,55 +665,46 @@ class DadaEngine:
         status = DiagnosticStatus()
         status.name = f'{self.node.get_fully_qualified_name()}: depth super-resolution'
         status.hardware_id = stats['device']
-        if stats['errors_total'] > self._errors_seen:
-            status.level, status.message = DiagnosticStatus.WARN, 'input errors (see errors.*)'
-        elif stats['state'] != 'active':
-            status.level, status.message = DiagnosticStatus.OK, stats['state']
-        elif stats['rate_output_hz'] == 0.0:
-            status.level, status.message = DiagnosticStatus.OK, 'idle: no paired input'
-        else:
-            status.level, status.message = DiagnosticStatus.OK, 'running'
-        self._errors_seen = stats['errors_total']
+        status.level, status.message = self.stats.status(stats)
         status.values = [KeyValue(key=key, value=(f'{value:.3f}' if isinstance(value, float)
                                                   else str(value)))
                          for key, value in stats.items()]
         array = DiagnosticArray()
         array.header.stamp = self.node.get_clock().now().to_msg()
         array.status = [status]
-        self._pub_diag.publish(array)
+        if self.io.diagnostics is not None:
+            self.io.diagnostics.publish(array)
         self._ticks += 1
-        if self._ticks % max(1, round(10.0 / self._period)) == 0:
+        if self._ticks % max(1, round(10.0 / float(self.values['diagnostics.period']))) == 0:
             self._log_summary(stats)
 
     def _log_summary(self, stats: Dict[str, Any]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            counts = dict(self._counts)
-        elapsed = max(now - self._summary_time, 1e-6)
-        rates = {key: (counts.get(key, 0) - self._summary_counts.get(key, 0)) / elapsed
-                 for key in ('published', 'in_rgb', 'in_depth')}
-        self._summary_time, self._summary_counts = now, counts
-        if not any(rates.values()):
+        if not (stats['rate_output_hz'] or stats['rate_rgb_hz'] or stats['rate_depth_hz']):
             return
         self.logger.info(
-            f'out {rates["published"]:.1f} Hz (rgb {rates["in_rgb"]:.1f} Hz, depth '
-            f'{rates["in_depth"]:.1f} Hz), latency mean {stats["latency_mean_ms"]:.1f} ms '
+            f'out {stats["rate_output_hz"]:.1f} Hz (rgb {stats["rate_rgb_hz"]:.1f} Hz, depth '
+            f'{stats["rate_depth_hz"]:.1f} Hz), latency mean {stats["latency_mean_ms"]:.1f} ms '
             f'p95 {stats["latency_p95_ms"]:.1f} ms, published {stats["frames_published"]}, '
-            f'dropped busy {stats["dropped_busy"]}, errors {stats["errors_total"]}')
+            f'dropped busy {stats["dropped_busy"]}, errors {stats["errors_total"]}, '
+            f'warnings {stats["warnings_total"]}')
 
 
 class DadaNode(Node):
     """``dada_node``: configured and active from construction (see :class:`DadaEngine`)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, make_upsampler: UpsamplerFactory = DepthUpsampler,
+                 **kwargs: Any) -> None:
         """Declare the parameters, build and warm up the solver, create the topics.
+
+        ``make_upsampler`` builds the solver (see :class:`DadaEngine`); other keywords go
+        to :class:`rclpy.node.Node`.
 
         Raises:
             RuntimeError: the requested device (e.g. ``cuda``) is not available.
             ValueError: a parameter override or the model / weights are invalid.
         """
         super().__init__('dada_node', **kwargs)
-        self.engine = DadaEngine(self)
+        self.engine = DadaEngine(self, make_upsampler)
         self.engine.configure()
         self.engine.activate()
 

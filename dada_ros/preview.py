@@ -22,13 +22,13 @@ from typing import NamedTuple, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-__all__ = ['Metrics', 'depth_metrics', 'depth_range', 'valid_mask', 'colorize_depth',
+__all__ = ['DepthMetrics', 'depth_metrics', 'depth_range', 'valid_mask', 'colorize_depth',
            'colorize_error', 'upscale_nearest', 'write_png', 'write_ply', 'read_ply']
 
 PathLike = Union[str, Path]
 
 
-class Metrics(NamedTuple):
+class DepthMetrics(NamedTuple):
     """Accuracy of one depth estimate against ground truth (in the unit of the inputs)."""
 
     rmse: float
@@ -54,7 +54,7 @@ def _check_depth(depth: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def depth_metrics(estimate: np.ndarray, truth: np.ndarray) -> Metrics:
+def depth_metrics(estimate: np.ndarray, truth: np.ndarray) -> DepthMetrics:
     """RMSE and MAE of ``estimate`` against ``truth`` over pixels valid in both.
 
     Both arrays are ``(H, W)`` in the same unit; the sums run in float64. With no common
@@ -69,10 +69,10 @@ def depth_metrics(estimate: np.ndarray, truth: np.ndarray) -> Metrics:
     count = int(both.sum())
     coverage = count / max(int(gt.sum()), 1)
     if count == 0:
-        return Metrics(float('nan'), float('nan'), 0, 0.0)
+        return DepthMetrics(float('nan'), float('nan'), 0, 0.0)
     error = estimate[both].astype(np.float64) - truth[both].astype(np.float64)
-    return Metrics(float(np.sqrt(np.mean(error * error))), float(np.mean(np.abs(error))),
-                   count, float(coverage))
+    return DepthMetrics(float(np.sqrt(np.mean(error * error))),
+                        float(np.mean(np.abs(error))), count, float(coverage))
 
 
 def depth_range(depth: np.ndarray, low: float = 1.0, high: float = 99.0) -> Tuple[float, float]:

@@ -13,18 +13,19 @@ plus, per pair, what ``dada_node`` publishes:
   ``points.stride``).
 
 Output topics are the node's names under ``--namespace`` (default ``/``). Each output is
-logged at the log time of the input message that completed its pair. The numeric path is
-the node's: :mod:`dada_ros.conversions` + :meth:`DepthUpsampler.up` +
-:func:`dada_ros.conversions.depth_to_pointcloud`; the camera_info used for a frame is the
-latest valid one received before the pair was complete. Unlike the live node, no pair is
-dropped for being busy: every pair is processed.
+logged at the log time of the input message that completed its pair. Every frame takes the
+node's road, :class:`dada_ros.pipeline.FramePipeline` (decoding, checks, pairing, zero
+stamps, camera_info by stamp else the latest, solve, output messages, counters); unlike the
+live node, no pair is dropped for being busy: every pair is processed.
 
 Parameters come from the node's YAML (``--params-file``, default the packaged
-``config/dada.yaml``; the ``/**`` and ``dada_node`` ``ros__parameters`` sections) with
-``-p name:=value`` overrides, validated against :mod:`dada_ros.core.params`.
+``config/dada.yaml``), read with rcl's rules by :func:`dada_ros.core.params.read_params_file`
+for the node ``<--namespace>/<--node-name>``, with ``-p name:=value`` overrides, validated
+against :mod:`dada_ros.core.params`.
 
 The final report counts frames processed, unpaired messages per stream, frames without
-camera_info and bad messages by kind; nothing is dropped silently. With ``--preview DIR``
+camera_info, bad messages and warnings by kind (the node's kinds, ``stream.kind``); nothing
+is dropped silently. With ``--preview DIR``
 colour-mapped PNGs (input, dense, ground truth, error) and a ``.ply`` of the last frame are
 written. When the bag has a ground-truth topic (``--gt-topic``, default
 ``/depth_gt/image``, ``32FC1`` metres or ``16UC1`` millimetres at the RGB size with the RGB
@@ -46,21 +47,20 @@ import time
 from typing import Any, Dict, IO, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import yaml
 
 from .bag_io import (BagError, BagReader, BagWriter, deserialize, RawMessage, stamp_ns,
-                     stamp_seconds, STORAGE_FORMATS)
-from .core.params import BY_NAME, PARAMETERS, SOLVER_PARAMETERS
-from .core.sync import ApproximateTimePairer
-from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
-from .preview import (colorize_depth, colorize_error, depth_metrics, depth_range, Metrics,
+                     STORAGE_FORMATS)
+from .core.inputs import prepare_lowres
+from .core.params import (NODE_NAME, parse_override, read_params_file,  # noqa: F401 (API)
+                          resolve_parameters)
+from .core.sync import DROP_KEYS
+from .pipeline import FramePipeline, PairedFrame
+from .preview import (colorize_depth, colorize_error, depth_metrics, depth_range, DepthMetrics,
                       upscale_nearest, write_ply, write_png)
 
-__all__ = ['Topics', 'Report', 'FrameOutputs', 'FrameProcessor', 'BagProcessor',
-           'packaged_params_file', 'read_params_file', 'parse_override', 'resolve_parameters',
-           'output_topics', 'process_bag', 'main']
+__all__ = ['Topics', 'Report', 'BagProcessor', 'packaged_params_file', 'read_params_file',
+           'parse_override', 'resolve_parameters', 'output_topics', 'process_bag', 'main']
 
-NODE_NAME = 'dada_node'
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 #: Dense frames (or ground-truth images) kept while waiting for their partner.
@@ -86,75 +86,10 @@ def packaged_params_file() -> Optional[Path]:
     return installed if installed.is_file() else None
 
 
-def _flatten(values: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
-    flat: Dict[str, Any] = {}
-    for key, value in values.items():
-        name = f'{prefix}{key}'
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + '.'))
-        else:
-            flat[name] = value
-    return flat
-
-
-def read_params_file(path: Path, node_name: str = NODE_NAME) -> Dict[str, Any]:
-    """Read the ``ros__parameters`` that apply to ``node_name`` from a ROS 2 params YAML.
-
-    Sections ``/**`` (or ``**``), ``/**/<node>``, ``<node>`` and ``/<node>`` apply, in that
-    order (later ones win); nested keys are joined with ``.``.
-
-    Raises:
-        ValueError: the file is not a ROS 2 parameter file.
-    """
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f'cannot read parameter file {path}: {error}') from None
-    if not isinstance(document, Mapping):
-        raise ValueError(f'{path}: not a ROS 2 parameter file (expected a mapping)')
-    values: Dict[str, Any] = {}
-    for key in ('**', '/**', f'/**/{node_name}', node_name, f'/{node_name}'):
-        section = document.get(key)
-        if isinstance(section, Mapping) and isinstance(section.get('ros__parameters'), Mapping):
-            values.update(_flatten(section['ros__parameters']))
-    return values
-
-
-def parse_override(text: str) -> Tuple[str, Any]:
-    """Parse ``name:=value`` (the value is YAML, as ``ros2 run ... -p`` reads it)."""
-    name, sep, raw = text.partition(':=')
-    if not sep or not name:
-        raise ValueError(f'parameter override must look like name:=value, got {text!r}')
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ''
-    except yaml.YAMLError:
-        value = raw
-    return name.strip(), value
-
-
-def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, Any],
-                       warn: Optional[IO[str]] = None) -> Dict[str, Any]:
-    """Merge defaults, file values and overrides into a validated ``{name: value}`` dict.
-
-    Unknown names in the file are ignored (with a warning), as the node ignores undeclared
-    parameters; unknown override names and invalid values raise ``ValueError``.
-    """
-    values = {spec.name: spec.default for spec in PARAMETERS}
-    for source, items in (('parameter file', file_values), ('-p', overrides)):
-        for name, value in items.items():
-            spec = BY_NAME.get(name)
-            if spec is None:
-                if source == '-p':
-                    raise ValueError(f'unknown parameter {name!r}; known: {sorted(BY_NAME)}')
-                if warn is not None and name != 'use_sim_time':
-                    print(f'warning: ignoring unknown parameter {name!r} in the parameter file',
-                          file=warn)
-                continue
-            reason = spec.validate(value)
-            if reason is not None:
-                raise ValueError(f'{source}: {reason}')
-            values[name] = float(value) if spec.type is float else value
-    return values
+def node_fqn(namespace: str, node_name: str = NODE_NAME) -> str:
+    """Fully qualified node name, e.g. ``('/cam', 'dada_node')`` -> ``/cam/dada_node``."""
+    ns = namespace.strip('/')
+    return f'/{ns}/{node_name}' if ns else f'/{node_name}'
 
 
 # --- topics and report ----------------------------------------------------------------------
@@ -182,8 +117,8 @@ class EvalRow:
 
     index: int
     stamp_ns: int
-    dada: Metrics
-    bicubic: Optional[Metrics]
+    dada: DepthMetrics
+    bicubic: Optional[DepthMetrics]
 
 
 @dataclass
@@ -192,7 +127,6 @@ class Report:
 
     frames: int = 0
     received: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
-    accepted: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
     unpaired: Dict[str, int] = field(default_factory=dict)
     frames_without_camera_info: int = 0
     camera_info_size_mismatch: int = 0
@@ -250,67 +184,6 @@ def evaluation_summary(rows: Sequence[EvalRow]) -> str:
     return text
 
 
-# --- per-frame processing (what the node does) ---------------------------------------------
-@dataclass
-class FrameOutputs:
-    """What the node publishes for one pair (``info`` / ``points`` may be missing)."""
-
-    depth: Any
-    info: Optional[Any]
-    points: Optional[Any]
-    dense: np.ndarray
-    reason: Optional[str] = None
-    """Why ``info`` / ``points`` are missing: ``missing_camera_info`` or
-    ``camera_info_size_mismatch``."""
-
-
-class FrameProcessor:
-    """ROS-message-level processing of one RGB-D pair, as ``dada_node`` does it.
-
-    Args:
-        params: Validated parameter values (:func:`resolve_parameters`).
-    """
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self.params = dict(params)
-        self.upsampler = DepthUpsampler(**{name: params[name] for name in SOLVER_PARAMETERS})
-
-    def check_sizes(self, rgb: np.ndarray, depth: np.ndarray) -> int:
-        """Return the upsampling factor; ``ValueError`` when the pair cannot be processed."""
-        factor = upsampling_factor(rgb.shape, depth.shape)
-        resolve_depth_mode(self.upsampler.params['depth.mode'], factor)
-        return factor
-
-    def process(self, header: Any, rgb: np.ndarray, depth: np.ndarray,
-                camera_info: Optional[Any], k: Optional[np.ndarray]) -> FrameOutputs:
-        """Upsample ``depth`` (metres) guided by ``rgb`` and build the output messages.
-
-        Args:
-            header: The RGB image header (stamp and frame_id of every output).
-            rgb: ``(H, W, 3)`` uint8 RGB.
-            depth: ``(h, w)`` float32 metres, NaN = invalid.
-            camera_info: Latest valid RGB ``CameraInfo`` or ``None``.
-            k: Its validated ``(3, 3)`` camera matrix or ``None``.
-        """
-        from .conversions import (camera_info_fits, depth_to_image, depth_to_pointcloud,
-                                  output_camera_info)
-
-        dense = self.upsampler.up(rgb, depth)
-        depth_msg = depth_to_image(dense, header)
-        height, width = dense.shape
-        if camera_info is None or k is None:
-            return FrameOutputs(depth_msg, None, None, dense, 'missing_camera_info')
-        if not camera_info_fits(camera_info, width, height):
-            return FrameOutputs(depth_msg, None, None, dense, 'camera_info_size_mismatch')
-        info = output_camera_info(camera_info, header)
-        points = None
-        if self.params['points.enable']:
-            colours = rgb if self.params['points.color'] else None
-            points = depth_to_pointcloud(dense, k, header, int(self.params['points.stride']),
-                                         colours)
-        return FrameOutputs(depth_msg, info, points, dense)
-
-
 # --- progress -------------------------------------------------------------------------------
 class Progress:
     """A one-line text progress bar on a stream (only when enabled)."""
@@ -354,7 +227,7 @@ class _Pending:
 
 
 class BagProcessor:
-    """Stream a bag through :class:`FrameProcessor` into a new bag.
+    """Stream a bag through the node's :class:`~dada_ros.pipeline.FramePipeline` into a bag.
 
     Args:
         params: Validated parameter values.
@@ -371,9 +244,7 @@ class BagProcessor:
                  depth_range: Optional[Tuple[float, float]] = None) -> None:
         self.params = dict(params)
         self.topics = topics
-        self.frames = FrameProcessor(params)
-        self.pairer: ApproximateTimePairer[Tuple[Any, np.ndarray], np.ndarray] = \
-            ApproximateTimePairer(float(params['sync.slop']), int(params['sync.queue_size']))
+        self.pipeline = FramePipeline(params)
         self.outputs = output_topics(topics.namespace)
         self.preview_dir = preview_dir
         self.preview_every = max(1, int(preview_every))
@@ -381,8 +252,6 @@ class BagProcessor:
         self.depth_range = depth_range
         self.error_max: Optional[float] = None
         self.report = Report()
-        self._info: Optional[Any] = None
-        self._k: Optional[np.ndarray] = None
         self._dense_waiting: 'collections.OrderedDict[int, _Pending]' = collections.OrderedDict()
         self._gt_waiting: 'collections.OrderedDict[int, np.ndarray]' = collections.OrderedDict()
         self._last: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
@@ -415,56 +284,32 @@ class BagProcessor:
         try:
             return deserialize(raw.data, cls)
         except Exception:  # noqa: B902 - rclpy raises several types on malformed CDR
-            self.report.bad[f'{stream}.deserialize_error'] += 1
+            self.pipeline.report('error', 'deserialize_error', stream,
+                                 f'{raw.topic}: message does not deserialize')
             return None
 
     def feed(self, raw: RawMessage, writer: BagWriter) -> None:
         """Handle one input message (already copied to the output by the caller)."""
         from sensor_msgs.msg import CameraInfo, Image
 
-        from .conversions import (camera_info_to_k, CameraInfoError, copy_header,
-                                  image_to_depth, image_to_depth_checked, image_to_rgb,
-                                  ImageConversionError)
+        from .conversions import image_to_depth, ImageConversionError
 
         topic = raw.topic
+        pipeline = self.pipeline
         if topic == self.topics.camera_info:
             msg = self._decode(raw, 'camera_info', CameraInfo)
-            if msg is None:
-                return
-            try:
-                self._k = camera_info_to_k(msg)
-                self._info = msg
-            except CameraInfoError as error:
-                self.report.bad[f'camera_info.{error.kind}'] += 1
+            if msg is not None:
+                pipeline.add_camera_info(msg)
         elif topic == self.topics.rgb:
             msg = self._decode(raw, 'rgb', Image)
-            if msg is None:
-                return
-            try:
-                rgb = image_to_rgb(msg)
-            except ImageConversionError as error:
-                self.report.bad[f'rgb.{error.kind}'] += 1
-                return
-            self.report.accepted['rgb'] += 1
-            header = copy_header(msg.header)
-            for pair in self.pairer.add_rgb(stamp_seconds(header), (header, rgb)):
-                self._pair(pair, raw.log_time, writer)
+            if msg is not None:
+                for frame in pipeline.add_rgb(msg, arrival=0.0):
+                    self._frame(frame, raw.log_time, writer)
         elif topic == self.topics.depth:
             msg = self._decode(raw, 'depth', Image)
-            if msg is None:
-                return
-            try:
-                depth, found = image_to_depth_checked(msg)
-            except ImageConversionError as error:
-                self.report.bad[f'depth.{error.kind}'] += 1
-                return
-            if found.valid == 0:
-                self.report.warnings['all_invalid_depth'] += 1
-            elif found.infinite:
-                self.report.warnings['infinite_depth'] += 1
-            self.report.accepted['depth'] += 1
-            for pair in self.pairer.add_depth(stamp_seconds(msg.header), depth):
-                self._pair(pair, raw.log_time, writer)
+            if msg is not None:
+                for frame in pipeline.add_depth(msg, arrival=0.0):
+                    self._frame(frame, raw.log_time, writer)
         elif self.topics.gt and topic == self.topics.gt:
             msg = self._decode(raw, 'gt', Image)
             if msg is None:
@@ -472,36 +317,24 @@ class BagProcessor:
             try:
                 gt = image_to_depth(msg)
             except ImageConversionError as error:
-                self.report.bad[f'gt.{error.kind}'] += 1
+                pipeline.report('error', error.kind, 'gt', str(error))
                 return
             self._ground_truth(stamp_ns(msg.header), gt)
 
-    def _pair(self, pair: Tuple[Tuple[Any, np.ndarray], np.ndarray], log_time: int,
-              writer: BagWriter) -> None:
-        (header, rgb), depth = pair
-        try:
-            factor = self.frames.check_sizes(rgb, depth)
-        except ValueError:
-            self.report.bad['pair.size_mismatch'] += 1
-            return
-        result = self.frames.process(header, rgb, depth, self._info, self._k)
+    def _frame(self, frame: PairedFrame, log_time: int, writer: BagWriter) -> None:
+        result = self.pipeline.process(frame)
         index = self.report.frames
         self.report.frames += 1
         writer.write_msg(self.outputs['depth_dense/image'], log_time, result.depth)
-        if result.reason == 'missing_camera_info':
-            self.report.frames_without_camera_info += 1
-        elif result.reason == 'camera_info_size_mismatch':
-            self.report.camera_info_size_mismatch += 1
         if result.info is not None:
             writer.write_msg(self.outputs['depth_dense/camera_info'], log_time, result.info)
+            self._last = (result.dense, np.asarray(result.k), frame.rgb)
         if result.points is not None:
             writer.write_msg(self.outputs['points'], log_time, result.points)
-        if result.info is not None:
-            self._last = (result.dense, np.asarray(self._k), rgb)
-        self._preview_frame(index, rgb, depth, result.dense)
-        stamp = stamp_ns(header)
+        self._preview_frame(index, frame.rgb, frame.depth, result.dense)
+        stamp = frame.stamp_ns
         gt = self._gt_waiting.pop(stamp, None)
-        pending = _Pending(index, result.dense, depth, factor)
+        pending = _Pending(index, result.dense, frame.depth, frame.factor)
         if gt is not None:
             self._evaluate(stamp, pending, gt)
         elif self.topics.gt:
@@ -527,12 +360,11 @@ class BagProcessor:
             return
         cubic = None
         if pending.factor > 1:
-            from .core.initial import masked_bicubic
-            valid = np.isfinite(pending.depth) & (pending.depth > 0)
-            if valid.any():
-                source = np.where(valid, pending.depth, 1.0).astype(np.float32)
-                cubic = depth_metrics(np.asarray(masked_bicubic(source, valid, pending.factor)),
-                                      gt)
+            try:
+                prepared = prepare_lowres(pending.depth, pending.factor)
+                cubic = depth_metrics(prepared.initial * np.float32(prepared.scale), gt)
+            except ValueError:  # no valid pixel: no bicubic either
+                pass
         self.report.evaluation.append(EvalRow(pending.index, stamp,
                                               depth_metrics(pending.dense, gt), cubic))
         if self.preview_dir is not None and pending.index % self.preview_every == 0:
@@ -566,10 +398,21 @@ class BagProcessor:
 
     def finish(self) -> None:
         """Settle the counters and write the PLY and evaluation files."""
-        stats = dict(self.pairer.stats)
-        self.report.sync = stats
-        self.report.unpaired = {stream: self.report.accepted[stream] - stats['paired']
-                                for stream in ('rgb', 'depth')}
+        pipeline = self.pipeline
+        counters = pipeline.counters.snapshot()
+        self.report.sync = dict(pipeline.pairer.stats)
+        self.report.bad = dict(counters['by_stream']['error'])
+        self.report.warnings = dict(counters['warnings'])
+        self.report.frames_without_camera_info = counters['warnings'].get(
+            'missing_camera_info', 0)
+        self.report.camera_info_size_mismatch = counters['warnings'].get(
+            'camera_info_size_mismatch', 0)
+        unstamped = pipeline.unstamped.stats
+        self.report.unpaired = {
+            stream: sum(pipeline.pairer.stream_stats[stream][key] for key in DROP_KEYS)
+            + pipeline.pairer.pending[stream]
+            + (unstamped[f'received_{stream}'] - unstamped['paired'])
+            for stream in ('rgb', 'depth')}
         self.report.frames_without_gt += len(self._dense_waiting)
         self.report.gt_without_frame += len(self._gt_waiting)
         self._dense_waiting.clear()
@@ -675,8 +518,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--params-file', type=Path, default=None,
                         help='ROS 2 parameter YAML (default: the packaged config/dada.yaml)')
     parser.add_argument('--node-name', default=NODE_NAME,
-                        help='node section to read from the parameter file (default '
-                        '%(default)s; /** applies too)')
+                        help='node name whose sections of the parameter file apply, in '
+                        "--namespace, with rcl's rules (/**, /**/NAME, NS/NAME...; default "
+                        '%(default)s)')
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
                         help='parameter override, e.g. -p iterations:=32 (repeatable)')
     parser.add_argument('--rgb-topic', default=defaults.rgb, help='default %(default)s')
@@ -710,7 +554,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         params_file = args.params_file or packaged_params_file()
-        file_values = read_params_file(params_file, args.node_name) if params_file else {}
+        fqn = node_fqn(args.namespace, args.node_name)
+        file_values = read_params_file(params_file, fqn) if params_file else {}
         overrides = dict(parse_override(text) for text in args.param)
         params = resolve_parameters(file_values, overrides, warn=sys.stderr)
     except ValueError as error:

@@ -6,10 +6,11 @@ Example::
 
     ros2 launch dada_ros dada.launch.py rgb_image:=/camera/color/image_raw \\
         rgb_camera_info:=/camera/color/camera_info \\
-        depth_image:=/camera/depth/image_rect_raw iterations:=32 use_rviz:=true
+        depth_image:=/camera/aligned_depth_to_color/image_raw iterations:=32 use_rviz:=true
 
-The parameters file is read here and handed to the node as a dictionary, so it applies
-whatever ``namespace`` is. ``device`` and ``iterations`` override the file when not empty.
+The parameters file is handed to the node as a file and rcl applies it, with its usual
+rules: the shipped ``config/dada.yaml`` uses the key ``/**/dada_node``, so it applies in
+any ``namespace``. ``device`` and ``iterations`` override the file when not empty.
 Large images with best-effort QoS need the shared-memory Fast DDS profile: set
 ``FASTDDS_DEFAULT_PROFILES_FILE=<share>/dada_ros/config/fastdds_shm.xml`` for all processes
 (Jazzy's Fast DDS 2.x reads ``FASTRTPS_DEFAULT_PROFILES_FILE`` instead: set both).
@@ -18,7 +19,7 @@ Large images with best-effort QoS need the shared-memory Fast DDS profile: set
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
@@ -26,24 +27,22 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-import yaml
 
 PACKAGE = 'dada_ros'
 EXECUTABLE = 'dada_node'
 
 
-def _node_parameters(params_file: str, device: str, iterations: str) -> Dict[str, Any]:
-    """Parameters of ``dada_node`` from the YAML file plus the non-empty overrides."""
-    parameters: Dict[str, Any] = {}
-    if params_file:
-        with open(params_file, encoding='utf-8') as stream:
-            content = yaml.safe_load(stream) or {}
-        section = content.get(EXECUTABLE) or content.get('/**') or {}
-        parameters.update(section.get('ros__parameters', {}))
+def _node_parameters(params_file: str, device: str,
+                     iterations: str) -> List[Union[str, Dict[str, Any]]]:
+    """``parameters`` of the node: the YAML file (rcl applies it), then the overrides."""
+    parameters: List[Union[str, Dict[str, Any]]] = [params_file] if params_file else []
+    overrides: Dict[str, Any] = {}
     if device:
-        parameters['device'] = device
+        overrides['device'] = device
     if iterations:
-        parameters['iterations'] = int(iterations)
+        overrides['iterations'] = int(iterations)
+    if overrides:
+        parameters.append(overrides)
     return parameters
 
 

@@ -4,7 +4,9 @@
 
 Usage: ``python scripts/params_table.py`` prints the markdown table;
 ``python scripts/params_table.py --update README.md`` rewrites the block between the
-``<!-- params-table:begin -->`` and ``<!-- params-table:end -->`` markers.
+markers; ``python scripts/params_table.py --write`` rewrites ``config/dada.yaml`` and the
+README table. The generators are :func:`dada_ros.core.params.render_readme_table` and
+:func:`dada_ros.core.params.render_params_yaml`, beside the table.
 """
 
 from __future__ import annotations
@@ -12,47 +14,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 import sys
-from typing import Any, List, Optional
+from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dada_ros.core.params import PARAMETERS, ParamSpec  # noqa: E402
+from dada_ros.core.params import (README_BEGIN as BEGIN, README_END as END,  # noqa: E402,I100
+                                  render_params_yaml, render_readme_table as table,
+                                  replace_readme_table)
 
-BEGIN = '<!-- params-table:begin -->'
-END = '<!-- params-table:end -->'
+ROOT = Path(__file__).resolve().parents[1]
 
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, str):
-        return f"`'{value}'`" if value else "`''`"
-    return f'`{value}`'
-
-
-def _allowed(spec: ParamSpec) -> str:
-    if spec.choices is not None:
-        return ', '.join(_value(c) for c in spec.choices)
-    if spec.min_value is not None or spec.max_value is not None:
-        lo = '' if spec.min_value is None else f'{spec.min_value:g}'
-        hi = '' if spec.max_value is None else f'{spec.max_value:g}'
-        return f'{lo} .. {hi}'
-    return ''
-
-
-def table() -> str:
-    """Return the markdown table of every parameter (one row each, table order)."""
-    rows: List[str] = [
-        '| name | default | type | allowed | scope | restart | description |',
-        '|---|---|---|---|---|---|---|',
-    ]
-    for spec in PARAMETERS:
-        default = _value(spec.default) if not isinstance(spec.default, bool) \
-            else f'`{_value(spec.default)}`'
-        description = spec.description.replace('|', '\\|')
-        rows.append(f'| `{spec.name}` | {default} | {spec.type.__name__} | {_allowed(spec)} '
-                    f"| {spec.scope} | {'yes' if spec.read_only else 'no'} | {description} |")
-    return '\n'.join(rows) + '\n'
+__all__ = ['BEGIN', 'END', 'main', 'replace_block', 'table']
 
 
 def replace_block(text: str, block: str) -> str:
@@ -65,12 +37,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Print the table or update a README in place."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--update', type=Path, help='README to rewrite in place')
+    parser.add_argument('--write', action='store_true',
+                        help='rewrite config/dada.yaml and the table in README.md')
     args = parser.parse_args(argv)
+    if args.write:
+        (ROOT / 'config' / 'dada.yaml').write_text(render_params_yaml())
+        args.update = ROOT / 'README.md'
     if args.update is None:
         sys.stdout.write(table())
         return 0
-    text = args.update.read_text()
-    args.update.write_text(replace_block(text, table()))
+    args.update.write_text(replace_readme_table(args.update.read_text()))
     return 0
 
 

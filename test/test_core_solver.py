@@ -181,7 +181,7 @@ def test_invalid_input_values_and_holes() -> None:
 def test_sizes_that_do_not_fit_raise(depth_shape: Tuple[int, int]) -> None:
     rgb = np.zeros((64, 96, 3), np.uint8)
     with pytest.raises(ValueError):
-        DepthUpsampler(iterations=2, device='cpu', **{'depth.mode': 'lowres'}).up(
+        DepthUpsampler.from_params({'iterations': 2, 'device': 'cpu', 'depth.mode': 'lowres'}).up(
             rgb, np.ones(depth_shape, np.float32))
 
 
@@ -204,7 +204,7 @@ def test_parameters_are_validated() -> None:
         DepthUpsampler(device='gpu')
     with pytest.raises(ValueError):
         DepthUpsampler(no_such_parameter=1)
-    up = DepthUpsampler(iterations=3, depth_mode='lowres', **{'sync.slop': 0.1})
+    up = DepthUpsampler.from_params({'iterations': 3, 'depth_mode': 'lowres', 'sync.slop': 0.1})
     assert up.params['depth.mode'] == 'lowres' and up.iterations == 3
     up.iterations = 7
     assert up.params['iterations'] == 7

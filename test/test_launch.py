@@ -3,7 +3,8 @@
 """Static checks of the launch file, the parameters file and the rviz configuration.
 
 ``config/dada.yaml`` is generated from the parameter table: after changing
-``dada_ros/core/params.py`` run ``python test/test_launch.py`` to rewrite it.
+``dada_ros/core/params.py`` run ``python scripts/params_table.py --write`` (or
+``python test/test_launch.py``) to rewrite it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import ast
 import importlib.util
 from pathlib import Path
 import sys
-import textwrap
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 import pytest
 import yaml
@@ -21,7 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dada_ros.core.params import PARAMETERS  # noqa: E402, I100
+from dada_ros.core.params import (PARAMETERS, PARAMS_FILE_KEY,  # noqa: E402, I100
+                                  render_params_yaml)
 
 LAUNCH = REPO / 'launch' / 'dada.launch.py'
 PARAMS = REPO / 'config' / 'dada.yaml'
@@ -72,51 +73,17 @@ def test_every_launch_argument_has_a_description() -> None:
                              'depth_image', 'use_rviz', 'device', 'iterations'}
 
 
-YAML_HEADER = """\
-# Copyright 2026 The dada_ros authors
-# SPDX-License-Identifier: Apache-2.0
-# Parameters of dada_node with their defaults (generated from dada_ros/core/params.py by
-# `python test/test_launch.py`; the tests check that the two never drift). Use with
-#   ros2 run dada_ros dada_node --ros-args --params-file config/dada.yaml
-# or the params_file argument of launch/dada.launch.py (which applies it in any namespace).
-# (ro) = read only, needs a restart.
-dada_node:
-  ros__parameters:
-"""
-
-
-def render_params_yaml() -> str:
-    """Return the text of config/dada.yaml for the current parameter table."""
-    lines = []
-    for spec in PARAMETERS:
-        text = spec.description + (' (ro)' if spec.read_only else '')
-        if spec.choices is not None:
-            text += ' Choices: ' + ', '.join(str(c) for c in spec.choices) + '.'
-        elif spec.min_value is not None:
-            text += f' Range: [{spec.min_value}, {spec.max_value}].'
-        lines += ['    # ' + line for line in textwrap.wrap(text, 90)]
-        value = spec.default
-        if isinstance(value, bool):
-            rendered = 'true' if value else 'false'
-        elif isinstance(value, str):
-            rendered = "'" + value.replace("'", "''") + "'"
-        else:
-            rendered = repr(value)
-        lines.append(f'    {spec.name}: {rendered}')
-    return YAML_HEADER + '\n'.join(lines) + '\n'
-
-
 def test_params_file_is_generated_from_the_table() -> None:
     """config/dada.yaml is exactly the rendering of the table (run this file to update)."""
     assert PARAMS.read_text() == render_params_yaml(), \
-        'config/dada.yaml is out of date: run `python test/test_launch.py`'
+        'config/dada.yaml is out of date: run `python scripts/params_table.py --write`'
 
 
 def test_params_file_matches_the_parameter_table() -> None:
     """config/dada.yaml lists every parameter of the table with its default, nothing else."""
     content = yaml.safe_load(PARAMS.read_text())
-    assert list(content) == ['dada_node']
-    parameters = content['dada_node']['ros__parameters']
+    assert list(content) == [PARAMS_FILE_KEY]
+    parameters = content[PARAMS_FILE_KEY]['ros__parameters']
     assert list(parameters) == [spec.name for spec in PARAMETERS]
     for spec in PARAMETERS:
         value = parameters[spec.name]
@@ -125,16 +92,29 @@ def test_params_file_matches_the_parameter_table() -> None:
         assert spec.validate(value) is None
 
 
-def test_launch_parameters_helper_reads_the_file(tmp_path: Path) -> None:
-    """The launch file's YAML reader returns the table defaults plus the overrides."""
+def test_launch_file_lets_rcl_apply_the_parameter_file() -> None:
+    """No YAML parsing in the launch file: the path goes to Node(parameters=[...])."""
+    tree = ast.parse(LAUNCH.read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    assert 'yaml' not in imported
+    helper = next(f for f in tree.body if isinstance(f, ast.FunctionDef)
+                  and f.name == '_node_parameters')
+    namespace: Dict[str, Any] = {'Any': Any, 'Dict': Dict, 'List': List, 'Union': Union}
+    module = ast.fix_missing_locations(ast.Module(body=[helper], type_ignores=[]))
+    exec(compile(module, str(LAUNCH), 'exec'), namespace)
+    assert namespace['_node_parameters'](str(PARAMS), '', '') == [str(PARAMS)]
+    assert namespace['_node_parameters'](str(PARAMS), 'cpu', '7') == [
+        str(PARAMS), {'device': 'cpu', 'iterations': 7}]
+
+
+def test_launch_parameters_helper_reads_the_file() -> None:
+    """The launch file hands the YAML path to rcl, then the non-empty overrides."""
     launch = _load_launch_module()
-    parameters = launch._node_parameters(str(PARAMS), '', '')
-    assert parameters == {spec.name: spec.default for spec in PARAMETERS}
-    overridden = launch._node_parameters(str(PARAMS), 'cpu', '7')
-    assert overridden['device'] == 'cpu' and overridden['iterations'] == 7
-    wildcard = tmp_path / 'w.yaml'
-    wildcard.write_text("'/**':\n  ros__parameters:\n    iterations: 5\n")
-    assert launch._node_parameters(str(wildcard), '', '') == {'iterations': 5}
+    assert launch._node_parameters(str(PARAMS), '', '') == [str(PARAMS)]
+    assert launch._node_parameters(str(PARAMS), 'cpu', '7') == [
+        str(PARAMS), {'device': 'cpu', 'iterations': 7}]
+    assert launch._node_parameters('', '', '5') == [{'iterations': 5}]
 
 
 def _load_launch_module() -> Any:

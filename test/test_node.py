@@ -157,7 +157,7 @@ def test_missing_camera_info_still_serves_depth(rig: Rig) -> None:
     assert np.isnan(dense[:16, :16]).all()
     np.testing.assert_allclose(dense[16:, 16:], 1.5, rtol=1e-3)
     np.testing.assert_allclose(dense[:16, 16:], 1.5, rtol=1e-3)
-    rig.wait_stats(lambda s: int(s.get('errors.missing_camera_info', 0)) >= 1
+    rig.wait_stats(lambda s: int(s.get('warnings.missing_camera_info', 0)) >= 1
                    and int(s['frames_published']) >= 1)
     assert not any(m.header.stamp.sec == header.stamp.sec for m in rig.out_points)
 
@@ -208,7 +208,7 @@ def test_bgr8_32fc1_invalid_pixels_and_runtime_stride(rig: Rig) -> None:
     points = read_points(cloud)
     np.testing.assert_array_equal(points['rgb'], rgb[::2, ::2])  # bgr8 was read as BGR
     assert np.isnan(points['z'][10:12, 12:14]).all()
-    rig.wait_stats(lambda s: int(s.get('errors.infinite_depth', 0)) >= 1)
+    rig.wait_stats(lambda s: int(s.get('warnings.infinite_depth', 0)) >= 1)
 
 
 def test_large_image_best_effort_through_profile(rig: Rig) -> None:
@@ -249,11 +249,11 @@ def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
     """Every kind of bad input is logged and counted; the next valid frame is served."""
     low = np.full((H // FACTOR, W // FACTOR), 1.0, dtype=np.float32)
 
-    def expect(kind: str, send: Any) -> None:
+    def expect(kind: str, send: Any, group: str = 'errors') -> None:
         """Send bad input and wait until the node counts it (paced: no queue overflow)."""
-        before = int(rig.stats().get(f'errors.{kind}', 0))
+        before = int(rig.stats().get(f'{group}.{kind}', 0))
         send()
-        rig.wait_stats(lambda s: int(s.get(f'errors.{kind}', 0)) > before)
+        rig.wait_stats(lambda s: int(s.get(f'{group}.{kind}', 0)) > before)
 
     def unknown_encoding() -> None:
         header = rig.header()
@@ -293,7 +293,8 @@ def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
     header = rig.header()
     expect('all_invalid_depth', lambda: rig.send(
         rgb_to_image(random_rgb(), header),
-        array_to_image(np.zeros((H // FACTOR, W // FACTOR), np.uint16), '16UC1', header)))
+        array_to_image(np.zeros((H // FACTOR, W // FACTOR), np.uint16), '16UC1', header)),
+        group='warnings')
     assert np.isnan(image_to_depth(rig.received(rig.out_depth, header))).all()
     expect('stamp_backwards_rgb', backwards)
 

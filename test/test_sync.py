@@ -8,7 +8,8 @@ import math
 import random
 from typing import Any, Dict, List, Optional, Tuple
 
-from dada_ros.core.sync import ApproximateTimePairer, ArrivalPairer, STAT_KEYS
+from dada_ros.core.sync import (ApproximateTimePairer, ArrivalPairer, seconds_to_ns as ns,
+                                STAT_KEYS)
 from hypothesis import given, settings, strategies as st
 import pytest
 
@@ -21,9 +22,9 @@ def feed(pairer: ApproximateTimePairer[float, float],
     out: List[Tuple[float, float]] = []
     for stream, stamp in events:
         if stream == 'rgb':
-            out += pairer.add_rgb(stamp, stamp)
+            out += pairer.add_rgb(ns(stamp), stamp)
         else:
-            out += pairer.add_depth(stamp, stamp)
+            out += pairer.add_depth(ns(stamp), stamp)
     return out
 
 
@@ -31,14 +32,15 @@ class ReferencePairer:
     """Brute-force restatement of the documented policy (plain lists, full scans)."""
 
     def __init__(self, slop: float, queue_size: int) -> None:
-        self.slop = slop
+        self.slop = ns(slop)
         self.queue_size = queue_size
         self.queues: Dict[str, List[float]] = {'rgb': [], 'depth': []}
         self.emitted: Dict[str, Optional[float]] = {'rgb': None, 'depth': None}
         self.stats: Dict[str, int] = dict.fromkeys(
             ('paired', 'dropped_unpaired', 'dropped_late', 'duplicate', 'overflow'), 0)
 
-    def add(self, stream: str, stamp: float) -> List[Tuple[float, float]]:
+    def add(self, stream: str, seconds: float) -> List[Tuple[float, float]]:
+        stamp = ns(seconds)
         other = 'depth' if stream == 'rgb' else 'rgb'
         last = self.emitted[stream]
         if last is not None and stamp == last or stamp in self.queues[stream]:
@@ -63,14 +65,15 @@ class ReferencePairer:
             self.stats['dropped_unpaired'] += len(older)
             self.queues[name] = [s for s in self.queues[name] if s >= bound]
         self.stats['paired'] += 1
-        return [(stamp, partner) if stream == 'rgb' else (partner, stamp)]
+        pair = (stamp, partner) if stream == 'rgb' else (partner, stamp)
+        return [(pair[0] / 1e9, pair[1] / 1e9)]
 
 
-def check_invariants(pairer: ApproximateTimePairer[float, float],
+def check_invariants(pairer: ApproximateTimePairer[Any, Any],
                      pairs: List[Tuple[float, float]], events: List[Event]) -> None:
     """Properties every run must have, whatever the arrival order."""
     for r, d in pairs:
-        assert abs(r - d) <= pairer.slop
+        assert abs(ns(r) - ns(d)) <= ns(pairer.slop)
     for (r0, d0), (r1, d1) in zip(pairs, pairs[1:]):
         assert r1 > r0 and d1 > d0, 'pairs must be strictly monotonic on both streams'
     s = pairer.stats
@@ -80,16 +83,18 @@ def check_invariants(pairer: ApproximateTimePairer[float, float],
     pending = pairer.pending
     assert max(pending.values()) <= pairer.queue_size
     accounted = (2 * s['paired'] + s['dropped_unpaired'] + s['dropped_late'] + s['duplicate']
-                 + s['overflow'] + pending['rgb'] + pending['depth'])
+                 + s['overflow'] + s['dropped_reset'] + pending['rgb'] + pending['depth'])
     assert accounted == len(events), (s, pending)
+    for stream, count in (('rgb', n_rgb), ('depth', n_depth)):
+        assert sum(pairer.stream_stats[stream].values()) + pending[stream] == count
 
 
 def test_exact_stamps_pair_immediately_in_either_order() -> None:
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.01, 5)
-    assert pairer.add_rgb(1.0, 'r1') == []
-    assert pairer.add_depth(1.0, 'd1') == [('r1', 'd1')]
-    assert pairer.add_depth(2.0, 'd2') == []
-    assert pairer.add_rgb(2.0, 'r2') == [('r2', 'd2')]
+    assert pairer.add_rgb(ns(1.0), 'r1') == []
+    assert pairer.add_depth(ns(1.0), 'd1') == [('r1', 'd1')]
+    assert pairer.add_depth(ns(2.0), 'd2') == []
+    assert pairer.add_rgb(ns(2.0), 'r2') == [('r2', 'd2')]
     assert pairer.stats['paired'] == 2
     assert pairer.pending == {'rgb': 0, 'depth': 0}
 
@@ -97,55 +102,55 @@ def test_exact_stamps_pair_immediately_in_either_order() -> None:
 def test_slop_edges() -> None:
     # Binary-exact values so that the difference is exactly the slop.
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.25, 5)
-    pairer.add_rgb(10.0, 'r')
-    assert pairer.add_depth(10.25, 'd') == [('r', 'd')]
+    pairer.add_rgb(ns(10.0), 'r')
+    assert pairer.add_depth(ns(10.25), 'd') == [('r', 'd')]
     pairer = ApproximateTimePairer(0.25, 5)
-    pairer.add_rgb(10.0, 'r')
-    assert pairer.add_depth(math.nextafter(10.25, 11.0), 'd') == []
-    assert pairer.add_depth(math.nextafter(10.0, 9.0) - 0.25, 'e') == []
+    pairer.add_rgb(ns(10.0), 'r')
+    assert pairer.add_depth(ns(10.25) + 1, 'd') == []
+    assert pairer.add_depth(ns(10.0) - ns(0.25) - 1, 'e') == []
     assert pairer.pending == {'rgb': 1, 'depth': 2}
     zero: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.0, 5)
-    zero.add_depth(3.0, 'd')
-    assert zero.add_rgb(3.0, 'r') == [('r', 'd')]
+    zero.add_depth(ns(3.0), 'd')
+    assert zero.add_rgb(ns(3.0), 'r') == [('r', 'd')]
 
 
 def test_closest_partner_wins_and_ties_prefer_older() -> None:
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.1, 10)
-    pairer.add_rgb(1.00, 'far')
-    pairer.add_rgb(1.20, 'near')
-    pairer.add_rgb(1.29, 'next')
-    assert pairer.add_depth(1.24, 'd') == [('near', 'd')]
+    pairer.add_rgb(ns(1.00), 'far')
+    pairer.add_rgb(ns(1.20), 'near')
+    pairer.add_rgb(ns(1.29), 'next')
+    assert pairer.add_depth(ns(1.24), 'd') == [('near', 'd')]
     assert pairer.stats['dropped_unpaired'] == 1  # 'far' can no longer pair
     assert pairer.pending == {'rgb': 1, 'depth': 0}
     tie: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.5, 10)
-    tie.add_depth(1.0, 'old')
-    tie.add_depth(2.0, 'new')
-    assert tie.add_rgb(1.5, 'r') == [('r', 'old')]
+    tie.add_depth(ns(1.0), 'old')
+    tie.add_depth(ns(2.0), 'new')
+    assert tie.add_rgb(ns(1.5), 'r') == [('r', 'old')]
     assert tie.pending == {'rgb': 0, 'depth': 1}
 
 
 def test_out_of_order_arrival_pairs_and_late_items_are_dropped() -> None:
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.005, 10)
     for k in (3, 1, 2):
-        pairer.add_rgb(k * 0.1, f'r{k}')
-    assert pairer.add_depth(0.2, 'd2') == [('r2', 'd2')]
+        pairer.add_rgb(ns(k * 0.1), f'r{k}')
+    assert pairer.add_depth(ns(0.2), 'd2') == [('r2', 'd2')]
     assert pairer.stats['dropped_unpaired'] == 1  # r1 is older than the emitted pair
-    assert pairer.add_depth(0.1, 'd1') == []  # older than the last emitted depth
+    assert pairer.add_depth(ns(0.1), 'd1') == []  # older than the last emitted depth
     assert pairer.stats['dropped_late'] == 1
-    assert pairer.add_rgb(0.15, 'r15') == []
+    assert pairer.add_rgb(ns(0.15), 'r15') == []
     assert pairer.stats['dropped_late'] == 2
-    assert pairer.add_depth(0.3, 'd3') == [('r3', 'd3')]
+    assert pairer.add_depth(ns(0.3), 'd3') == [('r3', 'd3')]
     assert pairer.stamp_going_backwards == {'rgb': True, 'depth': False}
 
 
 def test_duplicates_first_wins() -> None:
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.01, 10)
-    pairer.add_rgb(1.0, 'first')
-    assert pairer.add_rgb(1.0, 'second') == []
+    pairer.add_rgb(ns(1.0), 'first')
+    assert pairer.add_rgb(ns(1.0), 'second') == []
     assert pairer.stats['duplicate'] == 1
-    assert pairer.add_depth(1.0, 'd') == [('first', 'd')]
-    assert pairer.add_depth(1.0, 'd-again') == []  # equals the last emitted depth stamp
-    assert pairer.add_rgb(1.0, 'third') == []
+    assert pairer.add_depth(ns(1.0), 'd') == [('first', 'd')]
+    assert pairer.add_depth(ns(1.0), 'd-again') == []  # equals the last emitted depth stamp
+    assert pairer.add_rgb(ns(1.0), 'third') == []
     assert pairer.stats['duplicate'] == 3
     assert pairer.stats['dropped_late'] == 0
     assert pairer.pending == {'rgb': 0, 'depth': 0}
@@ -154,12 +159,12 @@ def test_duplicates_first_wins() -> None:
 def test_bounded_memory_under_a_flood_of_unpaired_messages() -> None:
     pairer: ApproximateTimePairer[int, int] = ApproximateTimePairer(0.001, 7)
     for k in range(10000):
-        assert pairer.add_rgb(k * 0.01, k) == []
-        assert pairer.add_depth(k * 0.01 + 0.005, k) == []
+        assert pairer.add_rgb(ns(k * 0.01), k) == []
+        assert pairer.add_depth(ns(k * 0.01 + 0.005), k) == []
     assert pairer.pending == {'rgb': 7, 'depth': 7}
     assert pairer.stats['overflow'] == 2 * (10000 - 7)
     # The newest messages are the ones kept: a depth matching the newest RGB pairs.
-    assert pairer.add_depth(9999 * 0.01, -1) == [(9999, -1)]
+    assert pairer.add_depth(ns(9999 * 0.01), -1) == [(9999, -1)]
     # The six older depths are dropped; the one 5 ms newer than the pair stays queued.
     assert pairer.pending == {'rgb': 0, 'depth': 1}
     assert pairer.stats['dropped_unpaired'] == 6 + 6
@@ -168,9 +173,9 @@ def test_bounded_memory_under_a_flood_of_unpaired_messages() -> None:
 def test_depth_stream_silent_keeps_queue_bounded_and_recovers() -> None:
     pairer: ApproximateTimePairer[int, int] = ApproximateTimePairer(0.01, 3)
     for k in range(100):
-        pairer.add_rgb(k / 30.0, k)
+        pairer.add_rgb(ns(k / 30.0), k)
     assert pairer.pending['rgb'] == 3
-    assert pairer.add_depth(99 / 30.0 + 0.002, 99) == [(99, 99)]
+    assert pairer.add_depth(ns(99 / 30.0 + 0.002), 99) == [(99, 99)]
 
 
 def test_interleaved_streams_with_jitter_pair_every_frame() -> None:
@@ -197,15 +202,15 @@ def test_interleaved_streams_with_jitter_pair_every_frame() -> None:
 
 def test_large_backward_jump_resets_and_pairing_resumes() -> None:
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.01, 5, reset_jump=1.0)
-    pairer.add_rgb(50.0, 'r')
-    pairer.add_depth(50.0, 'd')
-    pairer.add_rgb(0.5, 'r-loop')  # bag looped: 49.5 s back
+    pairer.add_rgb(ns(50.0), 'r')
+    pairer.add_depth(ns(50.0), 'd')
+    pairer.add_rgb(ns(0.5), 'r-loop')  # bag looped: 49.5 s back
     assert pairer.stats['reset'] == 1
     assert pairer.stamp_going_backwards['rgb']
-    assert pairer.add_depth(0.5, 'd-loop') == [('r-loop', 'd-loop')]
+    assert pairer.add_depth(ns(0.5), 'd-loop') == [('r-loop', 'd-loop')]
     assert pairer.stats['backwards_depth'] == 0  # the reset started a new time line
     # A small step back is only counted, not a reset.
-    pairer.add_rgb(0.4, 'x')
+    pairer.add_rgb(ns(0.4), 'x')
     assert pairer.stats['reset'] == 1 and pairer.stats['dropped_late'] == 1
 
 
@@ -217,8 +222,10 @@ def test_invalid_arguments() -> None:
     with pytest.raises(ValueError):
         ApproximateTimePairer(0.1, 0)
     pairer: ApproximateTimePairer[int, int] = ApproximateTimePairer(0.1, 5)
-    with pytest.raises(ValueError):
-        pairer.add_rgb(float('inf'), 1)
+    with pytest.raises(TypeError):
+        pairer.add_rgb(float('inf'), 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pairer.add_rgb(1.5, 1)  # type: ignore[arg-type]
     assert set(pairer.stats) == set(STAT_KEYS)
 
 
@@ -235,8 +242,8 @@ def test_equals_brute_force_reference(events: List[Event], slop_steps: int,
         slop, queue_size, reset_jump=math.inf)
     reference = ReferencePairer(slop, queue_size)
     for stream, stamp in events:
-        got: List[Any] = (pairer.add_rgb(stamp, stamp) if stream == 'rgb'
-                          else pairer.add_depth(stamp, stamp))
+        got: List[Any] = (pairer.add_rgb(ns(stamp), stamp) if stream == 'rgb'
+                          else pairer.add_depth(ns(stamp), stamp))
         assert got == reference.add(stream, stamp)
     for key, value in reference.stats.items():
         assert pairer.stats[key] == value, key
@@ -302,7 +309,43 @@ def test_zero_stamps_defeat_the_stamp_pairer() -> None:
     pairer: ApproximateTimePairer[int, int] = ApproximateTimePairer(0.01, 5)
     pairs = []
     for k in range(10):
-        pairs += pairer.add_rgb(0.0, k)
-        pairs += pairer.add_depth(0.0, k)
+        pairs += pairer.add_rgb(ns(0.0), k)
+        pairs += pairer.add_depth(ns(0.0), k)
     assert pairs == [(0, 0)]
     assert pairer.stats['duplicate'] == 18
+
+
+def test_slop_edge_is_exact_in_integer_nanoseconds() -> None:
+    """A difference of exactly slop pairs at any epoch (float seconds got this wrong)."""
+    for base in (1, 1_700_000_000):
+        pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.1, 5)
+        pairer.add_rgb(base * 1_000_000_000, 'r')
+        assert pairer.add_depth(base * 1_000_000_000 + 100_000_000, 'd') == [('r', 'd')]
+        pairer = ApproximateTimePairer(0.1, 5)
+        pairer.add_rgb(base * 1_000_000_000, 'r')
+        assert pairer.add_depth(base * 1_000_000_000 + 100_000_001, 'd') == []
+
+
+def test_stamps_100_ns_apart_near_1_7e9_s_are_not_duplicates() -> None:
+    pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.0, 5)
+    t = 1_700_000_000 * 1_000_000_000
+    assert pairer.add_rgb(t, 'a') == [] and pairer.add_rgb(t + 100, 'b') == []
+    assert pairer.stats['duplicate'] == 0 and pairer.pending['rgb'] == 2
+    assert pairer.add_depth(t + 100, 'd') == [('b', 'd')]
+
+
+def test_reset_counts_the_messages_it_clears() -> None:
+    """Queue rgb 10, 10.1, 10.2 and depth 5; depth 3 resets: all four are counted."""
+    pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(0.01, 10, reset_jump=1.0)
+    for t in (10.0, 10.1, 10.2):
+        pairer.add_rgb(ns(t), f'r{t}')
+    pairer.add_depth(ns(5.0), 'd5')
+    pairer.add_depth(ns(3.0), 'd3')
+    assert pairer.stats['reset'] == 1
+    assert pairer.stats['dropped_reset'] == 4
+    assert pairer.stream_stats['rgb']['dropped_reset'] == 3
+    assert pairer.stream_stats['depth']['dropped_reset'] == 1
+    assert pairer.pending == {'rgb': 0, 'depth': 1}  # d3 starts the new time line
+    events: List[Event] = [('rgb', 10.0), ('rgb', 10.1), ('rgb', 10.2), ('depth', 5.0),
+                           ('depth', 3.0)]
+    check_invariants(pairer, [], events)

@@ -11,7 +11,7 @@ inputs, so they are safe to use with autograd (training) and as a reference.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 
@@ -90,11 +90,22 @@ def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
     return image * upsampled.reshape(b, c, h * factor, w * factor)
 
 
+class SolveCancelled(RuntimeError):
+    """A solve stopped early because its ``cancel`` callback returned True."""
+
+
 def reference_diffusion(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
                         source: torch.Tensor, valid: torch.Tensor, factor: int,
-                        iterations: int, rate: float = LAMBDA) -> torch.Tensor:
-    """Run the paper's plain loop: ``iterations`` times Eq. 1 then Eq. 3."""
+                        iterations: int, rate: float = LAMBDA,
+                        cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
+    """Run the paper's plain loop: ``iterations`` times Eq. 1 then Eq. 3.
+
+    ``cancel`` is polled every 32 steps; when it returns True, :class:`SolveCancelled` is
+    raised.
+    """
     image = initial
-    for _ in range(iterations):
+    for step in range(iterations):
+        if cancel is not None and step % 32 == 31 and cancel():
+            raise SolveCancelled('solve cancelled (parameter change or shutdown)')
         image = adjust_step(diffuse_step(image, cv, ch, rate), source, valid, factor)
     return image

@@ -4,12 +4,20 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional, Protocol, Tuple, Union
 
 import torch
 
 from .diffusion import coefficients, K_DEFAULT
 from .models import LearnedGuide, load_learned_guide
+
+
+class Guide(Protocol):
+    """What the solver needs from a guide: diffusion coefficients from RGB + initial depth."""
+
+    def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
+                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1] (see :class:`RgbGuide`)."""
 
 
 class RgbGuide:

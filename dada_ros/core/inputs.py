@@ -1,13 +1,19 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Input checks and the normalised RGB guide shared by the low-res and sparse paths."""
+"""Input preparation, written once: checks, RGB normalisation, depth normalisation.
+
+Everything that turns the user's arrays into the solver's inputs lives here, for the
+low-res and sparse paths, training, evaluation and the baselines alike.
+"""
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 import torch
+
+from .initial import masked_bicubic
 
 #: ImageNet statistics used to normalise the RGB guide (as the paper does).
 RGB_MEAN = (0.485, 0.456, 0.406)
@@ -45,9 +51,58 @@ def check_inputs(rgb: np.ndarray, depth: np.ndarray) -> int:
     return upsampling_factor(rgb.shape, depth.shape)
 
 
+def as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``; read-only arrays (message buffers) are copied.
+
+    ``torch.from_numpy`` shares memory and warns on a read-only array, because torch
+    could write into it; a copy keeps the caller's buffer untouched and silent.
+    """
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array).to(device)
+
+
+class LowResInput(NamedTuple):
+    """A low-resolution depth map prepared for the solver (all float32, unit-free).
+
+    ``source (h, w)``: depth / ``scale`` where valid, 1 elsewhere; ``valid (h, w)`` bool;
+    ``initial (f*h, f*w)``: the masked bicubic upsampling of ``source``
+    (:func:`dada_ros.core.initial.masked_bicubic`); ``scale``: the mean valid depth in the
+    caller's unit (float64 sum, so huge finite values cannot overflow it).
+    """
+
+    source: np.ndarray
+    valid: np.ndarray
+    initial: np.ndarray
+    scale: float
+
+
+def valid_depth(depth: np.ndarray) -> np.ndarray:
+    """Boolean mask of the usable pixels: finite and > 0."""
+    with np.errstate(invalid='ignore'):
+        return np.isfinite(depth) & (depth > 0)
+
+
+def prepare_lowres(depth: np.ndarray, factor: int) -> LowResInput:
+    """Normalise ``(h, w)`` depth by its mean valid value and upsample it (masked bicubic).
+
+    Raises:
+        ValueError: no pixel of ``depth`` is valid.
+    """
+    depth = np.asarray(depth)
+    valid = valid_depth(depth)
+    if not valid.any():
+        raise ValueError('depth has no valid pixel')
+    scale = float(np.mean(depth[valid], dtype=np.float64))
+    with np.errstate(invalid='ignore', over='ignore'):
+        source = np.where(valid, depth.astype(np.float64) / scale, 1.0).astype(np.float32)
+    return LowResInput(source, valid, masked_bicubic(source, valid, factor), scale)
+
+
 def rgb_features(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     """ImageNet-normalised RGB as a ``(1, 3, H, W)`` float32 tensor."""
-    tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+    tensor = as_tensor(rgb, device)
     tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
     mean = torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1)

@@ -11,8 +11,12 @@ uses it: ``solver`` parameters configure :class:`dada_ros.core.DepthUpsampler`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+import textwrap
 import typing
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Dict, IO, Iterable, List, Mapping, Optional, Tuple, Union
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "Torch device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.",
               scope='solver', read_only=True),
     ParamSpec('iterations', 96,
-              'Fixed diffusion iteration budget per frame (at the finest pyramid level for '
-              "solver 'pyramid'); the same work every frame.",
+              "Fixed iteration budget per frame, the same work every frame. Solver 'pyramid': "
+              'steps at the finest level (each coarser level runs half as many); solver '
+              "'reference': all steps of the paper's loop (it needs thousands).",
               scope='solver', min_value=1, max_value=100000),
     ParamSpec('solver', 'pyramid',
               "'pyramid' = coarse-to-fine fused solver (fast), 'reference' = the paper's plain "
@@ -182,3 +187,201 @@ def resolve_solver_params(params: Mapping[str, Any]) -> Dict[str, Any]:
 def defaults(names: Iterable[str] = tuple(BY_NAME)) -> Dict[str, Any]:
     """Return the default values of ``names``."""
     return {name: BY_NAME[name].default for name in names}
+
+
+# --- parameter files (rcl semantics) ---------------------------------------------------------
+#: Name of the node every parameter file section is matched against by default.
+NODE_NAME = 'dada_node'
+#: Node key of the shipped parameter file: ``dada_node`` in any namespace.
+PARAMS_FILE_KEY = '/**/' + NODE_NAME
+
+
+def _tokens(name: str) -> List[str]:
+    return [token for token in name.strip().split('/') if token]
+
+
+def _match_tokens(pattern: List[str], name: List[str]) -> bool:
+    """Match node-name tokens as rcl does: ``*`` = one token, ``**`` = zero or more."""
+    if not pattern:
+        return not name
+    head, rest = pattern[0], pattern[1:]
+    if head == '**':
+        return any(_match_tokens(rest, name[i:]) for i in range(len(name) + 1))
+    return bool(name) and (head == '*' or head == name[0]) and _match_tokens(rest, name[1:])
+
+
+def node_key_matches(key: str, node_fqn: str) -> bool:
+    """Whether the section ``key`` of a parameter file applies to the node ``node_fqn``.
+
+    As rcl does: a key is a fully qualified node name (a missing leading ``/`` is added, so
+    ``dada_node`` only matches the node in the root namespace), with ``*`` matching one
+    namespace or name token and ``**`` zero or more (``/**`` is every node,
+    ``/**/dada_node`` is ``dada_node`` in any namespace).
+    """
+    return _match_tokens(_tokens(key), _tokens(node_fqn))
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in values.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + '.'))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _namespaced_sections(document: Mapping[str, Any],
+                         prefix: str = '') -> List[Tuple[str, Mapping[str, Any]]]:
+    """``(node key, ros__parameters)`` pairs in file order; nested namespaces are joined."""
+    sections = []
+    for key, value in document.items():
+        if not isinstance(value, Mapping):
+            continue
+        name = f'{prefix}/{str(key).strip("/")}'
+        if isinstance(value.get('ros__parameters'), Mapping):
+            sections.append((name, value['ros__parameters']))
+        sections += _namespaced_sections(
+            {k: v for k, v in value.items() if k != 'ros__parameters'}, name)
+    return sections
+
+
+def read_params_file(path: Union[str, Path], node_fqn: str = '/' + NODE_NAME) -> Dict[str, Any]:
+    """Read the parameters that rcl would apply to the node ``node_fqn`` from a YAML file.
+
+    Every section whose node key matches (:func:`node_key_matches`; nested mappings above
+    ``ros__parameters`` are namespaces) applies, in file order, later values winning; nested
+    parameter keys are joined with ``.``. ``node_fqn`` may be a bare name (``dada_node`` =
+    ``/dada_node``).
+
+    Raises:
+        ValueError: the file cannot be read or is not a ROS 2 parameter file.
+    """
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f'cannot read parameter file {path}: {error}') from None
+    if not isinstance(document, Mapping):
+        raise ValueError(f'{path}: not a ROS 2 parameter file (expected a mapping)')
+    values: Dict[str, Any] = {}
+    for key, parameters in _namespaced_sections(document):
+        if node_key_matches(key, node_fqn):
+            values.update(_flatten(parameters))
+    return values
+
+
+def parse_override(text: str) -> Tuple[str, Any]:
+    """Parse ``name:=value`` (the value is YAML, as ``--ros-args -p`` reads it)."""
+    name, sep, raw = text.partition(':=')
+    if not sep or not name:
+        raise ValueError(f'parameter override must look like name:=value, got {text!r}')
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ''
+    except yaml.YAMLError:
+        value = raw
+    return name.strip(), value
+
+
+def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, Any],
+                       warn: Optional[IO[str]] = None) -> Dict[str, Any]:
+    """Merge defaults, file values and overrides into a validated ``{name: value}`` dict.
+
+    Unknown names in the file are ignored (with a warning), as the node ignores undeclared
+    parameters; unknown override names and invalid values raise ``ValueError``.
+    """
+    values = {spec.name: spec.default for spec in PARAMETERS}
+    for source, items in (('parameter file', file_values), ('-p', overrides)):
+        for name, value in items.items():
+            spec = BY_NAME.get(name)
+            if spec is None:
+                if source == '-p':
+                    raise ValueError(f'unknown parameter {name!r}; known: {sorted(BY_NAME)}')
+                if warn is not None and name != 'use_sim_time':
+                    print(f'warning: ignoring unknown parameter {name!r} in the parameter file',
+                          file=warn)
+                continue
+            reason = spec.validate(value)
+            if reason is not None:
+                raise ValueError(f'{source}: {reason}')
+            values[name] = float(value) if spec.type is float else value
+    return values
+
+
+# --- generated documents ---------------------------------------------------------------------
+_YAML_HEADER = f"""\
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+# Parameters of dada_node with their defaults (generated from dada_ros/core/params.py by
+# `python scripts/params_table.py --write`; a test checks that the two never drift). Use with
+#   ros2 run dada_ros dada_node --ros-args --params-file config/dada.yaml
+# or the params_file argument of launch/dada.launch.py. The key {PARAMS_FILE_KEY} applies to
+# dada_node in any namespace. (ro) = read only, needs a restart.
+{PARAMS_FILE_KEY}:
+  ros__parameters:
+"""
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def render_params_yaml() -> str:
+    """Text of ``config/dada.yaml``: every parameter with its default and description."""
+    lines = []
+    for spec in PARAMETERS:
+        text = spec.description + (' (ro)' if spec.read_only else '')
+        if spec.choices is not None:
+            text += ' Choices: ' + ', '.join(str(c) for c in spec.choices) + '.'
+        elif spec.min_value is not None:
+            text += f' Range: [{spec.min_value}, {spec.max_value}].'
+        lines += ['    # ' + line for line in textwrap.wrap(text, 90)]
+        lines.append(f'    {spec.name}: {_render_value(spec.default)}')
+    return _YAML_HEADER + '\n'.join(lines) + '\n'
+
+
+#: Markers of the generated parameter table in README.md.
+README_BEGIN = '<!-- params-table:begin -->'
+README_END = '<!-- params-table:end -->'
+
+
+def _table_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return '`true`' if value else '`false`'
+    if isinstance(value, str):
+        return f"`'{value}'`" if value else "`''`"
+    return f'`{value}`'
+
+
+def _allowed(spec: ParamSpec) -> str:
+    if spec.choices is not None:
+        return ', '.join(_table_value(c) for c in spec.choices)
+    if spec.min_value is not None or spec.max_value is not None:
+        lo = '' if spec.min_value is None else f'{spec.min_value:g}'
+        hi = '' if spec.max_value is None else f'{spec.max_value:g}'
+        return f'{lo} .. {hi}'
+    return ''
+
+
+def render_readme_table() -> str:
+    """Return the README's parameter table (markdown), one row per parameter."""
+    rows: List[str] = [
+        '| name | default | type | allowed | scope | restart | description |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for spec in PARAMETERS:
+        description = spec.description.replace('|', '\\|')
+        rows.append(f'| `{spec.name}` | {_table_value(spec.default)} | {spec.type.__name__} '
+                    f'| {_allowed(spec)} | {spec.scope} | {"yes" if spec.read_only else "no"} '
+                    f'| {description} |')
+    return '\n'.join(rows) + '\n'
+
+
+def replace_readme_table(text: str) -> str:
+    """Return README ``text`` with the block between the markers regenerated."""
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    return text[:start] + '\n' + render_readme_table() + text[end:]

@@ -36,12 +36,12 @@ means equal the source exactly (to float rounding) whatever the budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from .diffusion import adjust_step, diffuse_step, EPS
+from .diffusion import adjust_step, diffuse_step, EPS, SolveCancelled
 
 #: Step of Eq. 1 used by the accelerated solver; 1/8 keeps the stencil's centre weight >= 1/2.
 ACCELERATED_RATE = 0.125
@@ -121,6 +121,16 @@ def level_factors(height: int, width: int, factor: int) -> List[int]:
         factors.append(factors[-1] // 2)
         height, width = height // 2, width // 2
     return factors
+
+
+#: Steps between two polls of a solve's ``cancel`` callback.
+CANCEL_POLL_STEPS = 32
+
+
+def check_cancel(cancel: Optional[Callable[[], bool]]) -> None:
+    """Raise :class:`SolveCancelled` when ``cancel`` is given and returns True."""
+    if cancel is not None and cancel():
+        raise SolveCancelled('solve cancelled (parameter change or shutdown)')
 
 
 @dataclass
@@ -232,17 +242,21 @@ class PyramidSolver:
             level.ratio.masked_fill_(level.invalid, 1.0)
         rows.mul_(level.ratio.view(h, 1, big_w))
 
-    def _iterate(self, level: _Level, iterations: int) -> torch.Tensor:
+    def _iterate(self, level: _Level, iterations: int,
+                 cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         """Run ``iterations`` accelerated steps from ``level.x`` (already adjusted).
 
         Returns the buffer that holds the result (``level.x`` or ``level.x_prev``); the
         sequence of buffers is the same on every call, which lets CUDA graphs replay it.
+        ``cancel`` is polled every :data:`CANCEL_POLL_STEPS` steps.
         """
         current, previous = level.x, level.x_prev
         previous.copy_(current)
         level.y.copy_(current)
         momentum = self.momentum if self.momentum is not None else level_momentum(level.factor)
-        for _ in range(iterations):
+        for step in range(iterations):
+            if cancel is not None and step % CANCEL_POLL_STEPS == CANCEL_POLL_STEPS - 1:
+                check_cancel(cancel)
             current, previous = previous, current
             self._diffuse(level, level.y, current)   # x_k+1 = A(D(y_k)): Eq. 1 ...
             self._adjust(level, current)             # ... then Eq. 3
@@ -251,7 +265,8 @@ class PyramidSolver:
             level.y.clamp_(min=POSITIVE_FLOOR)
         return current
 
-    def _run_level(self, level: _Level, iterations: int) -> torch.Tensor:
+    def _run_level(self, level: _Level, iterations: int,
+                   cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         """Run ``_iterate`` eagerly, or on CUDA by replaying a captured CUDA graph.
 
         The first frame of a size runs eagerly (it doubles as the warm-up that graph
@@ -259,7 +274,7 @@ class PyramidSolver:
         thousands of small kernel launches cost one launch.
         """
         if level.x.device.type != 'cuda' or not self.use_cuda_graphs:
-            return self._iterate(level, iterations)
+            return self._iterate(level, iterations, cancel)
         key = (id(level), iterations, level.any_invalid)
         if key in self._graphs:
             graph, result = self._graphs[key]
@@ -279,7 +294,7 @@ class PyramidSolver:
 
     def solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
               source: torch.Tensor, valid: torch.Tensor, factor: int,
-              iterations: int) -> torch.Tensor:
+              iterations: int, cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         """Run the fixed budget and return a new ``(H, W)`` tensor.
 
         Args:
@@ -290,6 +305,8 @@ class PyramidSolver:
             valid: ``(H/f, W/f)`` bool.
             factor: integer block factor f.
             iterations: steps at the finest level (half as many at coarser levels).
+            cancel: polled between levels and every :data:`CANCEL_POLL_STEPS` steps (on
+                the CPU); when it returns True, :class:`SolveCancelled` is raised.
         """
         height, width = initial.shape
         self._allocate(height, width, factor, initial.device)
@@ -299,6 +316,7 @@ class PyramidSolver:
                                          len(self._levels))
         coarser: Optional[torch.Tensor] = None
         for index in reversed(range(len(self._levels))):
+            check_cancel(cancel)
             level = self._levels[index]
             self._set_level_inputs(level, cvs[index][0, 0], chs[index][0, 0], source, invalid,
                                    any_invalid)
@@ -312,7 +330,7 @@ class PyramidSolver:
             # At block factor 1 the adjustment alone pins every valid pixel: only holes move.
             if level.factor > 1 or any_invalid:
                 steps = iterations if index == 0 else coarse_iterations(iterations)
-                coarser = self._run_level(level, steps)
+                coarser = self._run_level(level, steps, cancel)
         assert coarser is not None
         return coarser.clone()
 

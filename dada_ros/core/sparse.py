@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -250,7 +250,8 @@ def hole_distance(height: int, width: int, measurements: int) -> float:
 
 
 @torch.inference_mode()
-def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
+def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray,
+                    iterations: Optional[int] = None) -> np.ndarray:
     """Complete sparse ``depth`` guided by ``rgb``.
 
     Args:
@@ -260,6 +261,7 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
         rgb: ``(H, W, 3)`` uint8 image in RGB order.
         depth: ``(H, W)`` float depth, any positive unit; NaN, Inf and values <= 0 are
             invalid. Not modified.
+        iterations: budget of this call (default: the upsampler's ``iterations``).
 
     Returns:
         ``(H, W)`` float32 depth in the unit of ``depth``. Measured pixels hold exactly
@@ -306,7 +308,8 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray) -> np.nd
         values, fixed = solver.coarsest()
         start_np, _ = _nearest_fill(values.cpu().numpy(), fixed.cpu().numpy())
         start = torch.from_numpy(start_np).to(device)
-    result = solver.solve(cv, ch, start, int(upsampler.params['iterations']))
+    budget = int(upsampler.params['iterations']) if iterations is None else int(iterations)
+    result = solver.solve(cv, ch, start, budget)
 
     out = (result[:height, :width] * scale).cpu().numpy().astype(np.float32)
     # The step is a convex combination, so only rounding can leave the measured range.

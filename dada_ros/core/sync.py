@@ -27,16 +27,24 @@ latency:
 * Stamps going backwards (a stamp older than the newest one seen on that stream) are
   counted per stream and flagged in :attr:`ApproximateTimePairer.stamp_going_backwards`.
   A backward jump larger than ``reset_jump`` seconds (bag loop, simulated clock reset)
-  clears all state, so pairing resumes on the new time line, and is counted as ``reset``.
+  clears all state, so pairing resumes on the new time line, and is counted as ``reset``;
+  the messages it cleared from the queues are counted as ``dropped_reset``.
+* Accounting: every message ends in exactly one counter, so per stream
+  ``received = paired + dropped_unpaired + dropped_late + duplicate + overflow +
+  dropped_reset + pending`` (the drop counters are kept per stream, their sum in
+  :attr:`ApproximateTimePairer.stats`).
 
-Stamps are float seconds (e.g. ``sec + nanosec * 1e-9``); items are opaque.
+Stamps are integer nanoseconds (:func:`stamp_to_ns` of a header stamp), so a difference
+of exactly ``slop`` always pairs and two stamps 1 ns apart are never equal, at any epoch;
+``slop`` is given in seconds and rounded to nanoseconds once. Items are opaque.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from typing import cast, Dict, Generic, List, Optional, Tuple, TypeVar
+import numbers
+from typing import Any, cast, Dict, Generic, List, Optional, Tuple, TypeVar
 
 RgbT = TypeVar('RgbT')
 DepthT = TypeVar('DepthT')
@@ -47,17 +55,34 @@ STREAMS: Tuple[str, str] = ('rgb', 'depth')
 #: Counter names of :attr:`ApproximateTimePairer.stats`.
 STAT_KEYS: Tuple[str, ...] = (
     'received_rgb', 'received_depth', 'paired', 'dropped_unpaired', 'dropped_late',
-    'duplicate', 'overflow', 'backwards_rgb', 'backwards_depth', 'reset')
+    'duplicate', 'overflow', 'dropped_reset', 'backwards_rgb', 'backwards_depth', 'reset')
+
+#: Counters that end a message's life without a pair (summed over both streams in
+#: ``stats``, per stream in :attr:`ApproximateTimePairer.stream_stats`).
+DROP_KEYS: Tuple[str, ...] = ('dropped_unpaired', 'dropped_late', 'duplicate', 'overflow',
+                              'dropped_reset')
+
+NS_PER_S = 1_000_000_000
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """``builtin_interfaces/Time`` (``sec``, ``nanosec``) -> integer nanoseconds."""
+    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Seconds (e.g. the ``sync.slop`` parameter) -> integer nanoseconds, rounded."""
+    return int(round(float(seconds) * NS_PER_S))
 
 
 class _Queue:
     """Stamp-sorted queue of one stream with its pairing watermark."""
 
     def __init__(self) -> None:
-        self.stamps: List[float] = []
+        self.stamps: List[int] = []
         self.items: List[object] = []
-        self.newest_seen: Optional[float] = None
-        self.last_emitted: Optional[float] = None
+        self.newest_seen: Optional[int] = None
+        self.last_emitted: Optional[int] = None
         self.went_backwards = False
 
     def clear(self) -> None:
@@ -67,7 +92,7 @@ class _Queue:
         self.last_emitted = None
         self.went_backwards = False
 
-    def nearest(self, stamp: float, slop: float) -> Optional[int]:
+    def nearest(self, stamp: int, slop: int) -> Optional[int]:
         """Index of the queued stamp closest to ``stamp`` within ``slop`` (older on ties)."""
         i = bisect.bisect_left(self.stamps, stamp)
         best: Optional[int] = None
@@ -87,7 +112,7 @@ class _Queue:
         del self.items[:index + 1]
         return item, index
 
-    def drop_older_than(self, stamp: float) -> int:
+    def drop_older_than(self, stamp: int) -> int:
         """Remove entries with a stamp older than ``stamp``; return how many."""
         n = bisect.bisect_left(self.stamps, stamp)
         del self.stamps[:n]
@@ -103,6 +128,8 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         queue_size: Messages kept per stream while waiting for a partner (>= 1).
         reset_jump: A stamp more than this many seconds older than the newest stamp of its
             stream resets the pairer (time line restarted). ``math.inf`` disables it.
+
+    ``add_rgb`` / ``add_depth`` take the stamp in integer nanoseconds.
     """
 
     def __init__(self, slop: float, queue_size: int, reset_jump: float = 1.0) -> None:
@@ -113,17 +140,22 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         if not (isinstance(reset_jump, (int, float)) and reset_jump > 0):
             raise ValueError(f'reset_jump must be > 0 seconds, got {reset_jump!r}')
         self.slop = float(slop)
+        self._slop_ns = seconds_to_ns(slop)
         self.queue_size = queue_size
         self.reset_jump = float(reset_jump)
+        self._reset_jump_ns = math.inf if math.isinf(reset_jump) else seconds_to_ns(reset_jump)
         self._queues: Dict[str, _Queue] = {name: _Queue() for name in STREAMS}
         self.stats: Dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        #: Per stream: how many of its messages were paired or ended in each drop counter.
+        self.stream_stats: Dict[str, Dict[str, int]] = {
+            name: dict.fromkeys(('paired',) + DROP_KEYS, 0) for name in STREAMS}
 
     # --- public API ------------------------------------------------------------------------
-    def add_rgb(self, stamp: float, item: RgbT) -> List[Tuple[RgbT, DepthT]]:
+    def add_rgb(self, stamp: int, item: RgbT) -> List[Tuple[RgbT, DepthT]]:
         """Add an RGB message; return the pairs ``(rgb_item, depth_item)`` it completed."""
         return cast(List[Tuple[RgbT, DepthT]], self._add('rgb', stamp, item))
 
-    def add_depth(self, stamp: float, item: DepthT) -> List[Tuple[RgbT, DepthT]]:
+    def add_depth(self, stamp: int, item: DepthT) -> List[Tuple[RgbT, DepthT]]:
         """Add a depth message; return the pairs ``(rgb_item, depth_item)`` it completed."""
         return cast(List[Tuple[RgbT, DepthT]], self._add('depth', stamp, item))
 
@@ -132,11 +164,17 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         if not (isinstance(slop, (int, float)) and math.isfinite(slop) and slop >= 0):
             raise ValueError(f'slop must be a finite number >= 0 (seconds), got {slop!r}')
         self.slop = float(slop)
+        self._slop_ns = seconds_to_ns(slop)
 
     def reset(self) -> None:
-        """Forget all queued messages and watermarks (the counters are kept)."""
-        for queue in self._queues.values():
+        """Forget all queued messages (counted as ``dropped_reset``) and watermarks."""
+        for name, queue in self._queues.items():
+            self._drop(name, 'dropped_reset', len(queue.stamps))
             queue.clear()
+
+    def _drop(self, stream: str, key: str, count: int = 1) -> None:
+        self.stats[key] += count
+        self.stream_stats[stream][key] += count
 
     @property
     def pending(self) -> Dict[str, int]:
@@ -149,19 +187,20 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
         return {name: q.went_backwards for name, q in self._queues.items()}
 
     # --- implementation ------------------------------------------------------------------------
-    def _add(self, stream: str, stamp: float, item: object) -> List[Tuple[object, object]]:
-        stamp = float(stamp)
-        if not math.isfinite(stamp):
-            raise ValueError(f'stamp must be finite, got {stamp!r}')
+    def _add(self, stream: str, stamp: int, item: object) -> List[Tuple[object, object]]:
+        if isinstance(stamp, bool) or not isinstance(stamp, numbers.Integral):
+            raise TypeError(f'stamp must be integer nanoseconds, got {stamp!r}')
+        stamp = int(stamp)
+        other_name = 'depth' if stream == 'rgb' else 'rgb'
         own = self._queues[stream]
-        other = self._queues['depth' if stream == 'rgb' else 'rgb']
+        other = self._queues[other_name]
         self.stats['received_' + stream] += 1
 
         own.went_backwards = own.newest_seen is not None and stamp < own.newest_seen
         if own.went_backwards:
             self.stats['backwards_' + stream] += 1
             assert own.newest_seen is not None
-            if own.newest_seen - stamp > self.reset_jump:
+            if own.newest_seen - stamp > self._reset_jump_ns:
                 self.stats['reset'] += 1
                 self.reset()
                 own.went_backwards = True
@@ -169,31 +208,33 @@ class ApproximateTimePairer(Generic[RgbT, DepthT]):
 
         if own.last_emitted is not None:
             if stamp == own.last_emitted:
-                self.stats['duplicate'] += 1
+                self._drop(stream, 'duplicate')
                 return []
             if stamp < own.last_emitted:
-                self.stats['dropped_late'] += 1
+                self._drop(stream, 'dropped_late')
                 return []
         position = bisect.bisect_left(own.stamps, stamp)
         if position < len(own.stamps) and own.stamps[position] == stamp:
-            self.stats['duplicate'] += 1
+            self._drop(stream, 'duplicate')
             return []
 
-        partner = other.nearest(stamp, self.slop)
+        partner = other.nearest(stamp, self._slop_ns)
         if partner is None:
             own.stamps.insert(position, stamp)
             own.items.insert(position, item)
             if len(own.stamps) > self.queue_size:
                 del own.stamps[0]
                 del own.items[0]
-                self.stats['overflow'] += 1
+                self._drop(stream, 'overflow')
             return []
 
         partner_item, older_partners = other.pop_through(partner)
         own.last_emitted = stamp
-        dropped = older_partners + own.drop_older_than(stamp)
-        self.stats['dropped_unpaired'] += dropped
+        self._drop(other_name, 'dropped_unpaired', older_partners)
+        self._drop(stream, 'dropped_unpaired', own.drop_older_than(stamp))
         self.stats['paired'] += 1
+        for name in STREAMS:
+            self.stream_stats[name]['paired'] += 1
         if stream == 'rgb':
             return [(item, partner_item)]
         return [(partner_item, item)]
@@ -211,12 +252,13 @@ class ArrivalPairer(Generic[RgbT, DepthT]):
     * A message that arrives while the other stream holds a message is paired with it at
       once; both are consumed (each message is used in at most one pair).
     * ``received_rgb`` / ``received_depth`` and ``paired`` count as in
-      :class:`ApproximateTimePairer`, so
-      ``received = 2 * paired + dropped_unpaired + pending`` always holds.
+      :class:`ApproximateTimePairer`; :meth:`reset` counts what it forgets as
+      ``dropped_reset``, so
+      ``received = 2 * paired + dropped_unpaired + dropped_reset + pending`` always holds.
     """
 
     STAT_KEYS: Tuple[str, ...] = ('received_rgb', 'received_depth', 'paired',
-                                  'dropped_unpaired')
+                                  'dropped_unpaired', 'dropped_reset')
 
     def __init__(self) -> None:
         """Start with nothing held and all counters at zero."""
@@ -232,8 +274,10 @@ class ArrivalPairer(Generic[RgbT, DepthT]):
         return cast(List[Tuple[RgbT, DepthT]], self._add('depth', item))
 
     def reset(self) -> None:
-        """Forget the held messages (the counters are kept)."""
+        """Forget the held messages (counted as ``dropped_reset``)."""
         for name in STREAMS:
+            if self._held[name] is not None:
+                self.stats['dropped_reset'] += 1
             self._held[name] = None
 
     @property

@@ -4,17 +4,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import ctypes
+import ctypes.util
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import numpy as np
 import torch
 
 from .diffusion import reference_diffusion
-from .guides import make_guide
-from .initial import masked_bicubic
-from .inputs import check_inputs, rgb_features, RGB_MEAN, RGB_STD, upsampling_factor
-from .params import resolve_solver_params
-from .solver import PyramidSolver
+from .guides import Guide, make_guide
+from .inputs import as_tensor, check_inputs, prepare_lowres, rgb_features, RGB_MEAN, RGB_STD, \
+    upsampling_factor
+from .params import BY_NAME, resolve_solver_params
+from .solver import check_cancel, PyramidSolver, SolveCancelled
 from .sparse import complete_sparse
 
 
@@ -46,23 +48,76 @@ def resolve_depth_mode(mode: str, factor: int) -> str:
     return mode
 
 
-__all__ = ['DepthUpsampler', 'RGB_MEAN', 'RGB_STD', 'check_inputs', 'resolve_depth_mode',
-           'resolve_device', 'rgb_features', 'upsampling_factor']
+__all__ = ['DepthUpsampler', 'RGB_MEAN', 'RGB_STD', 'SolveCancelled', 'check_inputs',
+           'release_memory', 'resolve_depth_mode', 'resolve_device', 'rgb_features',
+           'upsampling_factor']
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the operating system (glibc ``malloc_trim``).
+
+    Freed tensors of a huge frame stay in the process heap otherwise (RSS does not drop);
+    a no-op where the C library has no ``malloc_trim``.
+    """
+    name = ctypes.util.find_library('c')
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, 'malloc_trim', None)
+    except OSError:
+        trim = None
+    if trim is not None:
+        trim(0)
+
+
+def _default(name: str) -> Any:
+    return BY_NAME[name].default
 
 
 class DepthUpsampler:
     """Guided depth super-resolution by (Deep) Anisotropic Diffusion.
 
-    Construct with the node's parameter names, e.g.
-    ``DepthUpsampler(model='rgb', iterations=64, device='cpu')`` (``depth.mode`` may be
-    spelled ``depth_mode``). Then ``up(rgb, depth)`` returns the dense depth.
+    >>> up = DepthUpsampler(model='rgb', iterations=64, device='cpu')
+    >>> dense = up(rgb, depth)            # or up.up(rgb, depth)
+
+    Every keyword is a parameter of :data:`dada_ros.core.params.PARAMETERS` (same name,
+    default and range as the node's; ``depth_mode`` is ``depth.mode``, which may also be
+    passed as ``**{'depth.mode': ...}``). Node-only parameters are accepted and ignored, so
+    a whole parameter dict can be passed.
+
+    Args:
+        model: ``'rgb'`` (unlearned guide) or ``'learned'`` (CNN features from ``weights``).
+        weights: checkpoint of ``model='learned'`` (empty = the packaged weights).
+        device: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+        iterations: iteration budget per frame; its meaning per solver is stated in the
+            parameter table (pyramid: steps at the finest level; reference: all steps).
+        solver: ``'pyramid'`` (fast) or ``'reference'`` (the paper's loop).
+        depth_mode: ``'auto'``, ``'lowres'`` or ``'sparse'``.
+        fill_holes: fill regions without any valid input (else NaN there).
+        guide: a guide object to use instead of the one ``model`` names: anything with
+            ``coefficients(rgb (1,3,H,W), initial (1,1,H,W), scale) -> (cv, ch)``, e.g. a
+            network being trained (:class:`dada_ros.core.models.LearnedGuide`).
     """
 
-    def __init__(self, **params: Any) -> None:
-        self.params: Dict[str, Any] = resolve_solver_params(params)
+    def __init__(self, model: str = _default('model'), weights: str = _default('weights'),
+                 device: str = _default('device'), iterations: int = _default('iterations'),
+                 solver: str = _default('solver'), depth_mode: str = _default('depth.mode'),
+                 fill_holes: bool = _default('fill_holes'), *, guide: Optional[Guide] = None,
+                 **params: Any) -> None:
+        named = {'model': model, 'weights': weights, 'device': device,
+                 'iterations': iterations, 'solver': solver, 'depth.mode': depth_mode,
+                 'fill_holes': fill_holes}
+        # Dotted or keyword spellings in **params (from a parameter dict) win over defaults.
+        self.params: Dict[str, Any] = resolve_solver_params({**named, **params})
         self.device = resolve_device(self.params['device'])
-        self.guide = make_guide(self.params['model'], self.params['weights'], self.device)
+        self.guide: Guide = guide if guide is not None else make_guide(
+            self.params['model'], self.params['weights'], self.device)
         self._pyramid = PyramidSolver()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *,
+                    guide: Optional[Guide] = None) -> 'DepthUpsampler':
+        """Build from a parameter dict (a YAML section, the node's values; dotted names)."""
+        return cls(guide=guide, **dict(params))
 
     @property
     def iterations(self) -> int:
@@ -80,14 +135,30 @@ class DepthUpsampler:
             raise ValueError(f'{name} cannot change at run time; build a new DepthUpsampler')
         self.params = resolved
 
+    def release(self) -> None:
+        """Drop the solver buffers kept for the last image size and trim the heap."""
+        self._pyramid = PyramidSolver()
+        for attribute in ('_sparse_solver', '_sparse_reference_solver'):
+            if hasattr(self, attribute):
+                delattr(self, attribute)
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+        release_memory()
+
     @torch.inference_mode()
-    def up(self, rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, depth: np.ndarray, *,
+                 iterations: Optional[int] = None,
+                 cancel: Optional[Callable[[], bool]] = None) -> np.ndarray:
         """Upsample ``depth`` to the size of ``rgb``.
 
         Args:
-            rgb: ``(H, W, 3)`` uint8 image in RGB order.
+            rgb: ``(H, W, 3)`` uint8 image in RGB order (read-only arrays are fine).
             depth: ``(h, w)`` float array, any positive unit; NaN, Inf and values <= 0 are
                 invalid. ``H = f * h`` and ``W = f * w`` for one integer factor ``f >= 1``.
+                Not modified.
+            iterations: budget of this call only (default: the ``iterations`` parameter).
+            cancel: polled between solver levels; when it returns True the call raises
+                :class:`SolveCancelled` (a parameter change or shutdown stops a long solve).
 
         Returns:
             ``(H, W)`` float32 depth in the unit of ``depth``; NaN only where no input was
@@ -95,35 +166,39 @@ class DepthUpsampler:
             ``fill_holes`` is false).
         """
         factor = check_inputs(rgb, depth)
+        budget = self.iterations if iterations is None else int(iterations)
+        if budget < 1:
+            raise ValueError(f'iterations must be >= 1, got {budget}')
         if resolve_depth_mode(self.params['depth.mode'], factor) == 'sparse':
-            return complete_sparse(self, rgb, depth)
-        depth32 = np.asarray(depth, dtype=np.float32)
-        valid = np.isfinite(depth32) & (depth32 > 0)
+            return complete_sparse(self, rgb, depth, budget)
         big_h, big_w = rgb.shape[:2]
-        if not valid.any():
+        try:
+            prepared = prepare_lowres(depth, factor)
+        except ValueError:  # no valid pixel
             return np.full((big_h, big_w), np.nan, dtype=np.float32)
-        # Normalise to a mean of one: the coefficients and K see the same scale for any unit.
-        scale = float(depth32[valid].mean())
-        source_np = np.where(valid, depth32 / scale, 1.0).astype(np.float32)
-        initial_np = masked_bicubic(source_np, valid, factor)
-
         device = self.device
-        source = torch.from_numpy(source_np).to(device)
-        valid_t = torch.from_numpy(valid).to(device)
-        initial = torch.from_numpy(initial_np).to(device)
+        source = as_tensor(prepared.source, device)
+        valid = as_tensor(prepared.valid, device)
+        initial = as_tensor(prepared.initial, device)
         cv, ch = self.guide.coefficients(rgb_features(rgb, device), initial[None, None],
-                                         scale=scale)
-        result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid_t, factor)
-        out = (result * scale).cpu().numpy().astype(np.float32, copy=False)
-        if not self.params['fill_holes'] and not valid.all():
-            out[~np.repeat(np.repeat(valid, factor, 0), factor, 1)] = np.nan
+                                         scale=prepared.scale)
+        check_cancel(cancel)
+        result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid, factor, budget,
+                             cancel)
+        out = (result.double() * prepared.scale).cpu().numpy().astype(np.float32)
+        if not self.params['fill_holes'] and not prepared.valid.all():
+            out[~np.repeat(np.repeat(prepared.valid, factor, 0), factor, 1)] = np.nan
         return out
 
+    #: The name used before ``DepthUpsampler`` became callable; kept for existing callers.
+    up = __call__
+
     def _solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
-               source: torch.Tensor, valid: torch.Tensor, factor: int) -> torch.Tensor:
-        iterations = self.iterations
+               source: torch.Tensor, valid: torch.Tensor, factor: int, iterations: int,
+               cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         if self.params['solver'] == 'reference':
             return reference_diffusion(initial[None, None], cv[None, None], ch[None, None],
                                        source[None, None], valid[None, None], factor,
-                                       iterations)[0, 0]
-        return self._pyramid.solve(initial, cv, ch, source, valid, factor, iterations)
+                                       iterations, cancel=cancel)[0, 0]
+        return self._pyramid.solve(initial, cv, ch, source, valid, factor, iterations,
+                                   cancel=cancel)
