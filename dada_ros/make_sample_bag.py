@@ -54,7 +54,7 @@ from .core.sample import block_average, sample_scene
 
 __all__ = ['SampleBagOptions', 'SampleFrame', 'load_middlebury_scene', 'sample_frames',
            'camera_info_msg', 'make_sample_bag', 'main', 'SAMPLE_CLOUD_TO_RGB',
-           'SAMPLE_CLOUD_FRAME']
+           'SAMPLE_CLOUD_FRAME', 'lidar_cloud_msg']
 
 #: Middlebury 2005/2006: baseline (mm) and FullSize focal length (px); disparities in the
 #: PNGs are FullSize pixels at every resolution.
@@ -260,7 +260,7 @@ def make_sample_bag(out: Path, options: Optional[SampleBagOptions] = None) -> Li
             if options.cloud_topic:
                 cloud_header = _header(frame.stamp_ns + offset_ns, SAMPLE_CLOUD_FRAME)
                 writer.write_msg(options.cloud_topic, frame.stamp_ns + offset_ns + depth_off,
-                                 _cloud_msg(frame.gt, frame.k, cloud_header))
+                                 lidar_cloud_msg(frame.gt, frame.k, cloud_header))
             if options.gt:
                 writer.write_msg(options.gt_topic, frame.stamp_ns + gt_off,
                                  depth_to_image(frame.gt, header))  # type: ignore[arg-type]
@@ -293,8 +293,12 @@ def _depth_msg(depth: np.ndarray, header: object, options: SampleBagOptions) -> 
     return depth_to_image(depth, header)  # type: ignore[arg-type]
 
 
-def _cloud_msg(gt: np.ndarray, k: np.ndarray, header: object) -> object:
-    """Return the ground-truth pixels a 64-beam LiDAR hits as a cloud in the LiDAR frame."""
+def lidar_cloud_msg(gt: np.ndarray, k: np.ndarray, header: object) -> object:
+    """Return the ground-truth pixels a 64-beam LiDAR hits as a cloud in the LiDAR frame.
+
+    ``gt`` is ``(H, W)`` metres of the camera ``k``; the cloud is ``SAMPLE_CLOUD_FRAME``
+    with float32 ``x, y, z, intensity``, the same clouds the sample bag records.
+    """
     import array as array_module
 
     from sensor_msgs.msg import PointCloud2, PointField

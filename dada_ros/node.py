@@ -699,6 +699,8 @@ class DadaEngine:
             'received_rgb': received.get('rgb', 0),
             'received_depth': received.get('depth', 0),
             'received_camera_info': received.get('camera_info', 0),
+            **{f'received_{stream}': count for stream, count in sorted(received.items())
+               if stream not in ('rgb', 'depth', 'camera_info')},  # cloud, depth_camera_info
             'frames_published': published,
             'dropped_busy': self.worker.dropped_busy,
             'worker_busy_s': self.worker.busy_for(),
