@@ -7,6 +7,7 @@
   malformed compressed data is counted and the node keeps serving.
 * ``depth.source: cloud``: LiDAR-like clouds in their own frame (``cloud.to_rgb``);
   ``depth_sparse/image`` shows the projected input; a cloud without ``z`` is counted.
+* ``depth.mode: register``: 16UC1 depth of a displaced camera with ``depth/camera_info``.
 """
 
 from __future__ import annotations
@@ -147,4 +148,44 @@ def test_cloud_input_live(ros: RosHarness, spawn_node: Any, unique_namespace: st
                                 else None)(_stats(diagnostics, ns)), TIMEOUT,
                        message='the counted broken cloud')
     assert int(stats['received_cloud']) == 2
+    assert node.alive(), node.output()[1][-2000:]
+
+
+def test_register_live(ros: RosHarness, spawn_node: Any, unique_namespace: str) -> None:
+    """Depth of a displaced 424x300 camera with depth/camera_info and depth.to_rgb."""
+    from dada_ros.conversions import array_to_image, rgb_to_image
+    from dada_ros.core.geometry import backproject
+    from dada_ros.core.registration import matrix_to_pose, project_points, transform_points
+
+    frame = nyu_frames()[1]
+    rgb_to_depth = np.eye(4)
+    rgb_to_depth[:3, 3] = (-0.05, 0.0, 0.0)
+    k_depth = np.array([[330.0, 0, 211.5], [0, 330.0, 149.5], [0, 0, 1]])
+    points = backproject(frame.depth, _k(frame)).reshape(-1, 3)
+    depth = project_points(transform_points(points[np.isfinite(points[:, 2])], rgb_to_depth),
+                           k_depth, (300, 424))
+    pose = '[' + ', '.join(f'{v:.6f}' for v in matrix_to_pose(np.linalg.inv(rgb_to_depth))) + ']'
+    ns = unique_namespace
+    node = spawn_node('-r', f'__ns:={ns}', '-p', 'depth.mode:=register', '-p',
+                      f"depth.to_rgb:='{pose}'", '-p', 'model:=rgb', '-p', 'iterations:=8',
+                      '-p', 'qos.reliable_input:=true', name='dada_register')
+    rgb_pub = ros.publisher(Image, f'{ns}/rgb/image')
+    depth_pub = ros.publisher(Image, f'{ns}/depth/image')
+    info_pub = ros.publisher(CameraInfo, f'{ns}/rgb/camera_info')
+    depth_info_pub = ros.publisher(CameraInfo, f'{ns}/depth/camera_info')
+    dense = ros.collect(Image, f'{ns}/depth_dense/image')
+    ros.wait_for_subscribers([rgb_pub, depth_pub, info_pub, depth_info_pub], TIMEOUT)
+    header = _header(1_700_000_300, 'camera_color_optical_frame')
+    depth_header = _header(1_700_000_300, 'camera_depth_optical_frame')
+    depth_info_pub.publish(camera_info_msg(k_depth, 424, 300, depth_header))
+    info_pub.publish(camera_info_msg(_k(frame), 640, 480, header))
+    time.sleep(0.5)  # the camera_infos first, as drivers publish them with every image
+    rgb_pub.publish(rgb_to_image(frame.rgb, header))
+    mm = np.nan_to_num(depth * 1000.0).round().astype(np.uint16)
+    depth_pub.publish(array_to_image(mm, '16UC1', depth_header))
+    out = image_to_depth(wait_until(lambda: _stamped(dense, header), TIMEOUT,
+                                    message='registered dense depth'))
+    assert out.shape == (480, 640)
+    valid = np.isfinite(frame.depth)
+    assert np.median(np.abs(out[valid] - frame.depth[valid])) < 0.03
     assert node.alive(), node.output()[1][-2000:]
