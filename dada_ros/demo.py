@@ -31,8 +31,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .core.initial import masked_bicubic
+from .core.inputs import prepare_lowres
 from .core.sample import block_average, sample_scene
+from .preview import depth_metrics, DepthMetrics
 
 Array = np.ndarray
 PACKAGE = 'dada_ros'
@@ -42,21 +43,13 @@ MIDDLEBURY_FOCAL_FULL = 3740.0
 MIDDLEBURY_BASELINE_MM = 160.0
 
 
-class Frame(NamedTuple):
+class DemoScene(NamedTuple):
     """One RGB-D input: RGB uint8, ground-truth depth in metres (NaN = unknown), K."""
 
     name: str
     rgb: Array
     depth: Array
     k: Array
-
-
-class Metrics(NamedTuple):
-    """Errors in metres over the pixels with ground truth and an estimate."""
-
-    rmse: float
-    mae: float
-    coverage: float
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -67,7 +60,7 @@ def _read_png(path: Path, flags: int) -> Array:
     return image
 
 
-def load_middlebury(folder: Path) -> Frame:
+def load_middlebury(folder: Path) -> DemoScene:
     """Load ``view1.png`` + ``disp1.png`` (+ ``dmin.txt``) as metric depth.
 
     ``Z[mm] = 160 * 3740 / (d + dmin)`` with ``d`` in FullSize pixels; without ``dmin.txt``
@@ -92,10 +85,10 @@ def load_middlebury(folder: Path) -> Frame:
     f = MIDDLEBURY_FOCAL_FULL * scale
     h, w = depth.shape
     k = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]], dtype=np.float64)
-    return Frame(folder.name, np.ascontiguousarray(bgr[:, :, ::-1]), depth.astype(np.float32), k)
+    return DemoScene(folder.name, np.ascontiguousarray(bgr[:, :, ::-1]), depth.astype(np.float32), k)
 
 
-def load_pair(rgb_path: Path, depth_path: Path, intrinsics: Optional[str]) -> Frame:
+def load_pair(rgb_path: Path, depth_path: Path, intrinsics: Optional[str]) -> DemoScene:
     """Load an RGB image and a 16-bit depth PNG in millimetres (0 = invalid)."""
     bgr = _read_png(rgb_path, cv2.IMREAD_COLOR)
     raw = _read_png(depth_path, cv2.IMREAD_UNCHANGED)
@@ -116,14 +109,14 @@ def load_pair(rgb_path: Path, depth_path: Path, intrinsics: Optional[str]) -> Fr
         fx = fy = 525.0 * w / 640.0
         cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
     k = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=np.float64)
-    return Frame(rgb_path.stem, np.ascontiguousarray(bgr[:, :, ::-1]), depth, k)
+    return DemoScene(rgb_path.stem, np.ascontiguousarray(bgr[:, :, ::-1]), depth, k)
 
 
-def load_frame(spec: Optional[str], intrinsics: Optional[str]) -> Frame:
+def load_frame(spec: Optional[str], intrinsics: Optional[str]) -> DemoScene:
     """Return the embedded sample (``spec`` None) or the frame named by ``--input``."""
     if not spec:
         rgb, depth, k = sample_scene()
-        return Frame('embedded sample', rgb, depth, k)
+        return DemoScene('embedded sample', rgb, depth, k)
     if ',' in spec:
         rgb_path, depth_path = (Path(p).expanduser() for p in spec.split(',', 1))
         return load_pair(rgb_path, depth_path, intrinsics)
@@ -134,13 +127,13 @@ def load_frame(spec: Optional[str], intrinsics: Optional[str]) -> Frame:
     return load_middlebury(folder)
 
 
-def crop_to_factor(frame: Frame, factor: int) -> Frame:
+def crop_to_factor(frame: DemoScene, factor: int) -> DemoScene:
     """Crop the bottom/right so that both sides are multiples of ``factor`` (K unchanged)."""
     h, w = frame.depth.shape
     h2, w2 = h - h % factor, w - w % factor
     if h2 == 0 or w2 == 0:
         raise ValueError(f'image {w}x{h} is smaller than the factor {factor}')
-    return Frame(frame.name, frame.rgb[:h2, :w2].copy(), frame.depth[:h2, :w2].copy(), frame.k)
+    return DemoScene(frame.name, frame.rgb[:h2, :w2].copy(), frame.depth[:h2, :w2].copy(), frame.k)
 
 
 def to_millimetres(depth_m: Array) -> Array:
@@ -150,24 +143,13 @@ def to_millimetres(depth_m: Array) -> Array:
 
 
 # --- evaluation and outputs -------------------------------------------------------------------
-def metrics(estimate: Array, truth: Array) -> Metrics:
-    """RMSE / MAE (metres) where both are finite; coverage = share of GT pixels estimated."""
-    gt = np.isfinite(truth)
-    both = gt & np.isfinite(estimate)
-    if not both.any():
-        return Metrics(float('nan'), float('nan'), 0.0)
-    err = (estimate[both] - truth[both]).astype(np.float64)
-    return Metrics(float(np.sqrt(np.mean(err ** 2))), float(np.mean(np.abs(err))),
-                   float(both.sum() / max(int(gt.sum()), 1)))
-
-
 def bicubic(low_m: Array, factor: int) -> Array:
     """Plain bicubic upsampling of the low-resolution input (holes filled first)."""
-    valid = np.isfinite(low_m) & (low_m > 0)
-    if not valid.any():
+    try:
+        prepared = prepare_lowres(low_m, factor)
+    except ValueError:  # no valid pixel
         return np.full((low_m.shape[0] * factor, low_m.shape[1] * factor), np.nan, np.float32)
-    source = np.where(valid, low_m, 1.0).astype(np.float32)
-    return np.asarray(masked_bicubic(source, valid, factor), dtype=np.float32)
+    return (prepared.initial * np.float32(prepared.scale)).astype(np.float32)
 
 
 def _colour(depth: Array, lo: float, hi: float) -> Array:
@@ -188,8 +170,8 @@ def _label(panel: Array, lines: Sequence[str]) -> Array:
     return np.vstack([bar, panel])
 
 
-def write_preview(path: Path, frame: Frame, low_m: Array, dense: Array, factor: int,
-                  dada: Metrics, cubic: Metrics) -> None:
+def write_preview(path: Path, frame: DemoScene, low_m: Array, dense: Array, factor: int,
+                  dada: DepthMetrics, cubic: DepthMetrics) -> None:
     """Write RGB | low-res input | dense output | abs error, colour-mapped, labelled."""
     h, w = frame.depth.shape
     finite = frame.depth[np.isfinite(frame.depth)]
@@ -346,7 +328,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     low_m = block_average(frame.depth, args.factor)
     low_mm = to_millimetres(low_m)
     low_sent = np.where(low_mm > 0, low_mm.astype(np.float32) / 1000.0, np.nan)
-    cubic = metrics(bicubic(low_sent, args.factor), frame.depth)
+    cubic = depth_metrics(bicubic(low_sent, args.factor), frame.depth)
     print(f'[demo] input: {frame.name}, RGB {w}x{h}, depth 16UC1 {low_mm.shape[1]}x'
           f'{low_mm.shape[0]} (x{args.factor}), {args.frames} frame(s), ROS_DOMAIN_ID={domain}')
 
@@ -364,8 +346,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _stop(process)
 
 
-def _run(args: argparse.Namespace, frame: Frame, low_mm: Array, low_sent: Array,
-         cubic: Metrics, process: 'subprocess.Popen[bytes]', log_path: Path) -> int:
+def _run(args: argparse.Namespace, frame: DemoScene, low_mm: Array, low_sent: Array,
+         cubic: DepthMetrics, process: 'subprocess.Popen[bytes]', log_path: Path) -> int:
     import rclpy
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -421,7 +403,7 @@ def _run(args: argparse.Namespace, frame: Frame, low_mm: Array, low_sent: Array,
                   0.0, float(frame.k[1, 1]), float(frame.k[1, 2]), 0.0, 0.0, 0.0, 1.0, 0.0]
         latencies: List[float] = []
         dense: Optional[Array] = None
-        result = Metrics(float('nan'), float('nan'), 0.0)
+        result = DepthMetrics(float('nan'), float('nan'), 0, 0.0)
         points_msg = None
         base = node.get_clock().now().nanoseconds
         for i in range(args.frames):
@@ -452,7 +434,7 @@ def _run(args: argparse.Namespace, frame: Frame, low_mm: Array, low_sent: Array,
             if dense.shape != frame.depth.shape:
                 return failed(f'depth_dense/image is {dense.shape[1]}x{dense.shape[0]}, '
                               f'expected {w}x{h}')
-            result = metrics(dense, frame.depth)
+            result = depth_metrics(dense, frame.depth)
             print(f'[demo] frame {i + 1}/{args.frames}: latency {latency_ms:7.1f} ms | '
                   f'DADA RMSE {result.rmse:.4f} m MAE {result.mae:.4f} m | '
                   f'bicubic RMSE {cubic.rmse:.4f} m MAE {cubic.mae:.4f} m | '

@@ -160,3 +160,27 @@ def test_configure_failure_keeps_the_node_unconfigured(
     code, _ = process.stop(signal.SIGINT)
     stdout, stderr = process.output()
     assert code == 0 and 'Traceback' not in stdout + stderr
+
+
+def test_every_engine_attribute_exists_before_configure() -> None:
+    """In process: an unconfigured managed node answers statistics() and cleanup()."""
+    import rclpy
+    from rclpy.context import Context
+
+    from dada_ros.lifecycle_node import DadaLifecycleNode
+    from ros_helpers import ros_env
+    ros_env()
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        node = DadaLifecycleNode(context=context)
+        engine = node.engine
+        stats = engine.statistics()
+        assert stats['state'] == 'unconfigured' and stats['frames_published'] == 0
+        assert not engine.configured and not engine.active
+        engine.deactivate()
+        assert engine.cleanup()
+        assert engine.statistics()['errors_total'] == 0
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)

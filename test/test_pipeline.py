@@ -236,6 +236,30 @@ def test_solver_parameters_apply_to_the_next_frame_and_cancel_stops_a_solve() ->
     assert outputs.info is not None and outputs.points is None
 
 
+def test_buffers_of_a_huge_frame_are_released() -> None:
+    """4000x3000 then small frames; release() gives the solver buffers back to the system."""
+    def anon_mb() -> float:
+        text = open('/proc/self/status').read()
+        return int(text.split('RssAnon:')[1].split()[0]) / 1024
+    pipeline, _ = make(**{'iterations': 1, 'points.enable': False})
+    rng = np.random.default_rng(5)
+
+    def serve(height: int, width: int, sec: int) -> None:
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        pipeline.add_rgb(rgb_to_image(rgb, header(sec)))
+        low = np.full((height // FACTOR, width // FACTOR), 2.0, np.float32)
+        pipeline.process(pipeline.add_depth(depth_image(header(sec), array=low))[0])
+    serve(H, W, 50)
+    base = anon_mb()
+    serve(3000, 4000, 51)
+    peak = anon_mb()
+    serve(H, W, 52)
+    pipeline.upsampler.release()
+    after = anon_mb()
+    assert peak > base + 250, (base, peak)
+    assert after < base + 40, (base, peak, after)
+
+
 def test_slop_is_compared_in_integer_nanoseconds() -> None:
     """rgb at 1 s and depth at 1 s + 100,000,000 ns pair with slop 0.1."""
     pipeline, _ = make(**{'sync.slop': 0.1})

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterable, Mapping, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .initial import masked_bicubic
+from .inputs import prepare_lowres
 
 #: Guided filter ``(radius, eps)`` per factor, eps in (8-bit intensity)^2. Chosen by
 #: ``benchmarks/tune_baselines.py`` (mean RMSE over every other training scene, view 1) from
@@ -46,12 +46,11 @@ def _factor(rgb: np.ndarray, source: np.ndarray) -> int:
 def bicubic(rgb: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Bicubic upsampling (invalid pixels filled from the nearest valid one, range-clipped)."""
     factor = _factor(rgb, source)
-    valid = np.isfinite(source) & (source > 0)
-    if not valid.any():
+    try:
+        prepared = prepare_lowres(source, factor)
+    except ValueError:  # no valid pixel
         return np.full(rgb.shape[:2], np.nan, np.float32)
-    scale = float(source[valid].mean())
-    normalised = np.where(valid, source / scale, 1.0).astype(np.float32)
-    return (masked_bicubic(normalised, valid, factor) * scale).astype(np.float32)
+    return (prepared.initial * np.float32(prepared.scale)).astype(np.float32)
 
 
 def guided_filter(rgb: np.ndarray, source: np.ndarray, radius: int = 0,
