@@ -145,7 +145,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'smoothness) when it has a subscriber or confidence.min > 0.'),
     ParamSpec('confidence.min', 0.0,
               'Pixels whose confidence is below this are NaN in depth_dense/image and the '
-              'point cloud; 0 keeps every pixel.',
+              'point cloud (needs confidence.enable); 0 keeps every pixel.',
               min_value=0.0, max_value=1.0),
     ParamSpec('depth_sparse.enable', True,
               'Publish depth_sparse/image (32FC1): the registered depth or projected cloud '
