@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import ast
+import os
 from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 from dada_ros.core.presets import INPUT_TOPICS, preset_paths, read_preset
 import pytest
@@ -57,3 +60,39 @@ def test_bad_presets_are_rejected(tmp_path: Path) -> None:
         path.write_text(text)
         with pytest.raises(ValueError):
             read_preset(path)
+
+
+def _launch_helpers() -> Dict[str, Any]:
+    """Run the launch file's pure helpers without launch installed (as test_launch does)."""
+    source = (CONFIG.parent / 'launch' / 'dada.launch.py').read_text()
+    tree = ast.parse(source)
+    wanted = {'TOPIC_ARGUMENTS', '_remappings', '_preset_path'}
+    body: List[ast.stmt] = [
+        node for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name in wanted
+        or isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id in wanted for t in node.targets)]
+    namespace: Dict[str, Any] = {'Any': Any, 'Dict': Dict, 'List': List, 'Tuple': Tuple,
+                                 'os': os}
+    module = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    exec(compile(module, 'dada.launch.py', 'exec'), namespace)
+    return namespace
+
+
+def test_launch_applies_preset_remaps_and_topic_arguments() -> None:
+    """Preset remaps, then non-default topic arguments; compressed siblings follow."""
+    helpers = _launch_helpers()
+    _, remaps = read_preset(CONFIG / 'preset_realsense_unaligned.yaml')
+    defaults = dict(helpers['TOPIC_ARGUMENTS'])
+    result = dict(helpers['_remappings'](remaps, defaults))
+    assert result['depth/image'] == '/camera/camera/depth/image_rect_raw'
+    assert result['depth/image/compressedDepth'] == \
+        '/camera/camera/depth/image_rect_raw/compressedDepth'
+    assert result['rgb/image/compressed'] == '/camera/camera/color/image_raw/compressed'
+    assert result['depth/camera_info'] == '/camera/camera/depth/camera_info'
+    mine = dict(helpers['_remappings'](remaps, {**defaults, 'rgb_image': '/my/rgb'}))
+    assert mine['rgb/image'] == '/my/rgb' and mine['rgb/image/compressed'] == '/my/rgb/compressed'
+    assert helpers['_remappings']([], defaults) == []
+    assert helpers['_preset_path']('zed', '/share') == '/share/config/preset_zed.yaml'
+    assert helpers['_preset_path']('/x/my.yaml', '/share') == '/x/my.yaml'
+    assert helpers['_preset_path']('', '/share') == ''

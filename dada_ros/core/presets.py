@@ -11,7 +11,7 @@ against the parameter table, so a launch file or a test can apply them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 import yaml
 
@@ -30,7 +30,7 @@ def preset_paths(config_dir: Path) -> List[Path]:
     return sorted(Path(config_dir).glob('preset_*.yaml'))
 
 
-def read_preset(path: Path) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
+def read_preset(path: Union[str, Path]) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
     """Return ``(parameters, remappings)`` of a preset file.
 
     Raises:
