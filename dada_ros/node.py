@@ -163,6 +163,8 @@ class NodeIO:
         self.confidence: Optional[Any] = None
         self.sparse: Optional[Any] = None
         self.diagnostics: Optional[Any] = None
+        self.rgb_topic = ''
+        """Resolved name of the RGB image subscription (for the distortion warning)."""
         self._subscriptions: List[Any] = []
 
     def create_publishers(self) -> None:
@@ -212,6 +214,7 @@ class NodeIO:
             rgb = subscribe(CompressedImage, 'rgb/image/compressed', on_rgb, in_qos)
         else:
             rgb = subscribe(Image, 'rgb/image', on_rgb, in_qos)
+        self.rgb_topic = str(rgb.topic_name)
         self._subscriptions = [
             rgb, subscribe(CameraInfo, 'rgb/camera_info', on_camera_info, in_qos)]
         if self.values['depth.source'] == 'cloud':
@@ -600,7 +603,7 @@ class DadaEngine:
         if pipeline is None or not self._active:
             return
         try:
-            pipeline.add_camera_info(msg)
+            pipeline.add_camera_info(msg, self.io.rgb_topic)
         except Exception as error:  # noqa: B902 - never let one message kill the node
             pipeline.report('error', 'callback_error', 'camera_info',
                             f'{type(error).__name__}: {error}')

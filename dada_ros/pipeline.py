@@ -66,8 +66,8 @@ from .core.params import BY_NAME, SOLVER_PARAMETERS
 from .core.registration import choose_depth_mode, project_points, transform_points
 from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
-from .sensor_inputs import (decode_depth_checked, decode_rgb, frame_mismatch_warning,
-                            register_depth_message, rgb_projection)
+from .sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
+                            frame_mismatch_warning, register_depth_message, rgb_projection)
 from .transforms import resolve_transform, TransformLookup
 
 __all__ = ['CAMERA_INFO_CACHE', 'Counters', 'Event', 'FrameOutputs', 'FramePipeline',
@@ -316,14 +316,23 @@ class FramePipeline:
             return bool(self._pending_solver)
 
     # --- inputs -----------------------------------------------------------------------------
-    def add_camera_info(self, msg: CameraInfo) -> None:
-        """Keep a valid RGB camera_info (latest, and by stamp for exact lookups)."""
+    def add_camera_info(self, msg: CameraInfo, image_topic: str = '') -> None:
+        """Keep a valid RGB camera_info (latest, and by stamp for exact lookups).
+
+        The camera matrix of the cloud is the rectified ``P`` when it is set, else ``K``.
+        With ``image_topic`` (the RGB image's resolved topic), a distorted camera whose image
+        topic is not rectified is counted as ``warnings.distorted_image``.
+        """
         self.counters.receive('camera_info')
         try:
-            k = camera_info_to_k(msg)
+            camera_info_to_k(msg)
+            k = rgb_projection(msg)[:, :3]
         except CameraInfoError as error:
             self.report('error', error.kind, 'camera_info', str(error))
             return
+        warning = distortion_warning(msg, image_topic) if image_topic else None
+        if warning is not None:
+            self.report('warning', 'distorted_image', 'camera_info', warning)
         infos = self._infos
         with infos.lock:
             infos.latest = (msg, k)

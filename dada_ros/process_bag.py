@@ -334,7 +334,7 @@ class BagProcessor:
         if topic == self.topics.camera_info:
             msg = self._decode(raw, 'camera_info', CameraInfo)
             if msg is not None:
-                pipeline.add_camera_info(msg)
+                pipeline.add_camera_info(msg, self.topics.rgb)
         elif topic == self.topics.rgb:
             msg = self._decode(raw, 'rgb', classes.get(topic, Image))
             if msg is not None:

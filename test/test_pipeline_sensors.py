@@ -245,3 +245,22 @@ def test_confidence_output_and_minimum(nyu: Frame) -> None:
     pipeline.add_rgb(rgb_to_image(nyu.rgb, _header(5, 'cam')))
     frame, = pipeline.add_depth(array_to_image(low, '32FC1', _header(5, 'cam')))
     assert pipeline.process(frame).confidence is None
+
+
+def test_camera_info_p_and_distortion_warning(nyu: Frame) -> None:
+    """The cloud uses P when set; a distorted camera on an image_raw topic is a warning."""
+    k = _k(nyu)
+    p = np.hstack([k * [[0.8], [0.8], [1.0]], np.zeros((3, 1))])
+    pipeline, events = _make()
+    info = _info(k, 640, 480, _header(5, 'cam'), p=p)
+    info.d = [0.1, -0.05, 0.0, 0.0, 0.0]
+    info.distortion_model = 'plumb_bob'
+    pipeline.add_camera_info(info, '/camera/color/image_raw')
+    pipeline.add_camera_info(info, '/camera/color/image_rect_color')
+    assert _kinds(events) == ['distorted_image']
+    pipeline.add_rgb(rgb_to_image(nyu.rgb, _header(5, 'cam')))
+    frame, = pipeline.add_depth(array_to_image(nyu.depth[::8, ::8].copy(), '32FC1',
+                                               _header(5, 'cam')))
+    outputs = pipeline.process(frame)
+    assert outputs.k is not None
+    np.testing.assert_allclose(outputs.k, p[:, :3])
