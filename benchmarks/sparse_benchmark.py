@@ -3,21 +3,23 @@
 r"""Sparse depth completion benchmark: DADA sparse vs nearest, linear and morphological.
 
 Runs every method on the same real frames and prints a markdown table (RMSE and MAE on
-held-out ground-truth pixels, milliseconds per frame, whether measured pixels are kept
-bit-exactly) with the machine info:
+held-out pixels, the RMSE relative to linear interpolation, milliseconds per frame,
+whether measured pixels are kept bit-exactly) with the machine info:
 
+* ``scan``: real KITTI Velodyne scans (``kitti_object_lidar``) projected into the colour
+  camera with the calibration; 20 % of the pixels hit by the scan are held out
+  (:func:`dada_ros.core.lidar.hold_out_points`, ``--splits`` random splits per frame), the
+  rest is completed and the held-out pixels are scored against their measured depth.
 * ``kitti``: the KITTI frames with semi-dense ground truth (``metric3d_kitti_nyu_demo``);
   the input is a LiDAR-like sampling of about 5 % of the ground-truth pixels
   (:func:`dada_ros.core.lidar.lidar_like_mask`), the other ground-truth pixels are scored.
 * ``nyu``: the NYUv2 frames (raw depth with holes); 150 extra 12x12 holes are punched
   into the measured area with a fixed seed and scored.
-* ``velodyne``: real KITTI Velodyne scans projected with the calibration: timing only
-  (no ground truth).
 
 Usage (from the repository root)::
 
-    python benchmarks/sparse_benchmark.py [--iterations N] [--threads 2] \\
-        [--repeats 3] [--markdown FILE]
+    python benchmarks/sparse_benchmark.py [--sets scan,kitti,nyu] [--splits 5] \\
+        [--iterations N] [--threads 2] [--repeats 3] [--markdown FILE]
 
 The data is read from ``../shared/data`` beside the checkout.
 """
@@ -74,9 +76,15 @@ def nyu_cases(seed: int = 0, holes: int = 150, size: int = 12) -> List[Case]:
     return cases
 
 
-def velodyne_cases() -> List[Case]:
-    """Real projected Velodyne scans (no ground truth: timing and range checks only)."""
-    return [(f.name, f.rgb, f.depth, None, None) for f in lidar.kitti_lidar_frames()]
+def scan_cases(splits: int = 5, fraction: float = 0.2) -> List[Case]:
+    """Real projected Velodyne scans, ``fraction`` of the scan pixels held out per split."""
+    cases: List[Case] = []
+    for frame in lidar.kitti_lidar_frames():
+        for seed in range(splits):
+            sparse, held_out = lidar.hold_out_points(frame.depth, fraction, seed)
+            cases.append((f'{frame.name}/split{seed}', frame.rgb, sparse, frame.depth,
+                          held_out))
+    return cases
 
 
 def methods(iterations: int, device: str) -> Tuple[Dict[str, Method], List[str]]:
@@ -106,9 +114,14 @@ def kept(out: np.ndarray, depth: np.ndarray) -> bool:
 
 
 def run(cases: Sequence[Case], table: Dict[str, Method],
-        repeats: int) -> List[Tuple[str, str, str, str, str, str]]:
-    """Score every method on every case; one row per method over all cases."""
+        repeats: int) -> List[Tuple[str, ...]]:
+    """Score every method on every case; one row per method over all cases.
+
+    The RMSE is over all held-out pixels of all cases together; ``vs linear`` is its ratio
+    to the RMSE of linear interpolation.
+    """
     rows = []
+    scores: Dict[str, float] = {}
     for name, method in table.items():
         squared, absolute, count, times, all_kept = 0.0, 0.0, 0, [], True
         for _, rgb, depth, gt, held in cases:
@@ -127,11 +140,14 @@ def run(cases: Sequence[Case], table: Dict[str, Method],
                 squared += float(np.sum(error ** 2))
                 absolute += float(np.sum(np.abs(error)))
                 count += int(held.sum())
-        rmse = f'{np.sqrt(squared / count):.3f}' if count else '-'
+        scores[name] = float(np.sqrt(squared / count)) if count else float('nan')
+        rmse = f'{scores[name]:.3f}' if count else '-'
         mae = f'{absolute / count:.3f}' if count else '-'
         rows.append((name, rmse, mae, f'{1e3 * float(np.mean(times)):.1f}',
                      'yes' if all_kept else 'no', str(len(cases))))
-    return rows
+    linear = scores.get('linear (griddata)', float('nan'))
+    return [row[:2] + (f'{scores[row[0]] / linear:.3f}' if np.isfinite(linear) else '-',)
+            + row[2:] for row in rows]
 
 
 def machine_info(threads: int, device: str) -> List[str]:
@@ -162,6 +178,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='timed runs per frame after a warm-up (the fastest counts)')
     parser.add_argument('--device', default='cpu', help="torch device for DADA ('cpu')")
     parser.add_argument('--markdown', type=Path, help='also write the report to this file')
+    parser.add_argument('--sets', default='scan,kitti,nyu',
+                        help='comma-separated data sets: scan, kitti, nyu')
+    parser.add_argument('--splits', type=int, default=5,
+                        help='random held-out splits per frame of the scan set')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     lidar.require_shared_data()
@@ -172,21 +192,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lines += [f'- DADA budget: {args.iterations} iterations per pyramid level, '
               "solver 'pyramid' (coarse-to-fine, measured pixels fixed)", '']
     lines += [f'- {note}' for note in notes]
-    sets = (('kitti', 'KITTI, LiDAR-like ~5 % of the GT pixels as input, held-out GT scored '
-                      '(metres)', kitti_cases()),
-            ('nyu', 'NYUv2, 150 punched 12x12 holes scored (metres)', nyu_cases()),
-            ('velodyne', 'KITTI Velodyne scans, real sparse input (timing only)',
-             velodyne_cases()))
-    for key, title, cases in sets:
+    sets: Dict[str, Tuple[str, Callable[[], List[Case]]]] = {
+        'scan': ('KITTI Velodyne scans, 20 % of the scan pixels held out and scored '
+                 f'({args.splits} splits per frame, metres)', lambda: scan_cases(args.splits)),
+        'kitti': ('KITTI, LiDAR-like ~5 % of the GT pixels as input, held-out GT scored '
+                  '(metres)', kitti_cases),
+        'nyu': ('NYUv2, 150 punched 12x12 holes scored (metres)', nyu_cases),
+    }
+    for key in args.sets.split(','):
+        if key not in sets:
+            parser.error(f'unknown set {key!r}; known: {", ".join(sets)}')
+        title, make_cases = sets[key]
+        cases = make_cases()
         if not cases:
             continue
         height, width = cases[0][1].shape[:2]
         density = np.mean([np.isfinite(c[2]).mean() for c in cases])
+        frames = len({c[0].split('/split')[0] for c in cases})
         lines += ['', f'## {key}: {title}', '',
-                  f'{len(cases)} frames, {width}x{height}, input density '
+                  f'{len(cases)} cases ({frames} frames), {width}x{height}, input density '
                   f'{100 * density:.1f} % of the pixels', '',
-                  '| method | RMSE | MAE | ms/frame | measured kept | frames |',
-                  '|---|---|---|---|---|---|']
+                  '| method | RMSE | vs linear | MAE | ms/frame | measured kept | cases |',
+                  '|---|---|---|---|---|---|---|']
         for row in run(cases, table, args.repeats):
             lines.append('| ' + ' | '.join(row) + ' |')
     report = '\n'.join(lines) + '\n'

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Tuple
 from dada_ros.core import completion_baselines as baselines
 from dada_ros.core import DepthUpsampler
 from dada_ros.core import lidar
-from dada_ros.core.sparse import complete_sparse, hole_distance
+from dada_ros.core.sparse import bridge_rows, complete_sparse, edge_support, hole_distance
 import numpy as np
 import pytest
 import torch
@@ -70,6 +70,78 @@ def test_kitti_lidar_like_sampling_beats_baselines(upsampler: DepthUpsampler) ->
             assert_measured_kept(other, sparse)
             theirs = rmse(other, frame.depth, held_out)
             assert ours < theirs, f'{frame.name}: DADA {ours:.3f} m >= {name} {theirs:.3f} m'
+
+
+@real_data
+def test_real_scan_held_out_points_beat_interpolation(upsampler: DepthUpsampler) -> None:
+    """Issue 14's protocol: real Velodyne scans, 20 % of the scan pixels held out and scored.
+
+    Over both frames together DADA must be >= 10 % below linear interpolation; on every frame
+    below linear, nearest and the morphological (ip_basic-style) baseline.
+    """
+    frames = lidar.kitti_lidar_frames()
+    assert frames, 'no KITTI Velodyne frames found'
+    squared: Dict[str, float] = dict.fromkeys(['dada', *BASELINES], 0.0)
+    count = 0
+    for frame in frames:
+        sparse, held_out = lidar.hold_out_points(frame.depth, 0.2, seed=11)
+        assert 0.15 < held_out.sum() / np.isfinite(frame.depth).sum() < 0.25
+        out = upsampler.up(frame.rgb, sparse)
+        assert_measured_kept(out, sparse)
+        ours = rmse(out, frame.depth, held_out)
+        squared['dada'] += ours ** 2 * held_out.sum()
+        for name, baseline in BASELINES.items():
+            theirs = rmse(baseline(sparse), frame.depth, held_out)
+            squared[name] += theirs ** 2 * held_out.sum()
+            assert ours < theirs, f'{frame.name}: DADA {ours:.3f} m >= {name} {theirs:.3f} m'
+        count += int(held_out.sum())
+    total = {name: np.sqrt(value / count) for name, value in squared.items()}
+    assert total['dada'] <= 0.9 * total['linear'], (
+        f"DADA {total['dada']:.3f} m is not 10 % below linear {total['linear']:.3f} m")
+
+
+def test_hold_out_points_protocol() -> None:
+    depth = np.full((40, 50), np.nan, np.float32)
+    depth[::2, ::3] = 7.0
+    sparse, held_out = lidar.hold_out_points(depth, 0.3, seed=2)
+    measured = np.isfinite(depth)
+    assert not (held_out & ~measured).any()  # only measured pixels are held out
+    assert np.isnan(sparse[held_out]).all() and np.isfinite(sparse[measured & ~held_out]).all()
+    assert 0.2 < held_out.sum() / measured.sum() < 0.4
+    again, _ = lidar.hold_out_points(depth, 0.3, seed=2)
+    np.testing.assert_array_equal(sparse, again)  # seeded
+    assert np.isfinite(depth).sum() == 340  # the input is not touched
+    with pytest.raises(ValueError):
+        lidar.hold_out_points(depth, 1.0)
+
+
+def test_row_bridging_joins_agreeing_neighbours_only() -> None:
+    depth = np.zeros((3, 12), np.float32)
+    valid = np.zeros((3, 12), bool)
+    # row 0: 10 m and 10.2 m four columns apart (one surface); row 1: 10 m and 20 m (an
+    # edge); row 2: 10 m and 10.1 m, nine columns apart (too far)
+    for row, cols, values in ((0, (1, 5), (10.0, 10.2)), (1, (1, 5), (10.0, 20.0)),
+                              (2, (1, 10), (10.0, 10.1))):
+        depth[row, list(cols)] = values
+        valid[row, list(cols)] = True
+    bridged, filled = bridge_rows(depth, valid, max_gap=6)
+    np.testing.assert_allclose(bridged[0, 1:6], [10.0, 10.05, 10.1, 10.15, 10.2], rtol=1e-6)
+    assert filled[0, 1:6].all() and not filled[0, 6:].any() and not filled[0, 0]
+    np.testing.assert_array_equal(filled[1:], valid[1:])  # edge and long gap left alone
+    np.testing.assert_array_equal(bridged[valid], depth[valid])
+    assert not depth[0, 2]  # the input is not touched
+    _, any_pair = bridge_rows(depth, valid, max_gap=6, tolerance=np.inf)
+    assert any_pair[1, 1:6].all()
+
+
+def test_edge_support_separates_smooth_from_jumps() -> None:
+    nearest = np.full((30, 30), 10.0, np.float32)
+    nearest[:, 15:] = 10.3   # 3 %: one smooth surface
+    nearest[20:, :] = 30.0   # 200 %: a depth edge
+    support = edge_support(nearest, window=5)
+    assert support[5, 14] == 0.0 and support[5, 3] == 0.0
+    assert support[19, 5] == 1.0 and support[20, 25] == 1.0
+    assert support[10, 5] == 0.0  # farther than the window from the edge
 
 
 @real_data

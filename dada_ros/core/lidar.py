@@ -8,6 +8,8 @@
   (``metric3d_kitti_nyu_demo``).
 * A LiDAR-like sampling of ground-truth pixels: the pixels hit by a simulated spinning
   multi-beam LiDAR (beam rows at even elevation steps, samples at even azimuth steps).
+* The held-out-points protocol for real scans without ground truth
+  (:func:`hold_out_points`).
 
 All depth maps returned here are ``(H, W)`` float32 in metres with NaN where invalid;
 RGB images are ``(H, W, 3)`` uint8 in RGB order. The data lives outside the repository,
@@ -234,3 +236,31 @@ def sparse_from_gt(frame: Frame, **pattern: float) -> Tuple[np.ndarray, np.ndarr
                            **pattern)  # type: ignore[arg-type]
     sparse = np.where(mask, frame.depth, np.nan).astype(np.float32)
     return sparse, valid & ~mask
+
+
+def hold_out_points(depth: np.ndarray, fraction: float = 0.2,
+                    seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Hold out a random share of the measured pixels of a real scan for scoring.
+
+    The held-out-points protocol for data without ground truth: every measured pixel is
+    held out independently with probability ``fraction`` (random generator ``seed``); the
+    method completes the rest and is scored at the held-out pixels against their measured
+    depth.
+
+    Args:
+        depth: ``(H, W)`` float depth, NaN (or <= 0) where nothing was measured.
+        fraction: probability of holding a measured pixel out, in (0, 1).
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        ``sparse``: ``(H, W)`` float32 with the held-out pixels set to NaN (a new array);
+        ``held_out``: ``(H, W)`` bool, the held-out measured pixels.
+    """
+    if depth.ndim != 2 or not 0.0 < fraction < 1.0:
+        raise ValueError(f'depth must be (H, W) and fraction in (0, 1), got {depth.shape}, '
+                         f'{fraction}')
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(depth) & (depth > 0)
+    held_out = valid & (np.random.default_rng(seed).random(depth.shape) < fraction)
+    sparse = np.where(valid & ~held_out, depth, np.nan).astype(np.float32)
+    return sparse, held_out
