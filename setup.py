@@ -18,6 +18,8 @@ ROS_PYPI = [
     'ros-sensor-msgs==5.5.1',
     'ros-std-msgs==5.5.1',
     'ros-diagnostic-msgs==5.5.1',
+    'ros-geometry-msgs==5.5.1',
+    'ros-rosgraph-msgs==2.3.0',
     'ros-builtin-interfaces==2.3.0',
     'ros-rmw-fastrtps-cpp==9.3.3',
 ]

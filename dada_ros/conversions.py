@@ -14,6 +14,8 @@ Everything the node translates lives here:
 * :func:`camera_info_to_k` - ``sensor_msgs/CameraInfo`` to a validated 3x3 float64 ``K``;
   :func:`camera_info_fits` and :func:`output_camera_info` - the camera_info published with
   the dense depth (shared by the node and the offline bag tool).
+* :func:`cloud_to_xyz` - any ``PointCloud2`` with float ``x``, ``y``, ``z`` fields (a LiDAR
+  scan) to ``(N, 3)`` float32 points, NaN/Inf points dropped, other fields ignored.
 * :func:`depth_to_pointcloud` / :func:`read_points` - organized ``sensor_msgs/PointCloud2``
   with float32 ``x``, ``y``, ``z`` and optionally a packed ``rgb`` field;
   :class:`PointCloudBuilder` builds the same clouds frame after frame in one reused buffer.
@@ -39,7 +41,8 @@ from .core.geometry import backproject, decimate, validate_intrinsics
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
     'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
-    'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS',
+    'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'cloud_to_xyz',
+    'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
     'copy_header', 'camera_info_to_k', 'camera_info_fits', 'output_camera_info',
@@ -79,6 +82,24 @@ class DataTooShortError(ImageConversionError):
     kind = 'data_too_short'
 
 
+class CloudMissingFieldError(ImageConversionError):
+    """A ``PointCloud2`` lacks one of the ``x``, ``y``, ``z`` fields."""
+
+    kind = 'cloud_missing_field'
+
+
+class CloudFieldError(ImageConversionError):
+    """An ``x``/``y``/``z`` field is not a float32/float64 scalar inside ``point_step``."""
+
+    kind = 'cloud_bad_field'
+
+
+class CloudDataError(ImageConversionError):
+    """``point_step``/``row_step`` do not fit the points, or ``data`` is too short."""
+
+    kind = 'cloud_data_too_short'
+
+
 class CameraInfoError(ValueError):
     """A ``CameraInfo`` whose ``K`` is unusable (all zero, wrong length, fx/fy <= 0)."""
 
@@ -93,10 +114,15 @@ ENCODINGS: Dict[str, Tuple[type, int]] = {
     'bgra8': (np.uint8, 4),
     'mono8': (np.uint8, 1),
     '16UC1': (np.uint16, 1),
+    'mono16': (np.uint16, 1),
     '32FC1': (np.float32, 1),
 }
 COLOR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
-DEPTH_ENCODINGS = ('16UC1', '32FC1')
+#: ``mono16`` is what some drivers (e.g. OpenNI-era and Orbbec cameras) call 16-bit depth;
+#: it is read as ``16UC1`` millimetres.
+DEPTH_ENCODINGS = ('16UC1', 'mono16', '32FC1')
+#: Depth encodings holding uint16 millimetres.
+MILLIMETRE_ENCODINGS = ('16UC1', 'mono16')
 
 
 def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
@@ -155,15 +181,15 @@ def image_to_rgb(msg: Image) -> np.ndarray:
 def image_to_depth(msg: Image) -> np.ndarray:
     """Convert a depth image to ``(H, W)`` float32 metres with NaN for invalid pixels.
 
-    ``16UC1`` is read as millimetres (0 = invalid); ``32FC1`` as metres (0, negative values,
-    NaN and Inf are invalid).
+    ``16UC1`` and ``mono16`` are read as millimetres (0 = invalid); ``32FC1`` as metres (0,
+    negative values, NaN and Inf are invalid).
     """
     if msg.encoding not in DEPTH_ENCODINGS:
         raise UnsupportedEncodingError(
             f'encoding {msg.encoding!r} is not a depth encoding; expected one of '
             f'{list(DEPTH_ENCODINGS)}')
     pixels = image_to_array(msg)
-    if msg.encoding == '16UC1':
+    if msg.encoding in MILLIMETRE_ENCODINGS:
         depth = pixels.astype(np.float32) * np.float32(0.001)
         depth[pixels == 0] = np.nan
         return depth
@@ -245,9 +271,21 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Optional[Header] =
     return msg
 
 
+def _require_array(name: str, value: object) -> None:
+    """Raise ``TypeError`` unless ``value`` is a numpy array (not a list, scalar, ...)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f'{name} must be a numpy array, got {type(value).__name__}')
+
+
 def rgb_to_image(rgb: np.ndarray, header: Optional[Header] = None,
                  encoding: str = 'rgb8') -> Image:
-    """Build an ``rgb8`` (or ``bgr8``) image from an ``(H, W, 3)`` uint8 RGB array."""
+    """Build an ``rgb8`` (or ``bgr8``) image from an ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        TypeError: ``rgb`` is not a numpy array.
+        ValueError: wrong shape or dtype.
+    """
+    _require_array('rgb', rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f'rgb must be (H, W, 3) uint8, got {rgb.dtype} {rgb.shape}')
     if encoding == 'bgr8':
@@ -258,7 +296,13 @@ def rgb_to_image(rgb: np.ndarray, header: Optional[Header] = None,
 
 
 def depth_to_image(depth: np.ndarray, header: Optional[Header] = None) -> Image:
-    """Build a ``32FC1`` image (metres, NaN = invalid, REP 118) from an ``(H, W)`` array."""
+    """Build a ``32FC1`` image (metres, NaN = invalid, REP 118) from an ``(H, W)`` array.
+
+    Raises:
+        TypeError: ``depth`` is not a numpy array.
+        ValueError: wrong shape or dtype.
+    """
+    _require_array('depth', depth)
     if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
         raise ValueError(f'depth must be an (H, W) float array, got {depth.dtype} {depth.shape}')
     return array_to_image(depth, '32FC1', header)
@@ -430,3 +474,63 @@ def read_points(msg: PointCloud2) -> Dict[str, np.ndarray]:
         else:
             out[name] = values
     return out
+
+
+_XYZ = ('x', 'y', 'z')
+_FLOAT_FIELDS = {PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8'}
+
+
+def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
+    """Return the finite points of a cloud as an ``(N, 3)`` float32 array of ``x, y, z``.
+
+    Works for organised and unorganised clouds with the fields at any offsets, any
+    ``point_step`` and ``row_step`` (padding), either byte order, float32 or float64
+    coordinates; other fields (intensity, ring, time, rgb, ...) are ignored. Points with a
+    NaN or infinite coordinate are dropped; an empty cloud gives ``(0, 3)``. The unit is the
+    cloud's (metres, REP 103), in the cloud's ``frame_id``.
+
+    Raises:
+        CloudMissingFieldError: ``x``, ``y`` or ``z`` is missing.
+        CloudFieldError: a coordinate field is not a float32/float64 scalar, or it does not
+            fit inside ``point_step``.
+        CloudDataError: ``row_step < width * point_step`` or ``data`` is shorter than
+            ``height * row_step``.
+    """
+    fields = {field.name: field for field in msg.fields}
+    missing = [name for name in _XYZ if name not in fields]
+    if missing:
+        raise CloudMissingFieldError(
+            f'point cloud has no field {missing}; fields: {[f.name for f in msg.fields]}')
+    height, width = int(msg.height), int(msg.width)
+    point_step, row_step = int(msg.point_step), int(msg.row_step)
+    order = '>' if msg.is_bigendian else '<'
+    formats = []
+    for name in _XYZ:
+        field = fields[name]
+        code = _FLOAT_FIELDS.get(int(field.datatype))
+        if code is None or int(field.count) > 1:
+            raise CloudFieldError(
+                f'point cloud field {name!r} has datatype {field.datatype} and count '
+                f'{field.count}; expected one float32 (7) or float64 (8)')
+        if int(field.offset) + int(code[1]) > point_step:
+            raise CloudFieldError(
+                f'point cloud field {name!r} at offset {field.offset} does not fit in '
+                f'point_step {point_step}')
+        formats.append(order + code)
+    if height * width == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    if row_step < width * point_step:
+        raise CloudDataError(
+            f'row_step {row_step} is smaller than width * point_step = {width * point_step}')
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size < height * row_step:
+        raise CloudDataError(
+            f'point cloud data has {data.size} bytes, expected height * row_step = '
+            f'{height * row_step}')
+    dtype = np.dtype({'names': list(_XYZ), 'formats': formats,
+                      'offsets': [int(fields[name].offset) for name in _XYZ],
+                      'itemsize': point_step})
+    rows = data[:height * row_step].reshape(height, row_step)[:, :width * point_step]
+    points = np.ascontiguousarray(rows).view(dtype).reshape(-1)
+    xyz = np.stack([points[name].astype(np.float32) for name in _XYZ], axis=1)
+    return xyz[np.isfinite(xyz).all(axis=1)]

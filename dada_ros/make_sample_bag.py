@@ -23,6 +23,17 @@ truth (invalid pixels ignored) plus that noise. Everything is seeded (``--seed``
 ``--skip-depth`` and ``--skip-camera-info`` leave out the depth image or the camera_info
 of chosen frames, to exercise unpaired-message and missing-calibration handling.
 
+Recordings of real sensors, for the compressed and LiDAR inputs:
+
+* ``--rgb-transport compressed`` writes the RGB image as ``sensor_msgs/CompressedImage``
+  (JPEG, image_transport's format) on ``<rgb topic>/compressed`` instead;
+* ``--depth-transport compressedDepth`` writes the depth as compressed_depth_image_transport
+  does (PNG, or RVL with ``--depth-codec rvl``) on ``<depth topic>/compressedDepth``;
+* ``--cloud-topic /points_raw`` adds a ``PointCloud2`` per frame: the ground-truth pixels a
+  64-beam LiDAR would hit (:func:`dada_ros.core.lidar.lidar_like_mask`), as float32
+  ``x, y, z, intensity`` points in the frame ``lidar`` (x forward, y left, z up, 8 cm above
+  the camera); :data:`SAMPLE_CLOUD_TO_RGB` is its ``cloud.to_rgb``.
+
 Log times equal the header stamps plus a small per-topic offset (camera_info first, then
 RGB, depth, ground truth), so the bag replays in a realistic order.
 """
@@ -42,7 +53,8 @@ from .bag_io import BagError, BagWriter, STORAGE_FORMATS
 from .core.sample import block_average, sample_scene
 
 __all__ = ['SampleBagOptions', 'SampleFrame', 'load_middlebury_scene', 'sample_frames',
-           'camera_info_msg', 'make_sample_bag', 'main']
+           'camera_info_msg', 'make_sample_bag', 'main', 'SAMPLE_CLOUD_TO_RGB',
+           'SAMPLE_CLOUD_FRAME', 'lidar_cloud_msg']
 
 #: Middlebury 2005/2006: baseline (mm) and FullSize focal length (px); disparities in the
 #: PNGs are FullSize pixels at every resolution.
@@ -52,6 +64,10 @@ MIDDLEBURY_FOCAL_FULL = 3740.0
 DEPTH_NOISE = 0.0012
 #: Log-time offsets (ns) after the stamp: camera_info, rgb, depth, ground truth.
 _LOG_OFFSETS = (1_000_000, 2_000_000, 3_000_000, 4_000_000)
+#: Frame of the sample cloud and its transform into the RGB optical frame
+#: (``cloud.to_rgb``): LiDAR axes x forward, y left, z up; origin 8 cm above the camera.
+SAMPLE_CLOUD_FRAME = 'lidar'
+SAMPLE_CLOUD_TO_RGB = '[0.0, -0.08, 0.0, 0.5, -0.5, 0.5, 0.5]'
 
 
 @dataclass
@@ -78,6 +94,10 @@ class SampleBagOptions:
     gt_topic: str = '/depth_gt/image'
     skip_depth: Tuple[int, ...] = ()
     skip_camera_info: Tuple[int, ...] = ()
+    rgb_transport: str = 'raw'
+    depth_transport: str = 'raw'
+    depth_codec: str = 'png'
+    cloud_topic: Optional[str] = None
 
     @property
     def frames(self) -> int:
@@ -205,15 +225,25 @@ def make_sample_bag(out: Path, options: Optional[SampleBagOptions] = None) -> Li
         BagError: ``out`` exists or the bag cannot be written.
         ValueError: inconsistent options (size not divisible by the factor, ...).
     """
-    from .conversions import array_to_image, depth_to_image, rgb_to_image
+    from .conversions import depth_to_image
 
     options = options or SampleBagOptions()
     if options.depth_encoding not in ('16UC1', '32FC1'):
         raise ValueError(f"depth_encoding must be '16UC1' or '32FC1', got "
                          f'{options.depth_encoding!r}')
+    if options.rgb_transport not in ('raw', 'compressed'):
+        raise ValueError(f"rgb_transport must be 'raw' or 'compressed', got "
+                         f'{options.rgb_transport!r}')
+    if options.depth_transport not in ('raw', 'compressedDepth'):
+        raise ValueError(f"depth_transport must be 'raw' or 'compressedDepth', got "
+                         f'{options.depth_transport!r}')
     frames = list(sample_frames(options))
     offset_ns = int(round(options.depth_offset * 1e9))
     info_off, rgb_off, depth_off, gt_off = _LOG_OFFSETS
+    rgb_topic = options.rgb_topic + ('/compressed' if options.rgb_transport == 'compressed'
+                                     else '')
+    depth_topic = options.depth_topic + ('/compressedDepth'
+                                         if options.depth_transport == 'compressedDepth' else '')
     with BagWriter(out, options.storage) as writer:
         for frame in frames:
             header = _header(frame.stamp_ns, options.frame_id)
@@ -221,22 +251,79 @@ def make_sample_bag(out: Path, options: Optional[SampleBagOptions] = None) -> Li
             if frame.seq not in options.skip_camera_info:
                 writer.write_msg(options.info_topic, frame.stamp_ns + info_off,
                                  camera_info_msg(frame.k, width, height, header))
-            writer.write_msg(options.rgb_topic, frame.stamp_ns + rgb_off,
-                             rgb_to_image(frame.rgb, header))  # type: ignore[arg-type]
+            writer.write_msg(rgb_topic, frame.stamp_ns + rgb_off,
+                             _rgb_msg(frame.rgb, header, options.rgb_transport))
             if frame.seq not in options.skip_depth:
                 depth_header = _header(frame.stamp_ns + offset_ns, options.frame_id)
-                if options.depth_encoding == '16UC1':
-                    mm = np.where(np.isfinite(frame.depth), np.rint(frame.depth * 1000.0), 0)
-                    depth_msg = array_to_image(np.clip(mm, 0, 65535).astype(np.uint16),
-                                               '16UC1', depth_header)  # type: ignore[arg-type]
-                else:
-                    depth_msg = depth_to_image(frame.depth, depth_header)  # type: ignore[arg-type]
-                writer.write_msg(options.depth_topic, frame.stamp_ns + offset_ns + depth_off,
-                                 depth_msg)
+                writer.write_msg(depth_topic, frame.stamp_ns + offset_ns + depth_off,
+                                 _depth_msg(frame.depth, depth_header, options))
+            if options.cloud_topic:
+                cloud_header = _header(frame.stamp_ns + offset_ns, SAMPLE_CLOUD_FRAME)
+                writer.write_msg(options.cloud_topic, frame.stamp_ns + offset_ns + depth_off,
+                                 lidar_cloud_msg(frame.gt, frame.k, cloud_header))
             if options.gt:
                 writer.write_msg(options.gt_topic, frame.stamp_ns + gt_off,
                                  depth_to_image(frame.gt, header))  # type: ignore[arg-type]
     return frames
+
+
+def _rgb_msg(rgb: np.ndarray, header: object, transport: str) -> object:
+    from .compressed import rgb_to_compressed
+    from .conversions import rgb_to_image
+
+    if transport == 'compressed':
+        return rgb_to_compressed(rgb, 'jpeg', header)  # type: ignore[arg-type]
+    return rgb_to_image(rgb, header)  # type: ignore[arg-type]
+
+
+def _depth_msg(depth: np.ndarray, header: object, options: SampleBagOptions) -> object:
+    from .compressed import depth_to_compressed_depth
+    from .conversions import array_to_image, depth_to_image
+
+    if options.depth_encoding == '16UC1':
+        mm = np.where(np.isfinite(depth), np.rint(depth * 1000.0), 0)
+        pixels = np.clip(mm, 0, 65535).astype(np.uint16)
+        if options.depth_transport == 'compressedDepth':
+            return depth_to_compressed_depth(pixels, '16UC1', options.depth_codec,
+                                             header)  # type: ignore[arg-type]
+        return array_to_image(pixels, '16UC1', header)  # type: ignore[arg-type]
+    if options.depth_transport == 'compressedDepth':
+        return depth_to_compressed_depth(depth, '32FC1', options.depth_codec,
+                                         header)  # type: ignore[arg-type]
+    return depth_to_image(depth, header)  # type: ignore[arg-type]
+
+
+def lidar_cloud_msg(gt: np.ndarray, k: np.ndarray, header: object) -> object:
+    """Return the ground-truth pixels a 64-beam LiDAR hits as a cloud in the LiDAR frame.
+
+    ``gt`` is ``(H, W)`` metres of the camera ``k``; the cloud is ``SAMPLE_CLOUD_FRAME``
+    with float32 ``x, y, z, intensity``, the same clouds the sample bag records.
+    """
+    import array as array_module
+
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from .conversions import copy_header
+    from .core.geometry import backproject
+    from .core.lidar import lidar_like_mask
+    from .core.registration import pose_to_matrix, transform_points
+
+    mask = lidar_like_mask(np.isfinite(gt), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]),
+                           float(k[1, 2]))
+    points = backproject(np.where(mask, gt, np.nan).astype(np.float32), k)[mask]
+    rgb_to_cloud = np.linalg.inv(pose_to_matrix(SAMPLE_CLOUD_TO_RGB))
+    lidar = transform_points(points, rgb_to_cloud).astype(np.float32)
+    values = np.hstack([lidar, np.ones((len(lidar), 1), np.float32)]).astype('<f4')
+    msg = PointCloud2()
+    msg.header = copy_header(header)  # type: ignore[arg-type]
+    msg.height, msg.width = 1, int(len(values))
+    msg.fields = [PointField(name=name, offset=4 * index, datatype=PointField.FLOAT32, count=1)
+                  for index, name in enumerate(('x', 'y', 'z', 'intensity'))]
+    msg.is_bigendian = False
+    msg.point_step, msg.row_step = 16, 16 * int(len(values))
+    msg.is_dense = True
+    msg.data = array_module.array('B', values.tobytes())
+    return msg
 
 
 def _indices(text: str) -> Tuple[int, ...]:
@@ -286,6 +373,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='frame indices without a depth message')
     parser.add_argument('--skip-camera-info', type=_indices, default=(), metavar='I,J,...',
                         help='frame indices without a camera_info message')
+    parser.add_argument('--rgb-transport', choices=('raw', 'compressed'),
+                        default=defaults.rgb_transport,
+                        help="'compressed': JPEG CompressedImage on <rgb topic>/compressed")
+    parser.add_argument('--depth-transport', choices=('raw', 'compressedDepth'),
+                        default=defaults.depth_transport,
+                        help="'compressedDepth': on <depth topic>/compressedDepth")
+    parser.add_argument('--depth-codec', choices=('png', 'rvl'), default=defaults.depth_codec,
+                        help='codec of compressedDepth (default %(default)s)')
+    parser.add_argument('--cloud-topic', default=None,
+                        help='also write a LiDAR-like PointCloud2 per frame on this topic '
+                        f'(frame {SAMPLE_CLOUD_FRAME!r}, cloud.to_rgb {SAMPLE_CLOUD_TO_RGB})')
     for name, value in (('rgb-topic', defaults.rgb_topic), ('depth-topic', defaults.depth_topic),
                         ('camera-info-topic', defaults.info_topic),
                         ('gt-topic', defaults.gt_topic)):
@@ -303,7 +401,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         depth_offset=args.depth_offset, seed=args.seed, noise=not args.no_noise,
         gt=not args.no_gt, rgb_topic=args.rgb_topic, depth_topic=args.depth_topic,
         info_topic=args.camera_info_topic, gt_topic=args.gt_topic,
-        skip_depth=args.skip_depth, skip_camera_info=args.skip_camera_info)
+        skip_depth=args.skip_depth, skip_camera_info=args.skip_camera_info,
+        rgb_transport=args.rgb_transport, depth_transport=args.depth_transport,
+        depth_codec=args.depth_codec, cloud_topic=args.cloud_topic)
     try:
         frames = make_sample_bag(args.out, options)
     except (BagError, ValueError, OSError) as error:

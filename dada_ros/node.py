@@ -4,12 +4,19 @@
 
 Topics (relative names, remap them as usual):
 
-* in: ``rgb/image`` (rgb8, bgr8, rgba8, bgra8, mono8), ``rgb/camera_info`` (recent ones
-  cached by stamp, zero stamps are fine), ``depth/image`` (16UC1 millimetres or 32FC1
-  metres; the RGB size divided by an integer factor, or the RGB size for sparse depth).
+* in: ``rgb/image`` (rgb8, bgr8, rgba8, bgra8, mono8) or, with ``rgb.transport:
+  compressed``, ``rgb/image/compressed`` (JPEG/PNG); ``rgb/camera_info`` (recent ones
+  cached by stamp, zero stamps are fine); ``depth/image`` (16UC1 or mono16 millimetres, or
+  32FC1 metres; the RGB size divided by an integer factor, the RGB size for sparse depth,
+  or any size of another camera for ``depth.mode: register``) or, with ``depth.transport:
+  compressedDepth``, ``depth/image/compressedDepth``; ``depth/camera_info`` (the depth
+  camera's K, for registration); with ``depth.source: cloud``, ``cloud``
+  (``PointCloud2``) instead of the depth topics.
 * out: ``depth_dense/image`` (32FC1 metres, NaN = invalid, REP 118, RGB header),
   ``depth_dense/camera_info`` (the RGB camera_info with the RGB image header), ``points``
-  (organized ``PointCloud2`` in the RGB optical frame) and ``/diagnostics``.
+  (organized ``PointCloud2`` in the RGB optical frame), ``depth_dense/confidence`` (32FC1,
+  0..1) and ``depth_sparse/image`` (the registered or projected input, 32FC1 metres), each
+  built only while it has a subscriber, and ``/diagnostics``.
 
 Everything per frame (decoding, checks, pairing, camera_info policy, solve, output
 messages, counters) is :class:`dada_ros.pipeline.FramePipeline`, the same road the bag tool
@@ -67,13 +74,14 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 import torch
 
 from .core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
 from .core.upsampler import DepthUpsampler, SolveCancelled
 from .pipeline import (Event, FrameOutputs, FramePipeline, LatencyWindow, PairedFrame,
                        RUNTIME_PARAMETERS)
+from .transforms import TransformLookup
 
 #: Seconds between two log lines of the same kind of problem.
 LOG_THROTTLE_S = 5.0
@@ -152,7 +160,11 @@ class NodeIO:
         self.depth: Optional[Any] = None
         self.info: Optional[Any] = None
         self.points: Optional[Any] = None
+        self.confidence: Optional[Any] = None
+        self.sparse: Optional[Any] = None
         self.diagnostics: Optional[Any] = None
+        self.rgb_topic = ''
+        """Resolved name of the RGB image subscription (for the distortion warning)."""
         self._subscriptions: List[Any] = []
 
     def create_publishers(self) -> None:
@@ -166,11 +178,13 @@ class NodeIO:
         self.depth = create(Image, 'depth_dense/image', out_qos)
         self.info = create(CameraInfo, 'depth_dense/camera_info', out_qos)
         self.points = create(PointCloud2, 'points', out_qos)
+        self.confidence = create(Image, 'depth_dense/confidence', out_qos)
+        self.sparse = create(Image, 'depth_sparse/image', out_qos)
         self.diagnostics = self.node.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
     def destroy_publishers(self) -> None:
         """Destroy every publisher created by :meth:`create_publishers`."""
-        for publisher in (self.depth, self.info, self.points):
+        for publisher in (self.depth, self.info, self.points, self.confidence, self.sparse):
             if publisher is not None and self.managed:
                 self.node.destroy_lifecycle_publisher(publisher)  # type: ignore[attr-defined]
             elif publisher is not None:
@@ -178,20 +192,40 @@ class NodeIO:
         if self.diagnostics is not None:
             self.node.destroy_publisher(self.diagnostics)
         self.depth = self.info = self.points = self.diagnostics = None
+        self.confidence = self.sparse = None
 
-    def subscribe(self, on_rgb: Callable[[Image], None], on_depth: Callable[[Image], None],
-                  on_camera_info: Callable[[CameraInfo], None]) -> None:
-        """Subscribe to the inputs (sensor-data QoS unless ``qos.reliable_input``)."""
+    def subscribe(self, on_rgb: Callable[[Any], None], on_depth: Callable[[Any], None],
+                  on_camera_info: Callable[[CameraInfo], None],
+                  on_depth_camera_info: Callable[[CameraInfo], None],
+                  on_cloud: Callable[[PointCloud2], None]) -> None:
+        """Subscribe to the inputs (sensor-data QoS unless ``qos.reliable_input``).
+
+        The topics follow ``rgb.transport`` (``rgb/image`` or ``rgb/image/compressed``),
+        ``depth.source`` and ``depth.transport`` (``depth/image``,
+        ``depth/image/compressedDepth`` plus ``depth/camera_info``, or ``cloud``).
+        """
         if self.values['qos.reliable_input']:
             in_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                                 reliability=ReliabilityPolicy.RELIABLE)
         else:
             in_qos = qos_profile_sensor_data
+        subscribe = self.node.create_subscription
+        if self.values['rgb.transport'] == 'compressed':
+            rgb = subscribe(CompressedImage, 'rgb/image/compressed', on_rgb, in_qos)
+        else:
+            rgb = subscribe(Image, 'rgb/image', on_rgb, in_qos)
+        self.rgb_topic = str(rgb.topic_name)
         self._subscriptions = [
-            self.node.create_subscription(Image, 'rgb/image', on_rgb, in_qos),
-            self.node.create_subscription(Image, 'depth/image', on_depth, in_qos),
-            self.node.create_subscription(CameraInfo, 'rgb/camera_info', on_camera_info,
-                                          in_qos)]
+            rgb, subscribe(CameraInfo, 'rgb/camera_info', on_camera_info, in_qos)]
+        if self.values['depth.source'] == 'cloud':
+            self._subscriptions.append(subscribe(PointCloud2, 'cloud', on_cloud, in_qos))
+            return
+        if self.values['depth.transport'] == 'compressedDepth':
+            depth = subscribe(CompressedImage, 'depth/image/compressedDepth', on_depth, in_qos)
+        else:
+            depth = subscribe(Image, 'depth/image', on_depth, in_qos)
+        self._subscriptions += [
+            depth, subscribe(CameraInfo, 'depth/camera_info', on_depth_camera_info, in_qos)]
 
     def unsubscribe(self) -> None:
         """Destroy the input subscriptions."""
@@ -203,6 +237,14 @@ class NodeIO:
         """Whether anybody subscribes to ``points`` (no cloud is built otherwise)."""
         return self.points is not None and self.points.get_subscription_count() > 0
 
+    def confidence_wanted(self) -> bool:
+        """Whether anybody subscribes to ``depth_dense/confidence``."""
+        return self.confidence is not None and self.confidence.get_subscription_count() > 0
+
+    def sparse_wanted(self) -> bool:
+        """Whether anybody subscribes to ``depth_sparse/image``."""
+        return self.sparse is not None and self.sparse.get_subscription_count() > 0
+
     def publish(self, outputs: FrameOutputs) -> None:
         """Publish one frame's outputs (those that exist)."""
         if self.depth is not None:
@@ -211,6 +253,10 @@ class NodeIO:
             self.info.publish(outputs.info)
         if outputs.points is not None and self.points is not None:
             self.points.publish(outputs.points)
+        if outputs.confidence is not None and self.confidence is not None:
+            self.confidence.publish(outputs.confidence)
+        if outputs.sparse is not None and self.sparse is not None:
+            self.sparse.publish(outputs.sparse)
 
 
 class FrameWorker:
@@ -435,7 +481,8 @@ class DadaEngine:
         if values['device'] == 'auto' and not torch.cuda.is_available():
             self.logger.info("device 'auto': CUDA is not available, using the CPU")
         upsampler = self.make_upsampler(**{name: values[name] for name in SOLVER_PARAMETERS})
-        pipeline = FramePipeline(values, upsampler, on_event=self._log_event)
+        pipeline = FramePipeline(values, upsampler, on_event=self._log_event,
+                                 transform_lookup=lambda: TransformLookup(self.node))
         self.pipeline = pipeline
         self.io.create_publishers()
         self._timer = self.node.create_timer(float(values['diagnostics.period']),
@@ -459,7 +506,8 @@ class DadaEngine:
         if not self.configured or self._active:
             return
         self._active = True
-        self.io.subscribe(self._on_rgb, self._on_depth, self._on_camera_info)
+        self.io.subscribe(self._on_rgb, self._on_depth, self._on_camera_info,
+                          self._on_depth_camera_info, self._on_cloud)
 
     def deactivate(self) -> None:
         """Unsubscribe and forget queued input (a frame being solved is not published)."""
@@ -546,14 +594,28 @@ class DadaEngine:
         if self.pipeline is not None:
             self._guarded('depth', self.pipeline.add_depth, msg)
 
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        if self.pipeline is not None:
+            self._guarded('cloud', self.pipeline.add_cloud, msg)
+
     def _on_camera_info(self, msg: CameraInfo) -> None:
         pipeline = self.pipeline
         if pipeline is None or not self._active:
             return
         try:
-            pipeline.add_camera_info(msg)
+            pipeline.add_camera_info(msg, self.io.rgb_topic)
         except Exception as error:  # noqa: B902 - never let one message kill the node
             pipeline.report('error', 'callback_error', 'camera_info',
+                            f'{type(error).__name__}: {error}')
+
+    def _on_depth_camera_info(self, msg: CameraInfo) -> None:
+        pipeline = self.pipeline
+        if pipeline is None or not self._active:
+            return
+        try:
+            pipeline.add_depth_camera_info(msg)
+        except Exception as error:  # noqa: B902 - never let one message kill the node
+            pipeline.report('error', 'callback_error', 'depth_camera_info',
                             f'{type(error).__name__}: {error}')
 
     # --- worker side ----------------------------------------------------------------------
@@ -570,7 +632,9 @@ class DadaEngine:
             return stopping() or not self._active or pipeline.parameter_change_pending
         try:
             outputs = pipeline.process(frame, want_points=self.io.points_wanted(),
-                                       cancel=cancel)
+                                       cancel=cancel,
+                                       want_confidence=self.io.confidence_wanted(),
+                                       want_sparse=self.io.sparse_wanted())
         except SolveCancelled:
             if not stopping() and self._active:
                 pipeline.report('warning', 'solve_cancelled', 'frame', 'a solver parameter '
@@ -638,6 +702,8 @@ class DadaEngine:
             'received_rgb': received.get('rgb', 0),
             'received_depth': received.get('depth', 0),
             'received_camera_info': received.get('camera_info', 0),
+            **{f'received_{stream}': count for stream, count in sorted(received.items())
+               if stream not in ('rgb', 'depth', 'camera_info')},  # cloud, depth_camera_info
             'frames_published': published,
             'dropped_busy': self.worker.dropped_busy,
             'worker_busy_s': self.worker.busy_for(),

@@ -27,6 +27,22 @@ Policies (the same live and offline):
   still served, all NaN, as the node has always published it.
 * Levels: ``error`` = a message rejected (never reaches a frame); ``warning`` = served, but
   something is off; ``info`` = a policy decision worth counting.
+
+Inputs from real sensors (:mod:`dada_ros.sensor_inputs`):
+
+* ``rgb`` may be ``sensor_msgs/Image`` or ``CompressedImage`` (``compressed``), ``depth``
+  ``Image`` or ``CompressedImage`` (``compressedDepth``): decoded by the message's type.
+* ``depth.mode`` ``register`` (or ``auto`` with depth in another frame once
+  :meth:`FramePipeline.add_depth_camera_info` has a camera_info): the depth is registered
+  into the RGB camera when the pair is made, by ``depth.to_rgb`` or TF, then completed as
+  sparse depth. :meth:`FramePipeline.add_cloud` (``depth.source: cloud``) pairs a
+  ``PointCloud2`` in place of the depth image; it is moved by ``cloud.to_rgb`` (or TF) and
+  projected with the RGB camera's ``P``. Both need the RGB camera_info at pairing time.
+* ``lowres``/``sparse`` depth in another ``frame_id`` than the RGB image is served but
+  counted as ``warnings.frame_mismatch``.
+* Outputs: ``depth_dense/confidence`` (:func:`dada_ros.core.confidence.depth_confidence`)
+  when wanted or ``confidence.min > 0`` (which masks the dense depth and the cloud), and
+  ``depth_sparse/image`` (the registered or projected input) when wanted.
 """
 
 from __future__ import annotations
@@ -35,18 +51,24 @@ import collections
 from dataclasses import dataclass, field
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, NamedTuple, Optional, Tuple, \
+    Union
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
-from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, copy_header,
-                          depth_to_image, image_to_depth_checked, image_to_rgb,
-                          ImageConversionError, output_camera_info, PointCloudBuilder)
+from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
+                          copy_header, depth_to_image, ImageConversionError,
+                          output_camera_info, PointCloudBuilder)
+from .core.confidence import depth_confidence, mask_low_confidence
 from .core.params import BY_NAME, SOLVER_PARAMETERS
+from .core.registration import choose_depth_mode, project_points, transform_points
 from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
+from .sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
+                            frame_mismatch_warning, register_depth_message, rgb_projection)
+from .transforms import resolve_transform, TransformLookup
 
 __all__ = ['CAMERA_INFO_CACHE', 'Counters', 'Event', 'FrameOutputs', 'FramePipeline',
            'MAX_DEPTH_M', 'PairedFrame', 'RUNTIME_PARAMETERS']
@@ -57,7 +79,9 @@ MAX_DEPTH_M = 1.0e5
 CAMERA_INFO_CACHE = 16
 #: Parameters that may change while frames flow (they apply to the next frame).
 RUNTIME_PARAMETERS = ('iterations', 'solver', 'depth.mode', 'fill_holes', 'sync.slop',
-                      'points.enable', 'points.color', 'points.stride')
+                      'points.enable', 'points.color', 'points.stride', 'depth.to_rgb',
+                      'cloud.to_rgb', 'confidence.enable', 'confidence.min',
+                      'depth_sparse.enable')
 _RUNTIME_SOLVER = tuple(name for name in RUNTIME_PARAMETERS if name in SOLVER_PARAMETERS)
 
 LEVELS = ('error', 'warning', 'info')
@@ -123,7 +147,10 @@ class PairedFrame:
 
     ``rgb (H, W, 3)`` uint8, ``depth (h, w)`` float32 metres (NaN = invalid), ``arrival``
     the monotonic time (s) the later of the two messages arrived, ``info`` / ``k`` the
-    camera_info valid when the pair was made (``None`` before the first one).
+    camera_info valid when the pair was made (``None`` before the first one). ``mode`` is
+    where ``depth`` came from: ``'image'`` (the depth image as received, solved with
+    ``depth.mode``), ``'register'`` (registered from another camera) or ``'cloud'`` (a
+    projected cloud); the last two are sparse depth at the RGB size.
     """
 
     header: Header
@@ -133,6 +160,7 @@ class PairedFrame:
     info: Optional[CameraInfo]
     k: Optional[np.ndarray]
     factor: int
+    mode: str = 'image'
 
     @property
     def stamp_ns(self) -> int:
@@ -158,10 +186,24 @@ class FrameOutputs:
     k: Optional[np.ndarray] = None
     solve_s: float = 0.0
     output_s: float = 0.0
+    confidence: Optional[Image] = None
+    """``depth_dense/confidence`` (32FC1, 0..1) when wanted."""
+    sparse: Optional[Image] = None
+    """``depth_sparse/image`` (32FC1 m): the registered or projected input, when wanted."""
+
+
+class _DepthItem(NamedTuple):
+    """What waits in the pairer's depth queue: a decoded image or the points of a cloud."""
+
+    values: np.ndarray
+    """``(h, w)`` depth in metres, or ``(N, 3)`` points of a cloud."""
+    arrival: float
+    frame_id: str
+    kind: str
+    """``'image'`` or ``'cloud'``."""
 
 
 _RgbItem = Tuple[Header, np.ndarray, float]
-_DepthItem = Tuple[np.ndarray, float]
 
 
 @dataclass
@@ -182,13 +224,16 @@ class FramePipeline:
             take their defaults); validated.
         upsampler: The solver to use (default: built from the solver parameters).
         on_event: Called with every :class:`Event` after it is counted (logging).
+        transform_lookup: Builds the TF lookup of the host node, called the first time a
+            transform parameter is empty (``None``: no TF, the parameters must be set).
 
     Thread safety: ``add_*``, :meth:`reset` and :meth:`set_param` are called from one
     thread (the node's executor); :meth:`process` may run in another (the worker).
     """
 
     def __init__(self, params: Mapping[str, Any], upsampler: Optional[DepthUpsampler] = None,
-                 on_event: Optional[Callable[[Event], None]] = None) -> None:
+                 on_event: Optional[Callable[[Event], None]] = None,
+                 transform_lookup: Optional[Callable[[], TransformLookup]] = None) -> None:
         values = {spec.name: spec.default for spec in BY_NAME.values()}
         for name, value in params.items():
             spec = BY_NAME.get(name)
@@ -208,6 +253,9 @@ class FramePipeline:
         self.unstamped: ArrivalPairer[_RgbItem, _DepthItem] = ArrivalPairer()
         self._pairer_seen: Dict[str, int] = dict(self.pairer.stats)
         self._infos = _CameraInfos()
+        self._depth_info: Optional[CameraInfo] = None
+        self._make_lookup = transform_lookup
+        self._lookup: Optional[TransformLookup] = None
         self._pending_lock = threading.Lock()
         self._pending_solver: Dict[str, Any] = {}
         self._clouds = PointCloudBuilder()
@@ -268,14 +316,23 @@ class FramePipeline:
             return bool(self._pending_solver)
 
     # --- inputs -----------------------------------------------------------------------------
-    def add_camera_info(self, msg: CameraInfo) -> None:
-        """Keep a valid RGB camera_info (latest, and by stamp for exact lookups)."""
+    def add_camera_info(self, msg: CameraInfo, image_topic: str = '') -> None:
+        """Keep a valid RGB camera_info (latest, and by stamp for exact lookups).
+
+        The camera matrix of the cloud is the rectified ``P`` when it is set, else ``K``.
+        With ``image_topic`` (the RGB image's resolved topic), a distorted camera whose image
+        topic is not rectified is counted as ``warnings.distorted_image``.
+        """
         self.counters.receive('camera_info')
         try:
-            k = camera_info_to_k(msg)
+            camera_info_to_k(msg)
+            k = rgb_projection(msg)[:, :3]
         except CameraInfoError as error:
             self.report('error', error.kind, 'camera_info', str(error))
             return
+        warning = distortion_warning(msg, image_topic) if image_topic else None
+        if warning is not None:
+            self.report('warning', 'distorted_image', 'camera_info', warning)
         infos = self._infos
         with infos.lock:
             infos.latest = (msg, k)
@@ -283,12 +340,24 @@ class FramePipeline:
             while len(infos.by_stamp) > CAMERA_INFO_CACHE:
                 infos.by_stamp.popitem(last=False)
 
-    def add_rgb(self, msg: Image, arrival: Optional[float] = None) -> List[PairedFrame]:
-        """Decode an RGB image and pair it; return the frames it completed (zero or one)."""
+    def add_depth_camera_info(self, msg: CameraInfo) -> None:
+        """Keep the latest valid ``depth/camera_info`` (the depth camera's K, for register)."""
+        self.counters.receive('depth_camera_info')
+        try:
+            camera_info_to_k(msg)
+        except CameraInfoError as error:
+            self.report('error', error.kind, 'depth_camera_info', str(error))
+            return
+        with self._infos.lock:
+            self._depth_info = msg
+
+    def add_rgb(self, msg: Union[Image, CompressedImage],
+                arrival: Optional[float] = None) -> List[PairedFrame]:
+        """Decode an RGB image (raw or compressed) and pair it; return the completed frames."""
         arrival = time.monotonic() if arrival is None else arrival
         self.counters.receive('rgb')
         try:
-            rgb = image_to_rgb(msg)
+            rgb = decode_rgb(msg)
         except ImageConversionError as error:
             self.report('error', error.kind, 'rgb', f'rgb/image rejected: {error}')
             return []
@@ -302,12 +371,13 @@ class FramePipeline:
         self._check_pairer('rgb')
         return self._frames(pairs)
 
-    def add_depth(self, msg: Image, arrival: Optional[float] = None) -> List[PairedFrame]:
-        """Decode a depth image and pair it; return the frames it completed (zero or one)."""
+    def add_depth(self, msg: Union[Image, CompressedImage],
+                  arrival: Optional[float] = None) -> List[PairedFrame]:
+        """Decode a depth image (raw or compressedDepth) and pair it; return the frames."""
         arrival = time.monotonic() if arrival is None else arrival
         self.counters.receive('depth')
         try:
-            depth, found = image_to_depth_checked(msg)
+            depth, found = decode_depth_checked(msg)
         except ImageConversionError as error:
             self.report('error', error.kind, 'depth', f'depth/image rejected: {error}')
             return []
@@ -318,12 +388,31 @@ class FramePipeline:
         elif found.infinite:
             self.report('warning', 'infinite_depth', 'depth', f'depth/image has '
                         f'{found.infinite} infinite values; treated as invalid')
-        stamp = stamp_to_ns(msg.header.stamp)
+        return self._pair_depth(msg.header, _DepthItem(depth, arrival, msg.header.frame_id,
+                                                       'image'))
+
+    def add_cloud(self, msg: PointCloud2, arrival: Optional[float] = None) -> List[PairedFrame]:
+        """Read a cloud's points and pair them in place of a depth image (``depth.source``)."""
+        arrival = time.monotonic() if arrival is None else arrival
+        self.counters.receive('cloud')
+        try:
+            points = cloud_to_xyz(msg)
+        except ImageConversionError as error:
+            self.report('error', error.kind, 'cloud', f'cloud rejected: {error}')
+            return []
+        if len(points) == 0:
+            self.report('warning', 'empty_cloud', 'cloud', 'cloud has no finite point; its '
+                        'frame will be all NaN')
+        return self._pair_depth(msg.header, _DepthItem(points, arrival, msg.header.frame_id,
+                                                       'cloud'))
+
+    def _pair_depth(self, header: Header, item: _DepthItem) -> List[PairedFrame]:
+        stamp = stamp_to_ns(header.stamp)
         if stamp == 0:
-            self.report('info', 'sync_unstamped_depth', 'depth', 'depth/image has zero '
+            self.report('info', 'sync_unstamped_depth', 'depth', 'depth input has zero '
                         'stamps: pairing by arrival with the newest unstamped rgb image')
-            return self._frames(self.unstamped.add_depth((depth, arrival)))
-        pairs = self.pairer.add_depth(stamp, (depth, arrival))
+            return self._frames(self.unstamped.add_depth(item))
+        pairs = self.pairer.add_depth(stamp, item)
         self._check_pairer('depth')
         return self._frames(pairs)
 
@@ -343,17 +432,85 @@ class FramePipeline:
         frames = []
         with self._infos.lock:
             latest = self._infos.latest
+            depth_info = self._depth_info
         info, k = latest if latest is not None else (None, None)
-        for (header, rgb, rgb_arrival), (depth, depth_arrival) in pairs:
-            try:
-                factor = upsampling_factor(rgb.shape, depth.shape)
-                resolve_depth_mode(str(self.params['depth.mode']), factor)
-            except ValueError as error:
-                self.report('error', 'size_mismatch', 'frame', str(error))
+        for (header, rgb, rgb_arrival), item in pairs:
+            with self._infos.lock:
+                exact = self._infos.by_stamp.get(stamp_to_ns(header.stamp))
+            rgb_info = exact[0] if exact is not None else info
+            prepared = self._depth_in_rgb(header, rgb, item, rgb_info, depth_info)
+            if prepared is None:
                 continue
-            frames.append(PairedFrame(header, rgb, depth, max(rgb_arrival, depth_arrival),
-                                      info, k, factor))
+            depth, factor, mode = prepared
+            frames.append(PairedFrame(header, rgb, depth, max(rgb_arrival, item.arrival),
+                                      info, k, factor, mode))
         return frames
+
+    def _transform(self, name: str, target: str, source: str) -> Optional[np.ndarray]:
+        """Return the ``depth.to_rgb`` / ``cloud.to_rgb`` transform, or ``None`` (counted)."""
+        value = str(self.params[name])
+        if not value.strip() and source != target and self._lookup is None \
+                and self._make_lookup is not None:
+            self._lookup = self._make_lookup()
+        matrix, reason = resolve_transform(name, value, target, source, self._lookup)
+        if matrix is None:
+            self.report('error', 'no_transform', 'frame', reason)
+        return matrix
+
+    def _depth_in_rgb(self, header: Header, rgb: np.ndarray, item: _DepthItem,
+                      rgb_info: Optional[CameraInfo], depth_info: Optional[CameraInfo]
+                      ) -> Optional[Tuple[np.ndarray, int, str]]:
+        """Bring a pair's depth into the RGB camera: ``(depth, factor, mode)`` or ``None``."""
+        shape = rgb.shape[:2]
+        rgb_frame = header.frame_id
+        if item.kind == 'cloud' or self._wants_register(rgb_frame, rgb, item, depth_info):
+            kind = 'cloud' if item.kind == 'cloud' else 'register'
+            if rgb_info is None:
+                self.report('error', 'missing_camera_info', 'frame', f'{kind}: no valid '
+                            'rgb/camera_info yet to project the depth into the rgb camera')
+                return None
+            name = 'cloud.to_rgb' if kind == 'cloud' else 'depth.to_rgb'
+            transform = self._transform(name, rgb_frame, item.frame_id)
+            if transform is None:
+                return None
+            try:
+                if kind == 'cloud':
+                    sparse = project_points(transform_points(item.values, transform),
+                                            rgb_projection(rgb_info), shape)
+                else:
+                    sparse = register_depth_message(item.values, depth_info, transform,
+                                                    rgb_info, shape)
+            except ImageConversionError as error:
+                self.report('error', error.kind, 'frame', f'{kind}: {error}')
+                return None
+            if not np.isfinite(sparse).any():
+                self.report('warning', 'all_invalid_depth', 'frame', f'{kind}: no point lands '
+                            'in the rgb image; the frame will be all NaN')
+            return sparse, 1, kind
+        depth = item.values
+        try:
+            factor = upsampling_factor(rgb.shape, depth.shape)
+            mode = resolve_depth_mode(str(self.params['depth.mode']), factor)
+        except ValueError as error:
+            self.report('error', 'size_mismatch', 'frame', str(error))
+            return None
+        warning = frame_mismatch_warning(mode, rgb_frame, item.frame_id)
+        if warning is not None:
+            self.report('warning', 'frame_mismatch', 'frame', warning)
+        return depth, factor, 'image'
+
+    def _wants_register(self, rgb_frame: str, rgb: np.ndarray, item: _DepthItem,
+                        depth_info: Optional[CameraInfo]) -> bool:
+        """Whether ``depth.mode`` (``register``, or ``auto``) registers this depth image."""
+        try:
+            factor: Optional[int] = upsampling_factor(rgb.shape, item.values.shape)
+        except ValueError:
+            factor = None
+        try:
+            return choose_depth_mode(str(self.params['depth.mode']), factor, rgb_frame,
+                                     item.frame_id, depth_info is not None) == 'register'
+        except ValueError:
+            return False  # the size check of the image path reports it
 
     def reset(self) -> None:
         """Forget queued input (counted as ``dropped_reset``), e.g. on deactivate."""
@@ -363,25 +520,41 @@ class FramePipeline:
 
     # --- solve and outputs ------------------------------------------------------------------
     def process(self, frame: PairedFrame, want_points: bool = True,
-                cancel: Optional[Callable[[], bool]] = None) -> FrameOutputs:
+                cancel: Optional[Callable[[], bool]] = None, want_confidence: bool = False,
+                want_sparse: bool = False) -> FrameOutputs:
         """Solve ``frame`` and build its output messages (see :class:`FrameOutputs`).
 
         ``want_points`` false skips the cloud (e.g. nobody subscribes to it); ``cancel``
         is polled by the solver between levels (a stopped solve raises
-        :class:`dada_ros.core.upsampler.SolveCancelled`).
+        :class:`dada_ros.core.upsampler.SolveCancelled`); ``want_confidence`` /
+        ``want_sparse`` build ``depth_dense/confidence`` / ``depth_sparse/image``.
         """
         self._apply_pending()
         started = time.monotonic()
-        dense = self.upsampler(frame.rgb, frame.depth, cancel=cancel)
+        # Registered depth and projected clouds are sparse depth at the RGB size.
+        mode = 'sparse' if frame.mode in ('register', 'cloud') else None
+        dense = self.upsampler(frame.rgb, frame.depth, cancel=cancel, depth_mode=mode)
         solved = time.monotonic()
-        outputs = self.outputs(frame, dense, want_points)
+        outputs = self.outputs(frame, dense, want_points, want_confidence, want_sparse)
         outputs.solve_s = solved - started
         outputs.output_s = time.monotonic() - solved
         return outputs
 
-    def outputs(self, frame: PairedFrame, dense: np.ndarray,
-                want_points: bool = True) -> FrameOutputs:
+    def outputs(self, frame: PairedFrame, dense: np.ndarray, want_points: bool = True,
+                want_confidence: bool = False, want_sparse: bool = False) -> FrameOutputs:
         """Build the output messages of ``frame`` from its dense depth (metres)."""
+        params = self.params
+        minimum = float(params['confidence.min'])
+        confidence = None
+        if params['confidence.enable'] and (want_confidence or minimum > 0):
+            confidence = depth_confidence(dense, frame.depth)
+            if minimum > 0:
+                dense = mask_low_confidence(dense, confidence, minimum)
+        confidence_msg = depth_to_image(confidence, frame.header) \
+            if want_confidence and confidence is not None else None
+        sparse_msg = depth_to_image(frame.depth, frame.header) \
+            if want_sparse and params['depth_sparse.enable'] \
+            and frame.mode in ('register', 'cloud') else None
         depth_msg = depth_to_image(dense, frame.header)
         with self._infos.lock:
             exact = self._infos.by_stamp.get(frame.stamp_ns)
@@ -391,19 +564,21 @@ class FramePipeline:
         if info is None or k is None:
             self.report('warning', 'missing_camera_info', 'frame', 'no valid rgb/camera_info '
                         'received yet: depth_dense/image only')
-            return FrameOutputs(dense, depth_msg, None, None, 'missing_camera_info')
+            return FrameOutputs(dense, depth_msg, None, None, 'missing_camera_info',
+                                confidence=confidence_msg, sparse=sparse_msg)
         if not camera_info_fits(info, width, height):
             self.report('warning', 'camera_info_size_mismatch', 'frame',
                         f'rgb/camera_info is for {info.width}x{info.height} but the rgb image '
                         f'is {width}x{height}: no camera_info / points')
-            return FrameOutputs(dense, depth_msg, None, None, 'camera_info_size_mismatch')
+            return FrameOutputs(dense, depth_msg, None, None, 'camera_info_size_mismatch',
+                                confidence=confidence_msg, sparse=sparse_msg)
         points = None
-        if want_points and self.params['points.enable']:
-            colours = frame.rgb if self.params['points.color'] else None
-            points = self._clouds.build(dense, k, frame.header,
-                                        int(self.params['points.stride']), colours)
+        if want_points and params['points.enable']:
+            colours = frame.rgb if params['points.color'] else None
+            points = self._clouds.build(dense, k, frame.header, int(params['points.stride']),
+                                        colours)
         return FrameOutputs(dense, depth_msg, output_camera_info(info, frame.header), points,
-                            k=k)
+                            k=k, confidence=confidence_msg, sparse=sparse_msg)
 
 
 class LatencyWindow:

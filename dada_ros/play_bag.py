@@ -12,7 +12,9 @@ all reliable deliveries to be acknowledged and exits at the end of the bag.
 Options: ``--topics`` (play only these), ``--remap OLD:=NEW`` (rename topics; repeatable),
 ``--rate``, ``--delay`` (seconds before the first message), ``--wait-for-subscribers
 SECONDS`` (wait until every publisher is matched, at most that long, so nothing is lost to
-discovery).
+discovery), ``--clock [HZ]`` (publish ``rosgraph_msgs/Clock`` on ``/clock`` with the
+recorded time, as ``ros2 bag play --clock`` does: right before every message with its
+recorded time and at HZ, default 40, in between; nodes with ``use_sim_time`` follow it).
 
 Message types must be importable (``sensor_msgs`` etc.); topics of unknown types are
 skipped and reported. DDS settings come from the environment, as for any ROS 2 program:
@@ -46,6 +48,8 @@ class PlayStats:
     seconds: float = 0.0
     max_lag: float = 0.0
     """Largest delay (s) of a publication behind its scheduled wall time."""
+    clock_published: int = 0
+    """Number of ``/clock`` messages published (``clock_hz > 0``)."""
 
 
 def parse_remaps(items: Sequence[str]) -> Dict[str, str]:
@@ -63,10 +67,12 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
              remaps: Optional[Mapping[str, str]] = None, delay: float = 0.0,
              wait_for_subscribers: float = 0.0, qos_depth: int = 100,
              node_name: str = 'dada_play_bag', args: Optional[List[str]] = None,
-             log: Any = None) -> PlayStats:
+             log: Any = None, clock_hz: float = 0.0) -> PlayStats:
     """Publish the messages of ``path``; return the statistics.
 
     Initialises and shuts down its own rclpy context, so it can run beside other contexts.
+    With ``clock_hz > 0`` the recorded time is published on ``/clock`` (before each message,
+    with its recorded log time, and at ``clock_hz`` while waiting for the next one).
 
     Raises:
         BagError: the bag cannot be read.
@@ -79,6 +85,8 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
 
     if not rate > 0:
         raise ValueError(f'rate must be > 0, got {rate}')
+    if clock_hz < 0:
+        raise ValueError(f'clock rate must be >= 0, got {clock_hz}')
     remaps = dict(remaps or {})
     log = log or sys.stderr
     stats = PlayStats()
@@ -108,6 +116,7 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
                     continue
                 publishers[name] = node.create_publisher(cls, remaps.get(name, name), qos)
                 stats.published[name] = 0
+            clock = _ClockPublisher(node, clock_hz, stats) if clock_hz > 0 else None
             if wait_for_subscribers > 0:
                 deadline = time.monotonic() + wait_for_subscribers
                 while time.monotonic() < deadline and any(
@@ -130,9 +139,14 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
                 due = started + (raw.log_time - first) * 1e-9 / rate
                 wait = due - time.monotonic()
                 if wait > 0:
-                    time.sleep(wait)
+                    if clock is None:
+                        time.sleep(wait)
+                    else:
+                        clock.tick_until(due, started, first, rate, raw.log_time)
                 else:
                     stats.max_lag = max(stats.max_lag, -wait)
+                if clock is not None:
+                    clock.publish(raw.log_time)
                 publishers[raw.topic].publish(raw.data)
                 stats.published[raw.topic] += 1
             for publisher in publishers.values():
@@ -142,6 +156,44 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
     finally:
         rclpy.try_shutdown(context=context)
     return stats
+
+
+class _ClockPublisher:
+    """Publishes the recorded time on ``/clock`` (``rosgraph_msgs/Clock``)."""
+
+    def __init__(self, node: Any, hz: float, stats: PlayStats) -> None:
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from rosgraph_msgs.msg import Clock
+        self._message = Clock
+        # Reliable keep-last 1 matches the best-effort subscription of rclpy's TimeSource
+        # as well as reliable ones.
+        qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+        self._publisher = node.create_publisher(Clock, '/clock', qos)
+        self._period = 1.0 / hz
+        self._stats = stats
+        self._last = -1
+
+    def publish(self, nanoseconds: int) -> None:
+        """Publish ``nanoseconds`` of recorded time, never going backwards."""
+        nanoseconds = max(int(nanoseconds), self._last)
+        msg = self._message()
+        msg.clock.sec, msg.clock.nanosec = divmod(nanoseconds, 1_000_000_000)
+        self._publisher.publish(msg)
+        self._last = nanoseconds
+        self._stats.clock_published += 1
+
+    def tick_until(self, due: float, started: float, first: int, rate: float,
+                   next_time: int) -> None:
+        """Sleep until the wall time ``due``, publishing the playback time every period."""
+        while True:
+            now = time.monotonic()
+            if now >= due:
+                return
+            playback = first + int((now - started) * rate * 1e9)
+            self.publish(min(playback, next_time))
+            time.sleep(min(self._period, due - now))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -165,6 +217,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'subscriber')
     parser.add_argument('--qos-depth', type=int, default=100,
                         help='keep-last depth of the publishers (default %(default)s)')
+    parser.add_argument('--clock', type=float, nargs='?', const=40.0, default=0.0,
+                        metavar='HZ',
+                        help='publish the recorded time on /clock (rosgraph_msgs/Clock) before '
+                        'every message and at HZ in between (default 40 when given)')
     return parser.parse_args(argv)
 
 
@@ -174,7 +230,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         remaps = parse_remaps(args.remap)
         stats = play_bag(args.bag, args.rate, args.topics, remaps, args.delay,
-                         args.wait_for_subscribers, args.qos_depth)
+                         args.wait_for_subscribers, args.qos_depth, clock_hz=args.clock)
     except (BagError, ValueError) as error:
         print(f'dada_play_bag: error: {error}', file=sys.stderr)
         return 1
@@ -183,7 +239,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     total = sum(stats.published.values())
     print(f'published {total} messages in {stats.seconds:.2f} s (largest lag '
           f'{1e3 * stats.max_lag:.1f} ms): '
-          + ', '.join(f'{t} {n}' for t, n in stats.published.items()))
+          + ', '.join(f'{t} {n}' for t, n in stats.published.items())
+          + (f'; /clock {stats.clock_published}' if stats.clock_published else ''))
     return 0
 
 

@@ -10,7 +10,18 @@ plus, per pair, what ``dada_node`` publishes:
 * ``depth_dense/image`` - ``32FC1`` metres with the RGB image header;
 * ``depth_dense/camera_info`` - the latest valid RGB camera_info with the RGB header;
 * ``points`` - organized ``PointCloud2`` (``points.enable``, ``points.color``,
-  ``points.stride``).
+  ``points.stride``);
+* with ``--confidence``: ``depth_dense/confidence`` (32FC1, 0..1); with ``--sparse``:
+  ``depth_sparse/image`` (the registered depth or the projected cloud, 32FC1 metres).
+
+Inputs as recorded from real sensors: ``--rgb-topic`` and ``--depth-topic`` may be
+``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` topics (image_transport
+``compressed`` / ``compressedDepth``), chosen by the topic's type in the bag;
+``--depth-camera-info-topic`` (default ``/depth/camera_info``, used when present) gives the
+depth camera's K for ``depth.mode: register``; ``--cloud-topic`` pairs a ``PointCloud2``
+(e.g. a LiDAR) with the RGB images instead of the depth topic (``depth.source: cloud`` is
+implied). Offline there is no TF: set ``depth.to_rgb`` / ``cloud.to_rgb`` with ``-p`` when
+the frames differ.
 
 Output topics are the node's names under ``--namespace`` (default ``/``). Each output is
 logged at the log time of the input message that completed its pair. Every frame takes the
@@ -48,8 +59,8 @@ from typing import Any, Dict, IO, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bag_io import (BagError, BagReader, BagWriter, deserialize, RawMessage, stamp_ns,
-                     STORAGE_FORMATS)
+from .bag_io import (BagError, BagReader, BagWriter, deserialize, message_class, RawMessage,
+                     stamp_ns, STORAGE_FORMATS)
 from .core.inputs import prepare_lowres
 from .core.params import (NODE_NAME, parse_override, read_params_file,  # noqa: F401 (API)
                           resolve_parameters)
@@ -62,11 +73,14 @@ __all__ = ['Topics', 'Report', 'BagProcessor', 'packaged_params_file', 'read_par
            'parse_override', 'resolve_parameters', 'output_topics', 'process_bag', 'main']
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+CLOUD_TYPE = 'sensor_msgs/msg/PointCloud2'
 #: Dense frames (or ground-truth images) kept while waiting for their partner.
 MAX_PENDING_EVAL = 64
 #: The node's output names, relative to its namespace.
-OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points')
+OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points',
+                'depth_dense/confidence', 'depth_sparse/image')
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -102,6 +116,9 @@ class Topics:
     camera_info: str = '/rgb/camera_info'
     gt: Optional[str] = '/depth_gt/image'
     namespace: str = '/'
+    depth_camera_info: Optional[str] = '/depth/camera_info'
+    cloud: Optional[str] = None
+    """A ``PointCloud2`` topic paired in place of ``depth`` (``None``: the depth image)."""
 
 
 def output_topics(namespace: str) -> Dict[str, str]:
@@ -241,10 +258,16 @@ class BagProcessor:
     def __init__(self, params: Mapping[str, Any], topics: Topics = Topics(),
                  preview_dir: Optional[Path] = None, preview_every: int = 1,
                  eval_dir: Optional[Path] = None,
-                 depth_range: Optional[Tuple[float, float]] = None) -> None:
+                 depth_range: Optional[Tuple[float, float]] = None,
+                 write_confidence: bool = False, write_sparse: bool = False) -> None:
         self.params = dict(params)
+        if topics.cloud:
+            self.params['depth.source'] = 'cloud'
         self.topics = topics
-        self.pipeline = FramePipeline(params)
+        self.pipeline = FramePipeline(self.params)
+        self.write_confidence = write_confidence
+        self.write_sparse = write_sparse
+        self._classes: Dict[str, type] = {}
         self.outputs = output_topics(topics.namespace)
         self.preview_dir = preview_dir
         self.preview_every = max(1, int(preview_every))
@@ -260,19 +283,30 @@ class BagProcessor:
     def check_topics(self, reader: BagReader) -> List[str]:
         """Validate the input topics; return warnings (``ValueError`` on a fatal problem)."""
         warnings = []
-        expected = {self.topics.rgb: IMAGE_TYPE, self.topics.depth: IMAGE_TYPE,
-                    self.topics.camera_info: CAMERA_INFO_TYPE}
+        image_types = (IMAGE_TYPE, COMPRESSED_TYPE)
+        expected: Dict[str, Tuple[str, ...]] = {self.topics.rgb: image_types,
+                                                self.topics.camera_info: (CAMERA_INFO_TYPE,)}
+        if self.topics.cloud:
+            expected[self.topics.cloud] = (CLOUD_TYPE,)
+        else:
+            expected[self.topics.depth] = image_types
+        optional = {self.topics.gt, self.topics.depth_camera_info}
         if self.topics.gt:
-            expected[self.topics.gt] = IMAGE_TYPE
-        for topic, msgtype in expected.items():
+            expected[self.topics.gt] = (IMAGE_TYPE,)
+        if self.topics.depth_camera_info and not self.topics.cloud:
+            expected[self.topics.depth_camera_info] = (CAMERA_INFO_TYPE,)
+        for topic, msgtypes in expected.items():
             info = reader.topics.get(topic)
             if info is None:
-                if topic != self.topics.gt:
+                if topic not in optional:
                     warnings.append(f'topic {topic} is not in the bag')
-                else:
+                elif topic == self.topics.gt:
                     self.topics = dataclasses.replace(self.topics, gt=None)
-            elif info.msgtype != msgtype:
-                raise ValueError(f'topic {topic} has type {info.msgtype}, expected {msgtype}')
+            elif info.msgtype not in msgtypes:
+                raise ValueError(f'topic {topic} has type {info.msgtype}, expected '
+                                 f'{" or ".join(msgtypes)}')
+            else:
+                self._classes[topic] = message_class(info.msgtype)
         clash = sorted(set(self.outputs.values()) & set(reader.topics))
         if clash:
             raise ValueError(f'the input bag already has output topics {clash}; choose another '
@@ -290,26 +324,37 @@ class BagProcessor:
 
     def feed(self, raw: RawMessage, writer: BagWriter) -> None:
         """Handle one input message (already copied to the output by the caller)."""
-        from sensor_msgs.msg import CameraInfo, Image
+        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
         from .conversions import image_to_depth, ImageConversionError
 
         topic = raw.topic
         pipeline = self.pipeline
+        classes = self._classes
         if topic == self.topics.camera_info:
             msg = self._decode(raw, 'camera_info', CameraInfo)
             if msg is not None:
-                pipeline.add_camera_info(msg)
+                pipeline.add_camera_info(msg, self.topics.rgb)
         elif topic == self.topics.rgb:
-            msg = self._decode(raw, 'rgb', Image)
+            msg = self._decode(raw, 'rgb', classes.get(topic, Image))
             if msg is not None:
                 for frame in pipeline.add_rgb(msg, arrival=0.0):
                     self._frame(frame, raw.log_time, writer)
-        elif topic == self.topics.depth:
-            msg = self._decode(raw, 'depth', Image)
+        elif self.topics.cloud and topic == self.topics.cloud:
+            msg = self._decode(raw, 'cloud', PointCloud2)
+            if msg is not None:
+                for frame in pipeline.add_cloud(msg, arrival=0.0):
+                    self._frame(frame, raw.log_time, writer)
+        elif topic == self.topics.depth and not self.topics.cloud:
+            msg = self._decode(raw, 'depth', classes.get(topic, Image))
             if msg is not None:
                 for frame in pipeline.add_depth(msg, arrival=0.0):
                     self._frame(frame, raw.log_time, writer)
+        elif self.topics.depth_camera_info and topic == self.topics.depth_camera_info \
+                and not self.topics.cloud:
+            msg = self._decode(raw, 'depth_camera_info', CameraInfo)
+            if msg is not None:
+                pipeline.add_depth_camera_info(msg)
         elif self.topics.gt and topic == self.topics.gt:
             msg = self._decode(raw, 'gt', Image)
             if msg is None:
@@ -322,7 +367,8 @@ class BagProcessor:
             self._ground_truth(stamp_ns(msg.header), gt)
 
     def _frame(self, frame: PairedFrame, log_time: int, writer: BagWriter) -> None:
-        result = self.pipeline.process(frame)
+        result = self.pipeline.process(frame, want_confidence=self.write_confidence,
+                                       want_sparse=self.write_sparse)
         index = self.report.frames
         self.report.frames += 1
         writer.write_msg(self.outputs['depth_dense/image'], log_time, result.depth)
@@ -331,6 +377,10 @@ class BagProcessor:
             self._last = (result.dense, np.asarray(result.k), frame.rgb)
         if result.points is not None:
             writer.write_msg(self.outputs['points'], log_time, result.points)
+        if result.confidence is not None:
+            writer.write_msg(self.outputs['depth_dense/confidence'], log_time, result.confidence)
+        if result.sparse is not None:
+            writer.write_msg(self.outputs['depth_sparse/image'], log_time, result.sparse)
         self._preview_frame(index, frame.rgb, frame.depth, result.dense)
         stamp = frame.stamp_ns
         gt = self._gt_waiting.pop(stamp, None)
@@ -459,19 +509,23 @@ def process_bag(in_path: Path, out_path: Path, params: Mapping[str, Any],
                 preview_dir: Optional[Path] = None, preview_every: int = 1,
                 eval_dir: Optional[Path] = None,
                 depth_range: Optional[Tuple[float, float]] = None,
-                progress: Optional[IO[str]] = None) -> Report:
+                progress: Optional[IO[str]] = None, write_confidence: bool = False,
+                write_sparse: bool = False) -> Report:
     """Process ``in_path`` into ``out_path`` (see the module docstring); return the report.
 
     Args:
         storage: ``'sqlite3'``, ``'mcap'`` or ``None`` (the input's format).
         progress: Stream for the progress bar (``None``: no bar).
+        write_confidence: Also write ``depth_dense/confidence``.
+        write_sparse: Also write ``depth_sparse/image`` (registered / projected input).
 
     Raises:
         BagError: the input cannot be read or the output cannot be written.
         ValueError: bad topics or parameters.
     """
     started = time.monotonic()
-    processor = BagProcessor(params, topics, preview_dir, preview_every, eval_dir, depth_range)
+    processor = BagProcessor(params, topics, preview_dir, preview_every, eval_dir, depth_range,
+                             write_confidence, write_sparse)
     with BagReader(in_path) as reader:
         for warning in processor.check_topics(reader):
             print(f'warning: {warning}', file=sys.stderr)
@@ -527,6 +581,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--depth-topic', default=defaults.depth, help='default %(default)s')
     parser.add_argument('--camera-info-topic', default=defaults.camera_info,
                         help='default %(default)s')
+    parser.add_argument('--depth-camera-info-topic', default=defaults.depth_camera_info,
+                        help="the depth camera's camera_info, for depth.mode register "
+                        '(used when in the bag; default %(default)s)')
+    parser.add_argument('--cloud-topic', default=None,
+                        help='pair this PointCloud2 topic (e.g. a LiDAR) with the RGB images '
+                        'instead of --depth-topic (implies depth.source cloud; set '
+                        'cloud.to_rgb with -p when its frame is not the RGB frame)')
+    parser.add_argument('--confidence', action='store_true',
+                        help='also write depth_dense/confidence (32FC1, 0..1)')
+    parser.add_argument('--sparse', action='store_true',
+                        help='also write depth_sparse/image (the registered depth or the '
+                        'projected cloud)')
     parser.add_argument('--gt-topic', default=defaults.gt,
                         help='ground-truth depth topic for the evaluation (default '
                         "%(default)s; '' = none)")
@@ -570,7 +636,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'dada_process_bag: error: {error}', file=sys.stderr)
         return 2
     topics = Topics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
-                    args.gt_topic or None, args.namespace)
+                    args.gt_topic or None, args.namespace,
+                    args.depth_camera_info_topic or None, args.cloud_topic or None)
     try:
         with BagReader(args.input) as reader:
             has_gt = bool(topics.gt) and topics.gt in reader.topics
@@ -588,7 +655,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         report = process_bag(args.input, args.output, params, topics,
                              None if args.storage == 'same' else args.storage,
                              args.preview, args.preview_every, eval_dir, args.depth_range,
-                             sys.stderr if show else None)
+                             sys.stderr if show else None, args.confidence, args.sparse)
     except (BagError, ValueError, OSError) as error:
         print(f'dada_process_bag: error: {error}', file=sys.stderr)
         return 1

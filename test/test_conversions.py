@@ -127,6 +127,28 @@ def test_16uc1_millimetres_to_metres() -> None:
         assert np.isnan(depth[0, 0]) and np.isnan(depth[1, 2])
 
 
+def test_mono16_is_read_as_16uc1_millimetres() -> None:
+    """Drivers that publish depth as mono16 get the 16UC1 reading; it is not a colour."""
+    mm = np.array([[0, 1000, 1500], [65535, 1, 0]], dtype=np.uint16)
+    for big in (False, True):
+        as_mono16 = image_to_depth(array_to_image(mm, 'mono16', big_endian=big))
+        as_16uc1 = image_to_depth(array_to_image(mm, '16UC1', big_endian=big))
+        np.testing.assert_array_equal(as_mono16, as_16uc1)
+    depth, report = image_to_depth_checked(array_to_image(mm, 'mono16'))
+    assert (report.valid, report.infinite) == (4, 0)
+    with pytest.raises(UnsupportedEncodingError):
+        image_to_rgb(array_to_image(mm, 'mono16'))
+
+
+@pytest.mark.parametrize('value', [1, 2.5, None, [[1.0]], 'rgb', (1, 2)])
+def test_non_array_inputs_raise_type_error(value: object) -> None:
+    """rgb_to_image and depth_to_image reject non-arrays with TypeError, not AttributeError."""
+    with pytest.raises(TypeError, match='numpy array'):
+        rgb_to_image(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='numpy array'):
+        depth_to_image(value)  # type: ignore[arg-type]
+
+
 def test_32fc1_invalid_values_to_nan() -> None:
     """32FC1 is metres; 0, negative, NaN and +-Inf become NaN."""
     values = np.array([[0.0, -1.0, np.nan, np.inf, -np.inf, 2.25]], dtype=np.float32)

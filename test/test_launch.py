@@ -70,7 +70,10 @@ def test_every_launch_argument_has_a_description() -> None:
         assert isinstance(description, str) and len(description) > 10
         declared[str(call.args[0].value)] = description
     assert set(declared) == {'params_file', 'namespace', 'rgb_image', 'rgb_camera_info',
-                             'depth_image', 'use_rviz', 'device', 'iterations'}
+                             'depth_image', 'use_rviz', 'device', 'iterations',
+                             'depth_camera_info', 'cloud', 'preset', 'rgb_transport',
+                             'depth_transport', 'depth_source', 'depth_mode', 'use_sim_time',
+                             'log_level', 'rviz_fixed_frame'}
 
 
 def test_params_file_is_generated_from_the_table() -> None:

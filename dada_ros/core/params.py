@@ -87,8 +87,12 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               scope='solver', choices=('pyramid', 'reference')),
     ParamSpec('depth.mode', 'auto',
               "'lowres' (depth is the RGB size divided by an integer factor), 'sparse' "
-              "(depth at the RGB size with holes) or 'auto' (decided by the sizes).",
-              scope='solver', choices=('auto', 'lowres', 'sparse')),
+              "(depth at the RGB size with holes), 'register' (depth of another camera: "
+              'back-projected with depth/camera_info, moved by depth.to_rgb, z-buffered into '
+              "the RGB camera, then completed as sparse) or 'auto' ('register' when the depth "
+              'frame_id differs from the RGB one and depth/camera_info has arrived, else '
+              'decided by the sizes).',
+              scope='solver', choices=('auto', 'lowres', 'sparse', 'register')),
     ParamSpec('fill_holes', True,
               'Fill regions without any valid input depth by diffusion; when false they stay NaN.',
               scope='solver'),
@@ -113,6 +117,39 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec('diagnostics.period', 1.0,
               'Seconds between diagnostics and statistics messages.',
               min_value=0.1, max_value=60.0, read_only=True),
+    # --- inputs from real sensors and recordings ---------------------------------------------
+    ParamSpec('rgb.transport', 'raw',
+              "'raw': subscribe to rgb/image (sensor_msgs/Image); 'compressed': to "
+              'rgb/image/compressed (sensor_msgs/CompressedImage, JPEG or PNG as '
+              "image_transport 'compressed' writes it).",
+              choices=('raw', 'compressed'), read_only=True),
+    ParamSpec('depth.transport', 'raw',
+              "'raw': subscribe to depth/image; 'compressedDepth': to "
+              'depth/image/compressedDepth (compressed_depth_image_transport: 16UC1 or 32FC1, '
+              'PNG or RVL).',
+              choices=('raw', 'compressedDepth'), read_only=True),
+    ParamSpec('depth.source', 'image',
+              "'image': pair rgb/image with a depth image; 'cloud': with a PointCloud2 on "
+              'cloud (float32 x, y, z; e.g. a LiDAR), moved by cloud.to_rgb and projected into '
+              'the RGB camera (rectified P), then completed as sparse.',
+              choices=('image', 'cloud'), read_only=True),
+    ParamSpec('depth.to_rgb', '',
+              "Transform from the depth optical frame to the RGB optical frame for 'register', "
+              "as '[x, y, z, qx, qy, qz, qw]' (metres, unit quaternion); empty = look it up in "
+              'TF (needs tf2_ros).'),
+    ParamSpec('cloud.to_rgb', '',
+              "Transform from the cloud's frame to the RGB optical frame, as "
+              "'[x, y, z, qx, qy, qz, qw]'; empty = look it up in TF (needs tf2_ros)."),
+    ParamSpec('confidence.enable', True,
+              'Compute depth_dense/confidence (32FC1, 0..1: support by measurements times '
+              'smoothness) when it has a subscriber or confidence.min > 0.'),
+    ParamSpec('confidence.min', 0.0,
+              'Pixels whose confidence is below this are NaN in depth_dense/image and the '
+              'point cloud (needs confidence.enable); 0 keeps every pixel.',
+              min_value=0.0, max_value=1.0),
+    ParamSpec('depth_sparse.enable', True,
+              'Publish depth_sparse/image (32FC1): the registered depth or projected cloud '
+              'that was completed, when it has a subscriber.'),
 )
 
 BY_NAME: Dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}

@@ -41,6 +41,8 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_depth_mode(mode: str, factor: int) -> str:
     """'auto' means sparse when the depth has the RGB size (factor 1), else low-res."""
+    if mode == 'register':  # the caller registered the depth into the RGB camera: sparse
+        mode = 'sparse'
     if mode == 'auto':
         return 'sparse' if factor == 1 else 'lowres'
     if mode == 'sparse' and factor != 1:
@@ -148,7 +150,8 @@ class DepthUpsampler:
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, depth: np.ndarray, *,
                  iterations: Optional[int] = None,
-                 cancel: Optional[Callable[[], bool]] = None) -> np.ndarray:
+                 cancel: Optional[Callable[[], bool]] = None,
+                 depth_mode: Optional[str] = None) -> np.ndarray:
         """Upsample ``depth`` to the size of ``rgb``.
 
         Args:
@@ -159,6 +162,8 @@ class DepthUpsampler:
             iterations: budget of this call only (default: the ``iterations`` parameter).
             cancel: polled between solver levels; when it returns True the call raises
                 :class:`SolveCancelled` (a parameter change or shutdown stops a long solve).
+            depth_mode: ``depth.mode`` of this call only (default: the parameter); the frame
+                pipeline passes ``'sparse'`` for registered depth and projected clouds.
 
         Returns:
             ``(H, W)`` float32 depth in the unit of ``depth``; NaN only where no input was
@@ -169,7 +174,8 @@ class DepthUpsampler:
         budget = self.iterations if iterations is None else int(iterations)
         if budget < 1:
             raise ValueError(f'iterations must be >= 1, got {budget}')
-        if resolve_depth_mode(self.params['depth.mode'], factor) == 'sparse':
+        mode = self.params['depth.mode'] if depth_mode is None else depth_mode
+        if resolve_depth_mode(mode, factor) == 'sparse':
             return complete_sparse(self, rgb, depth, budget)
         big_h, big_w = rgb.shape[:2]
         try:

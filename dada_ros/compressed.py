@@ -1,0 +1,284 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""``sensor_msgs/CompressedImage`` decoding (and encoding, for tests and sample bags).
+
+Two image_transport formats are read, as their publishers write them:
+
+* ``compressed`` (compressed_image_transport), colour: ``format`` is
+  ``'<encoding>; <jpeg|png> compressed <target>'`` (e.g. ``'rgb8; jpeg compressed bgr8'``)
+  or, from older or third-party publishers, just ``'jpeg'`` / ``'png'``. The data is a
+  JPEG or PNG file; OpenCV decodes it to BGR, which is the channel order of every target
+  the publisher writes (``bgr8``, ``bgr16``, ``mono8``), so it is turned into RGB unless
+  the target says ``rgb``. :func:`compressed_to_rgb` returns ``(H, W, 3)`` uint8 RGB.
+* ``compressedDepth`` (compressed_depth_image_transport): ``format`` is
+  ``'<16UC1|32FC1>; compressedDepth <png|rvl>'`` (``'...; compressedDepth'`` and a bare
+  encoding mean PNG, as in older releases); the data is the 12-byte configuration header
+  and the PNG or RVL image (see :mod:`dada_ros.core.compressed_depth`).
+  :func:`compressed_to_depth` returns ``(H, W)`` float32 metres, NaN = invalid, like
+  :func:`dada_ros.conversions.image_to_depth`.
+
+Errors are :class:`~dada_ros.conversions.ImageConversionError` subclasses with their own
+``kind``: :class:`UnsupportedFormatError` (``unsupported_format``: a format this node does
+not read, e.g. ``theora``, or a depth format on the colour input) and
+:class:`CompressedDataError` (``bad_compressed_data``: data that does not decode).
+Input messages are never modified.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage
+from std_msgs.msg import Header
+
+from .conversions import copy_header, ImageConversionError, MILLIMETRE_ENCODINGS
+from .core.compressed_depth import (
+    CONFIG_HEADER_SIZE,
+    dequantize_inverse_depth,
+    pack_config_header,
+    quantize_inverse_depth,
+    rvl_decode,
+    rvl_encode,
+    unpack_config_header,
+)
+
+__all__ = [
+    'UnsupportedFormatError', 'CompressedDataError', 'is_compressed_depth',
+    'parse_color_format', 'parse_depth_format', 'compressed_to_rgb', 'compressed_to_depth',
+    'rgb_to_compressed', 'depth_to_compressed_depth',
+]
+
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+_JPEG_MAGIC = b'\xff\xd8\xff'
+_COLOR_CODECS = ('jpeg', 'png')
+_DEPTH_CODECS = ('png', 'rvl')
+_DEPTH_IMAGE_ENCODINGS = ('16UC1', 'mono16', '32FC1')
+
+
+class UnsupportedFormatError(ImageConversionError):
+    """The ``format`` of a ``CompressedImage`` is not one this input reads."""
+
+    kind = 'unsupported_format'
+
+
+class CompressedDataError(ImageConversionError):
+    """The data of a ``CompressedImage`` does not decode (truncated, corrupted, wrong kind)."""
+
+    kind = 'bad_compressed_data'
+
+
+def is_compressed_depth(msg: CompressedImage) -> bool:
+    """Whether ``msg`` says it is a compressedDepth image (``'...; compressedDepth ...'``)."""
+    return 'compressedDepth' in str(msg.format)
+
+
+def parse_color_format(fmt: str) -> Tuple[str, bool]:
+    """Return ``(codec, bgr)`` of a ``compressed`` format string.
+
+    ``codec`` is ``'jpeg'`` or ``'png'``; ``bgr`` says whether the decoded channels are in
+    BGR order (everything but an explicit ``compressed rgb...`` target).
+
+    Raises:
+        UnsupportedFormatError: a compressedDepth format, or a codec other than JPEG/PNG.
+    """
+    text = str(fmt).strip()
+    if 'compressedDepth' in text:
+        raise UnsupportedFormatError(
+            f'CompressedImage format {fmt!r} is compressedDepth; the colour input reads '
+            "image_transport 'compressed' (jpeg or png)")
+    _, _, transport = text.rpartition(';')
+    words = transport.lower().replace('jpg', 'jpeg').split()
+    codec = next((w for w in words if w in _COLOR_CODECS), None)
+    if codec is None:
+        raise UnsupportedFormatError(
+            f'unsupported CompressedImage format {fmt!r}; the colour input reads jpeg or png '
+            "(image_transport 'compressed', e.g. 'rgb8; jpeg compressed bgr8')")
+    bgr = True
+    if 'compressed' in words:
+        target = words[words.index('compressed') + 1:]
+        bgr = not (target and target[0].startswith('rgb'))
+    return codec, bgr
+
+
+def parse_depth_format(fmt: str) -> Tuple[str, str]:
+    """Return ``(encoding, codec)`` of a ``compressedDepth`` format string.
+
+    ``encoding`` is ``'16UC1'``, ``'mono16'`` or ``'32FC1'``; ``codec`` is ``'png'`` or
+    ``'rvl'``.
+
+    Raises:
+        UnsupportedFormatError: another encoding, or another codec.
+    """
+    text = str(fmt).strip()
+    encoding, sep, transport = text.partition(';')
+    encoding = encoding.strip()
+    if encoding not in _DEPTH_IMAGE_ENCODINGS:
+        raise UnsupportedFormatError(
+            f'compressedDepth format {fmt!r}: encoding {encoding!r} is not one of '
+            f'{list(_DEPTH_IMAGE_ENCODINGS)}')
+    words = transport.split()
+    if not sep or words == ['compressedDepth']:
+        return encoding, 'png'  # what releases before the rvl option write
+    if len(words) == 2 and words[0] == 'compressedDepth' and words[1] in _DEPTH_CODECS:
+        return encoding, words[1]
+    raise UnsupportedFormatError(
+        f'unsupported compressedDepth format {fmt!r}; expected '
+        "'<16UC1|32FC1>; compressedDepth <png|rvl>'")
+
+
+def _imdecode(data: bytes, what: str) -> np.ndarray:
+    if not data:
+        raise CompressedDataError(f'{what}: CompressedImage has no data')
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:
+        raise CompressedDataError(f'{what}: image data does not decode ({error})') from None
+    if image is None or image.size == 0:
+        magic = 'PNG' if data.startswith(_PNG_MAGIC) else \
+            'JPEG' if data.startswith(_JPEG_MAGIC) else 'neither PNG nor JPEG'
+        raise CompressedDataError(
+            f'{what}: {len(data)} bytes of image data ({magic}) do not decode: truncated or '
+            'corrupted')
+    return image
+
+
+def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``compressed`` colour image to an ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        UnsupportedFormatError: the format is not JPEG/PNG colour (see
+            :func:`parse_color_format`) or the image is 16-bit.
+        CompressedDataError: the data does not decode.
+    """
+    codec, bgr = parse_color_format(msg.format)
+    image = _imdecode(bytes(msg.data), f'{codec} colour image')
+    if image.dtype != np.uint8:
+        raise UnsupportedFormatError(
+            f'compressed colour image is {image.dtype}; the colour input reads 8-bit images')
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise CompressedDataError(f'decoded colour image has shape {image.shape}')
+    if bgr:
+        return np.ascontiguousarray(image[:, :, 2::-1])
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _decode_depth_codes(data: bytes, codec: str) -> np.ndarray:
+    """Decode the image after the configuration header to a 2-D uint16 array."""
+    if codec == 'rvl':
+        if len(data) < 8:
+            raise CompressedDataError(
+                f'compressedDepth rvl: {len(data)} bytes after the header, fewer than the '
+                '8-byte size prefix')
+        width, height = np.frombuffer(data[:8], dtype='<u4').astype(np.int64)
+        try:
+            return rvl_decode(data[8:], int(width), int(height))
+        except ValueError as error:
+            raise CompressedDataError(f'compressedDepth rvl: {error}') from None
+    image = _imdecode(data, 'compressedDepth png')
+    if image.ndim != 2 or image.dtype != np.uint16:
+        raise CompressedDataError(
+            f'compressedDepth png decodes to {image.dtype} {image.shape}; expected one 16-bit '
+            'channel')
+    return image
+
+
+def compressed_to_depth(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``compressedDepth`` image to ``(H, W)`` float32 metres, NaN = invalid.
+
+    ``16UC1``/``mono16`` images are millimetres (0 = invalid); ``32FC1`` images are the
+    inverse-depth code of the header's parameters (0 = invalid).
+
+    Raises:
+        UnsupportedFormatError: see :func:`parse_depth_format`.
+        CompressedDataError: the header or the image data do not decode.
+    """
+    encoding, codec = parse_depth_format(msg.format)
+    data = bytes(msg.data)
+    if len(data) <= CONFIG_HEADER_SIZE:
+        raise CompressedDataError(
+            f'compressedDepth data has {len(data)} bytes; it needs the {CONFIG_HEADER_SIZE}-byte '
+            'configuration header and an image')
+    _, a, b = unpack_config_header(data)
+    codes = _decode_depth_codes(data[CONFIG_HEADER_SIZE:], codec)
+    if encoding in MILLIMETRE_ENCODINGS:
+        depth = codes.astype(np.float32) * np.float32(0.001)
+        depth[codes == 0] = np.nan
+        return depth
+    try:
+        return dequantize_inverse_depth(codes, a, b)
+    except ValueError as error:
+        raise CompressedDataError(f'compressedDepth 32FC1: {error}') from None
+
+
+def _message(data: bytes, fmt: str, header: Optional[Header]) -> CompressedImage:
+    msg = CompressedImage()
+    if header is not None:
+        msg.header = copy_header(header)
+    msg.format = fmt
+    msg.data = data
+    return msg
+
+
+def rgb_to_compressed(rgb: np.ndarray, codec: str = 'jpeg', header: Optional[Header] = None,
+                      quality: int = 90) -> CompressedImage:
+    """Encode ``(H, W, 3)`` uint8 RGB as compressed_image_transport does (BGR target).
+
+    The format reads ``'rgb8; jpeg compressed bgr8'`` (or ``png``); ``quality`` is the JPEG
+    quality (ignored for PNG).
+    """
+    if not isinstance(rgb, np.ndarray):
+        raise TypeError(f'rgb must be a numpy array, got {type(rgb).__name__}')
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f'rgb must be (H, W, 3) uint8, got {rgb.dtype} {rgb.shape}')
+    if codec not in _COLOR_CODECS:
+        raise ValueError(f'codec must be one of {list(_COLOR_CODECS)}, got {codec!r}')
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if codec == 'jpeg' else []
+    ok, encoded = cv2.imencode('.jpg' if codec == 'jpeg' else '.png',
+                               np.ascontiguousarray(rgb[:, :, ::-1]), params)
+    if not ok:
+        raise ValueError(f'cv2.imencode ({codec}) failed')
+    return _message(encoded.tobytes(), f'rgb8; {codec} compressed bgr8', header)
+
+
+def depth_to_compressed_depth(depth: np.ndarray, encoding: str = '16UC1', codec: str = 'png',
+                              header: Optional[Header] = None, depth_max: float = 10.0,
+                              depth_quantization: float = 100.0) -> CompressedImage:
+    """Encode depth as compressed_depth_image_transport does.
+
+    Args:
+        depth: ``(H, W)`` uint16 millimetres for ``16UC1`` (values above ``depth_max`` become
+            0, as the publisher does), or float metres for ``32FC1`` (NaN/<= 0 invalid).
+        encoding: ``'16UC1'`` or ``'32FC1'``.
+        codec: ``'png'`` or ``'rvl'``.
+        header: copied into the message.
+        depth_max: the publisher's largest depth in metres (farther pixels become 0).
+        depth_quantization: the publisher's ``z0`` of the inverse-depth code.
+    """
+    if not isinstance(depth, np.ndarray):
+        raise TypeError(f'depth must be a numpy array, got {type(depth).__name__}')
+    if codec not in _DEPTH_CODECS:
+        raise ValueError(f'codec must be one of {list(_DEPTH_CODECS)}, got {codec!r}')
+    if encoding == '32FC1':
+        codes, a, b = quantize_inverse_depth(depth, depth_max, depth_quantization)
+        config = pack_config_header(a, b)
+    elif encoding == '16UC1':
+        if depth.ndim != 2 or depth.dtype != np.uint16:
+            raise ValueError(f'16UC1 depth must be (H, W) uint16, got {depth.dtype} {depth.shape}')
+        codes = np.where(depth > np.uint16(min(65535, int(depth_max * 1000.0))), 0,
+                         depth).astype(np.uint16)
+        config = pack_config_header()
+    else:
+        raise ValueError(f"encoding must be '16UC1' or '32FC1', got {encoding!r}")
+    if codec == 'png':
+        ok, encoded = cv2.imencode('.png', codes, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise ValueError('cv2.imencode (png) failed')
+        image = encoded.tobytes()
+    else:
+        size = np.array([codes.shape[1], codes.shape[0]], dtype='<u4').tobytes()
+        image = size + rvl_encode(codes)
+    return _message(config + image, f'{encoding}; compressedDepth {codec}', header)
