@@ -85,7 +85,8 @@ def load_middlebury(folder: Path) -> DemoScene:
     f = MIDDLEBURY_FOCAL_FULL * scale
     h, w = depth.shape
     k = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]], dtype=np.float64)
-    return DemoScene(folder.name, np.ascontiguousarray(bgr[:, :, ::-1]), depth.astype(np.float32), k)
+    return DemoScene(folder.name, np.ascontiguousarray(bgr[:, :, ::-1]),
+                     depth.astype(np.float32), k)
 
 
 def load_pair(rgb_path: Path, depth_path: Path, intrinsics: Optional[str]) -> DemoScene:

@@ -30,34 +30,34 @@ FAST = {'model': 'rgb', 'iterations': 4, 'device': 'cpu'}
 
 
 def header(sec: int, nanosec: int = 0, frame_id: str = 'cam') -> Header:
-    """A header with the given stamp."""
+    """Return a header with the given stamp."""
     out = Header(frame_id=frame_id)
     out.stamp.sec, out.stamp.nanosec = sec, nanosec
     return out
 
 
 def camera_info(stamp: Header, fx: float = FX) -> CameraInfo:
-    """A valid pinhole camera_info for the H x W rgb image."""
+    """Return a valid pinhole camera_info for the H x W rgb image."""
     info = CameraInfo(header=stamp, width=W, height=H)
     info.k = [fx, 0.0, W / 2, 0.0, fx, H / 2, 0.0, 0.0, 1.0]
     return info
 
 
 def rgb_image(stamp: Header, seed: int = 0) -> Any:
-    """A random rgb8 image message."""
+    """Return a random rgb8 image message."""
     rgb = np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
     return rgb_to_image(rgb, stamp)
 
 
 def depth_image(stamp: Header, value: float = 2.0,
                 array: Optional[np.ndarray] = None) -> Any:
-    """A 32FC1 low-res depth message (metres)."""
+    """Return a 32FC1 low-res depth message (metres)."""
     depth = np.full((H // FACTOR, W // FACTOR), value, np.float32) if array is None else array
     return array_to_image(depth, '32FC1', stamp)
 
 
 def make(**params: Any) -> Tuple[FramePipeline, List[Event]]:
-    """A pipeline with the fast parameters and a list that collects its events."""
+    """Return a pipeline with the fast parameters and a list collecting its events."""
     events: List[Event] = []
     pipeline = FramePipeline({**FAST, **params}, on_event=events.append)
     return pipeline, events
@@ -128,7 +128,7 @@ def test_all_invalid_depth_is_a_warning_and_the_frame_is_all_nan() -> None:
 
 @pytest.mark.parametrize('values', ['two_huge', 'all_huge'])
 def test_huge_finite_depth_values_are_made_invalid_and_counted(values: str) -> None:
-    """3e38 m in two pixels (or 1e35 m everywhere) must not turn the frame into NaN."""
+    """Keep the frame finite with 3e38 m in two pixels (or 1e35 m everywhere)."""
     pipeline, events = make()
     depth = np.full((H // FACTOR, W // FACTOR), 2.0, np.float32)
     if values == 'two_huge':
@@ -148,7 +148,7 @@ def test_huge_finite_depth_values_are_made_invalid_and_counted(values: str) -> N
 
 
 def test_the_core_normalises_huge_values_without_overflow() -> None:
-    """DepthUpsampler itself (no plausibility limit) stays finite for 1e35 everywhere.
+    """Keep DepthUpsampler itself (no plausibility limit) finite for 1e35 everywhere.
 
     The float32 mean of so many such values overflows to inf; the float64 one does not.
     """
@@ -157,7 +157,7 @@ def test_the_core_normalises_huge_values_without_overflow() -> None:
     depth[0, 0] = 1e37
     with np.errstate(over='ignore'):
         assert not np.isfinite(depth.mean())
-    dense = DepthUpsampler(**FAST)(rgb, depth)
+    dense = DepthUpsampler.from_params(FAST)(rgb, depth)
     assert np.isfinite(dense).all()
     assert np.median(dense) == pytest.approx(1e35, rel=1e-2)
 
@@ -261,7 +261,7 @@ def test_buffers_of_a_huge_frame_are_released() -> None:
 
 
 def test_slop_is_compared_in_integer_nanoseconds() -> None:
-    """rgb at 1 s and depth at 1 s + 100,000,000 ns pair with slop 0.1."""
+    """Pair rgb at 1 s and depth at 1 s + 100,000,000 ns with slop 0.1."""
     pipeline, _ = make(**{'sync.slop': 0.1})
     pipeline.add_rgb(rgb_image(header(1)))
     assert len(pipeline.add_depth(depth_image(header(1, 100_000_000)))) == 1
@@ -276,15 +276,15 @@ def test_depth_upsampler_signature_is_explicit_and_callable() -> None:
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     depth = (1.0 + rng.random((H // FACTOR, W // FACTOR))).astype(np.float32)
-    up = DepthUpsampler(**FAST)
+    up = DepthUpsampler.from_params(FAST)
     np.testing.assert_array_equal(up(rgb, depth), up.up(rgb, depth))
     # Per-call budget: the same as an upsampler built with it, the parameter unchanged.
-    np.testing.assert_array_equal(up(rgb, depth, iterations=2),
-                                  DepthUpsampler(**{**FAST, 'iterations': 2})(rgb, depth))
+    two = DepthUpsampler.from_params({**FAST, 'iterations': 2})
+    np.testing.assert_array_equal(up(rgb, depth, iterations=2), two(rgb, depth))
     assert up.iterations == FAST['iterations']
     # The dotted node names still work.
-    assert DepthUpsampler(**{'depth.mode': 'lowres'}, model='rgb').params['depth.mode'] == \
-        'lowres'
+    dotted = DepthUpsampler.from_params({'depth.mode': 'lowres', 'model': 'rgb'})
+    assert dotted.params['depth.mode'] == 'lowres'
     assert DepthUpsampler(depth_mode='lowres', model='rgb').params['depth.mode'] == 'lowres'
 
 
@@ -303,6 +303,6 @@ def test_an_injected_guide_is_used() -> None:
     rng = np.random.default_rng(4)
     rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     depth = (1.0 + rng.random((H // FACTOR, W // FACTOR))).astype(np.float32)
-    flat = DepthUpsampler(**FAST, guide=Flat())(rgb, depth)
+    flat = DepthUpsampler.from_params(FAST, guide=Flat())(rgb, depth)
     assert Flat.calls == 1
-    assert not np.allclose(flat, DepthUpsampler(**FAST)(rgb, depth))
+    assert not np.allclose(flat, DepthUpsampler.from_params(FAST)(rgb, depth))

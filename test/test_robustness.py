@@ -30,10 +30,10 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.node import IDLE_RELEASE_S
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
-from dada_ros.node import IDLE_RELEASE_S
 from ros_helpers import diagnostics_values, NodeProcess, REPO, RosHarness, wait_until
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
@@ -468,7 +468,7 @@ def newest_status(rig: Rig) -> Tuple[Any, str]:
 
 def test_a_long_solve_is_reported_and_a_parameter_change_stops_it(
         ros: RosHarness, spawn_node: Any) -> None:
-    """iterations 100000 (in range): diagnostics WARN while busy; setting 1 stops the solve."""
+    """Report a 100000-iteration solve as busy (WARN); setting 1 stops the solve."""
     from diagnostic_msgs.msg import DiagnosticStatus
     rig = make_rig(ros, spawn_node, 'wedge')
     node = f'{rig.ns}/dada_node'
