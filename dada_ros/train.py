@@ -2,7 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train the learned DADA guide end to end through the diffusion solver.
 
-``python -m dada_ros.train --out runs/tiny --steps 500`` (console script ``dada_train``).
+``python -m dada_ros.train --out runs/gain --steps 500`` (console script ``dada_train``).
+
+Network (``--arch``): ``gain_net`` (default; :class:`dada_ros.core.models.GainNet`, learned
+per-channel gains on the features of ``model: rgb``, about 55 k parameters, within 1.5x the
+CPU time of ``model: rgb``) or ``tiny_unet`` (the former default,
+:class:`dada_ros.core.models.TinyUNet`). Both start as their unlearned guide.
 
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
 FullSize pixel units, 0 = unknown), split three ways:
@@ -11,7 +16,17 @@ FullSize pixel units, 0 = unknown), split three ways:
   (Aloe, Art, Books, Moebius, Rocks2), never read here; only ``dada_eval`` reports them;
 * selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
   curve and the choice of the best checkpoint;
-* training: the remaining 16 scenes, both views.
+* training: the remaining 16 scenes, both views; ``--extra-data`` adds Middlebury 2003
+  (Cones, Teddy) and/or the 640x480 RGB-D frames of ``../shared`` (no test scene).
+
+``--bag PATH --rgb-topic T --depth-topic T`` trains on a recording instead (a rosbag2 with
+RGB and a dense depth registered to it, e.g. a camera's depth aligned to colour): the
+depth is the target, its block average the input, so a team can fine-tune to its own
+camera (``--init`` the packaged weights); the last 20% of the pairs are the selection
+frames. ``--pack FILE.npz`` writes the resolved training and selection scenes to one file
+and ``--data FILE.npz`` reads them back: the GPU recipe (``scripts/gpu_train.sh``) runs on
+a machine that sees only the checkout. ``--max-minutes`` stops a run in time, validated,
+saved and resumable.
 
 Each step draws one factor (``--factors``; repeat a factor to draw it more often, e.g.
 ``4 8 8 16 16 32``) and one crop size (128..256 px, a multiple of 32),
@@ -153,12 +168,24 @@ def load_2003_scenes(root: Optional[Path] = None) -> List[Scene]:
     return scenes
 
 
-def extra_scenes() -> List[Scene]:
-    """``--extra-data``: Middlebury 2003 (Cones, Teddy) and the 640x480 RGB-D frames.
+#: Names of the ``--extra-data`` sets.
+EXTRA_DATA: Tuple[str, ...] = ('middlebury2003', 'rgbd')
+
+
+def extra_scenes(names: Sequence[str] = EXTRA_DATA) -> List[Scene]:
+    """``--extra-data``: Middlebury 2003 (Cones, Teddy) and/or the 640x480 RGB-D frames.
 
     None of them is a held-out test scene; ground truth is NaN where unknown (sensor holes).
     """
-    return load_2003_scenes() + load_rgbd_frames()
+    unknown = sorted(set(names) - set(EXTRA_DATA))
+    if unknown:
+        raise ValueError(f'unknown extra data {unknown}; choose from {list(EXTRA_DATA)}')
+    scenes: List[Scene] = []
+    if 'middlebury2003' in names:
+        scenes += load_2003_scenes()
+    if 'rgbd' in names:
+        scenes += load_rgbd_frames()
+    return scenes
 
 
 def bag_scenes(path: Path, rgb_topic: str, depth_topic: str, slop: float = 0.05,
@@ -482,9 +509,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='network width (default: 16 for gain_net, 8 for tiny_unet)')
     parser.add_argument('--channels', type=int, default=8,
                         help='output feature channels (tiny_unet)')
-    parser.add_argument('--extra-data', action='store_true',
-                        help='also train on Middlebury 2003 Cones/Teddy and the 640x480 RGB-D '
-                        'frames of ../shared (NYUv2, TUM, SUN RGB-D, ICL-NUIM)')
+    parser.add_argument('--extra-data', nargs='*', choices=EXTRA_DATA, default=None,
+                        help="also train on other non-test data of ../shared: 'middlebury2003' "
+                        "(Cones, Teddy), 'rgbd' (the 640x480 NYUv2, TUM, SUN RGB-D and ICL-NUIM "
+                        'frames); the flag alone = both')
     parser.add_argument('--bag', type=Path, default=None,
                         help='train on a rosbag2 with RGB and dense depth instead of '
                         'Middlebury: the block average of the depth is the input, the depth '
@@ -541,8 +569,8 @@ def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], L
     if not names:
         raise ValueError('no training scenes left after removing --val-scenes')
     train = load_scenes(root, names, views=(1, 5))
-    if args.extra_data:
-        train += extra_scenes()
+    if args.extra_data is not None:
+        train += extra_scenes(args.extra_data or EXTRA_DATA)
     selection = load_scenes(root, args.val_scenes, views=args.val_views)
     return train, selection, [s.name for s in train]
 
