@@ -84,8 +84,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .core.datasets import (block_average, errors, FACTORS, load_rgbd_frames, load_scenes,
-                            make_sample, middlebury_dir, Scene, shared_data_dir,
+from .core.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
+                            load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
                             training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.initial import masked_bicubic
@@ -107,7 +107,9 @@ class Batch:
 
     ``rgb (B, 3, H, W)`` ImageNet-normalised, ``initial (B, 1, H, W)``, ``source`` and
     ``valid`` ``(B, 1, H/f, W/f)``, ``gt (B, 1, H, W)`` normalised like the source (NaN
-    where unknown).
+    where unknown). ``spread (B, 1, 1, 1)``: standard deviation of the whole scene's
+    low-resolution input in the crop's normalisation (what the deployed guide would compute
+    on the whole image; a crop's own spread is smaller).
     """
 
     factor: int
@@ -116,6 +118,7 @@ class Batch:
     source: torch.Tensor
     valid: torch.Tensor
     gt: torch.Tensor
+    spread: Optional[torch.Tensor] = None
 
 
 def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -274,6 +277,12 @@ def unpack_scenes(path: Path) -> Tuple[List[Scene], List[Scene]]:
     return out['train'], out['selection']
 
 
+def scene_spread(scene: Scene, factor: int) -> float:
+    """Return the standard deviation of the scene's whole low-resolution input (raw units)."""
+    source = block_average(crop_to_factor(scene.disparity, factor), factor)
+    return float(np.nanstd(source))
+
+
 def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
                factors: Sequence[int], device: torch.device, augment: bool = False) -> Batch:
     """Draw the batch of step ``step`` (deterministic in ``(seed, step)``).
@@ -288,6 +297,7 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
     sources: List[np.ndarray] = []
     valids: List[np.ndarray] = []
     gts: List[np.ndarray] = []
+    spreads: List[float] = []
     attempts = 0
     while len(rgbs) < batch_size:
         attempts += 1
@@ -317,6 +327,7 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
         sources.append(source_n[None])
         valids.append(valid[None])
         gts.append((gt / scale).astype(np.float32)[None])
+        spreads.append(scene_spread(scene, factor) / scale)
     if len({r.shape for r in rgbs}) != 1:  # scenes smaller than the crop: use the smallest
         hs, ws = min(r.shape[1] for r in rgbs), min(r.shape[2] for r in rgbs)
         rgbs = [r[:, :hs, :ws] for r in rgbs]
@@ -327,7 +338,9 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
 
     def stack(arrays: List[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(device)
-    return Batch(factor, stack(rgbs), stack(inits), stack(sources), stack(valids), stack(gts))
+    spread = torch.tensor(spreads, dtype=torch.float32, device=device).reshape(-1, 1, 1, 1)
+    return Batch(factor, stack(rgbs), stack(inits), stack(sources), stack(valids), stack(gts),
+                 spread)
 
 
 def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
@@ -338,7 +351,7 @@ def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterat
     end to end (:func:`dada_ros.core.solver.solve_differentiable`). ``'window'``: a
     gradient-free pyramid start, then ``window`` differentiable steps of the paper's loop.
     """
-    cv, ch = guide.coefficients(batch.rgb, batch.initial)
+    cv, ch = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
     if through == 'pyramid':
         return solve_differentiable(batch.initial, cv, ch, batch.source, batch.valid,
                                     batch.factor, pre_iterations)
@@ -581,6 +594,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
                           else ('cpu' if args.device == 'auto' else args.device))
+    if args.pre_min > args.pre_max:
+        raise ValueError(f'--pre-min {args.pre_min} is larger than --pre-max {args.pre_max}')
     train_scenes, val_scenes, train_names = training_data(args)
     own_selection = args.bag is not None or (args.data is not None and args.data.suffix == '.npz')
     selection_names = [s.name for s in val_scenes] if own_selection else list(args.val_scenes)

@@ -261,3 +261,49 @@ def test_training_on_a_recorded_bag(tmp_path: Path) -> None:
     best = torch.load(out / 'best.pt', weights_only=True)
     assert best['meta']['training_scenes'] == [s.name for s in train]
     assert load_learned_guide(out / 'dada_learned.pt').arch == 'gain_net'
+
+
+def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
+    """scripts/gpu_train.sh: data from a pack in the checkout, outputs only under $OUT."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    pack = tmp_path / 'training_data' / 'dada_train.npz'
+    assert main(['--out', str(tmp_path / 'unused'), '--pack', str(pack)] + QUICK) == 0
+    out = tmp_path / 'out'
+    env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, DATA=str(pack), DEVICE='cpu',
+               MINUTES='5', STEPS='2', VAL_EVERY='1', RUN_DIR=str(tmp_path / 'run'))
+    result = subprocess.run(
+        ['bash', str(root / 'scripts' / 'gpu_train.sh'), '--threads', '1', '--batch', '1',
+         '--window', '4', '--pre-min', '4', '--pre-max', '8', '--factors', '8',
+         '--val-factors', '8',
+         '--select-factors', '8', '--val-iterations', '8'],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {'best.pt', 'latest.pt', 'train_state.pt', 'history.json', 'curve.png',
+                     'train_log.txt'}
+    assert load_learned_guide(out / 'best.pt').arch == 'gain_net'
+    history = json.loads((out / 'history.json').read_text())
+    assert [s for s, _ in history['loss']] == [1, 2]
+
+
+def test_crops_see_the_depth_spread_of_the_whole_scene() -> None:
+    """A crop's own depth spread is smaller; training passes the whole scene's instead."""
+    from dada_ros.core.datasets import load_scenes
+    from dada_ros.core.diffusion import depth_spread
+    scenes = load_scenes(names=training_scene_names()[:4], views=(1,))
+    ratios = []
+    for step in range(6):
+        batch = draw_batch(scenes, step, 0, 2, (8,), torch.device('cpu'))
+        assert batch.spread is not None and batch.spread.shape == (2, 1, 1, 1)
+        ratios.append(float((depth_spread(batch.initial) / batch.spread).mean()))
+        guide = build_gain_guide()
+        with torch.no_grad():
+            own = guide.coefficients(batch.rgb, batch.initial)
+            same = guide.coefficients(batch.rgb, batch.initial,
+                                      spread=depth_spread(batch.initial))
+            whole = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
+        assert torch.equal(own[0], same[0]) and not torch.equal(own[0], whole[0])
+    assert 0.2 < float(np.mean(ratios)) < 0.95

@@ -11,7 +11,7 @@ inputs, so they are safe to use with autograd (training) and as a reference.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -66,8 +66,8 @@ def depth_spread(initial: torch.Tensor) -> torch.Tensor:
     return torch.maximum(std, floor)
 
 
-def unlearned_features(rgb: torch.Tensor, initial: torch.Tensor,
-                       depth_weight: float = 1.0) -> torch.Tensor:
+def unlearned_features(rgb: torch.Tensor, initial: torch.Tensor, depth_weight: float = 1.0,
+                       spread: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Features ``(B, 4, H, W)``: ``[rgb, depth_weight * initial / std(initial)]``.
 
     With ``depth_weight = 1`` these are the features of the paper's guided anisotropic
@@ -78,12 +78,16 @@ def unlearned_features(rgb: torch.Tensor, initial: torch.Tensor,
         rgb: ``(B, 3, H, W)`` ImageNet-normalised RGB.
         initial: ``(B, 1, H, W)`` initial depth (any positive scale).
         depth_weight: factor on the standardised depth channel.
+        spread: ``(B, 1, 1, 1)`` standard deviation to use instead of that of ``initial``
+            (training: the spread of the whole scene, so a crop sees the features the whole
+            image would have; a crop's own spread is smaller).
     """
     if rgb.dim() != 4 or rgb.shape[1] != 3 or initial.dim() != 4 or initial.shape[1] != 1 \
             or initial.shape[0] != rgb.shape[0] or initial.shape[-2:] != rgb.shape[-2:]:
         raise ValueError('expected rgb (B, 3, H, W) and initial (B, 1, H, W) of the same '
                          f'size, got {tuple(rgb.shape)} and {tuple(initial.shape)}')
-    return torch.cat([rgb, initial * (depth_weight / depth_spread(initial))], dim=1)
+    spread = depth_spread(initial) if spread is None else spread
+    return torch.cat([rgb, initial * (depth_weight / spread)], dim=1)
 
 
 def diffuse_step(image: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,

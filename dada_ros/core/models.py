@@ -257,19 +257,21 @@ class LearnedGuide(nn.Module):
         self.config: Dict[str, Any] = dict(config or {})
 
     def features(self, rgb: torch.Tensor, initial: torch.Tensor,
-                 scale: Optional[float] = None) -> torch.Tensor:
+                 scale: Optional[float] = None,
+                 spread: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Guide features ``(B, C, H, W)`` (see :meth:`coefficients` for the inputs)."""
         _check_inputs(rgb, initial)
         if self.arch == 'gain_net':
             weight = float(self.config.get('depth_weight', RGB_DEPTH_WEIGHT))
-            return self.feature_extractor(unlearned_features(rgb, initial, weight))
+            return self.feature_extractor(unlearned_features(rgb, initial, weight, spread))
         centred = initial - initial.mean(dim=(1, 2, 3), keepdim=True)
         if self.depth_norm is not None and scale is not None:
             centred = centred * (float(scale) / self.depth_norm)
         return self.feature_extractor(torch.cat([rgb, centred], 1))
 
     def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
-                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                     scale: Optional[float] = None, spread: Optional[torch.Tensor] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
 
         Args:
@@ -277,8 +279,12 @@ class LearnedGuide(nn.Module):
             initial: ``(B, 1, H, W)`` initial depth normalised to a mean of about one.
             scale: optional raw-unit value ``initial`` was divided by (only used by
                 checkpoints with a ``depth_norm``, i.e. the authors').
+            spread: optional ``(B, 1, 1, 1)`` depth spread for ``gain_net`` (training on
+                crops: the whole scene's, see
+                :func:`dada_ros.core.diffusion.unlearned_features`); default: that of
+                ``initial``.
         """
-        return coefficients(self.features(rgb, initial, scale), torch.exp(self.logk))
+        return coefficients(self.features(rgb, initial, scale, spread), torch.exp(self.logk))
 
     def forward(self, rgb: torch.Tensor,
                 initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
