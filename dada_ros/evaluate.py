@@ -4,10 +4,11 @@
 
 ``python -m dada_ros.evaluate`` evaluates on the held-out Middlebury scenes
 (:data:`dada_ros.core.datasets.VALIDATION_SCENES`, view 1) at x4/x8/x16/x32: bicubic,
-guided filter, fast global smoother (parameters tuned on the training scenes), unlearned
-DADA (``model='rgb'``, default budget), learned DADA (default budget) and, with
-``--full-budget``, learned DADA with the paper's budget (``solver='reference'``,
-``iterations=9024``; about 4 s per image and factor). Errors are in disparity units
+guided filter, fast global smoother (parameters tuned on the training scenes), the paper's
+unlearned guided anisotropic diffusion (GAD: RGB + depth / std, :class:`GadGuide`),
+unlearned DADA (``model='rgb'``), learned DADA, all three at the default budget and, with
+``--full-budget``, also with the paper's budget (``solver='reference'``,
+``iterations=9024``; about 4 s per image and factor each). Errors are in disparity units
 (FullSize px) on the top-left crop divisible by the factor, over the known ground-truth
 pixels; the low-resolution input is the block average ignoring unknown pixels.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ import torch
 from .core.baselines import BASELINES
 from .core.datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample,
                             middlebury_dir, Scene, VALIDATION_SCENES)
+from .core.guides import GadGuide
 from .core.upsampler import DepthUpsampler
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -32,16 +34,27 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FULL_BUDGET = 9024
 
 
+def gad_upsampler(**params: Any) -> DepthUpsampler:
+    """Return a ``DepthUpsampler`` with the paper's GAD features (:class:`GadGuide`)."""
+    upsampler = DepthUpsampler(model='rgb', **params)
+    upsampler.guide = GadGuide()
+    return upsampler
+
+
 def methods(weights: str, full_budget: bool, device: str,
             include: Optional[Sequence[str]] = None) -> Dict[str, Method]:
     """Return the methods to compare, by display name."""
     table: Dict[str, Method] = dict(BASELINES)
-    table['DADA unlearned'] = DepthUpsampler(model='rgb', device=device).up
+    table['GAD (paper)'] = gad_upsampler(device=device).up
+    table['DADA rgb'] = DepthUpsampler(model='rgb', device=device).up
     table['DADA learned'] = DepthUpsampler(model='learned', weights=weights, device=device).up
     if full_budget:
+        reference = {'device': device, 'solver': 'reference', 'iterations': FULL_BUDGET}
+        table[f'GAD (paper), reference x{FULL_BUDGET}'] = gad_upsampler(**reference).up
+        table[f'DADA rgb, reference x{FULL_BUDGET}'] = DepthUpsampler(
+            model='rgb', **reference).up
         table[f'DADA learned, reference x{FULL_BUDGET}'] = DepthUpsampler(
-            model='learned', weights=weights, device=device, solver='reference',
-            iterations=FULL_BUDGET).up
+            model='learned', weights=weights, **reference).up
     if include:
         table = {k: v for k, v in table.items() if k in include}
     return table
@@ -87,7 +100,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--factors', type=int, nargs='+', default=list(FACTORS))
     parser.add_argument('--weights', default='', help='learned weights (empty = packaged)')
     parser.add_argument('--full-budget', action=argparse.BooleanOptionalAction, default=True,
-                        help=f'also run learned DADA with the reference solver x{FULL_BUDGET}')
+                        help=f'also run GAD and both DADA guides with the reference solver '
+                        f'x{FULL_BUDGET}')
     parser.add_argument('--methods', nargs='*', default=None, help='only these methods')
     parser.add_argument('--markdown', type=Path, default=None, help='also write the table here')
     parser.add_argument('--device', default='cpu')

@@ -2,7 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train the learned DADA guide end to end through the diffusion solver.
 
-``python -m dada_ros.train --out runs/tiny --steps 500`` (console script ``dada_train``).
+``python -m dada_ros.train --out runs/gain --steps 500`` (console script ``dada_train``).
+
+Network (``--arch``): ``gain_net`` (default; :class:`dada_ros.core.models.GainNet`, learned
+per-channel gains on the features of ``model: rgb``, about 55 k parameters, within 1.5x the
+CPU time of ``model: rgb``) or ``tiny_unet`` (the former default,
+:class:`dada_ros.core.models.TinyUNet`). Both start as their unlearned guide.
 
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
 FullSize pixel units, 0 = unknown), split three ways:
@@ -11,7 +16,17 @@ FullSize pixel units, 0 = unknown), split three ways:
   (Aloe, Art, Books, Moebius, Rocks2), never read here; only ``dada_eval`` reports them;
 * selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
   curve and the choice of the best checkpoint;
-* training: the remaining 16 scenes, both views.
+* training: the remaining 16 scenes, both views; ``--extra-data`` adds Middlebury 2003
+  (Cones, Teddy) and/or the 640x480 RGB-D frames of ``../shared`` (no test scene).
+
+``--bag PATH --rgb-topic T --depth-topic T`` trains on a recording instead (a rosbag2 with
+RGB and a dense depth registered to it, e.g. a camera's depth aligned to colour): the
+depth is the target, its block average the input, so a team can fine-tune to its own
+camera (``--init`` the packaged weights); the last 20% of the pairs are the selection
+frames. ``--pack FILE.npz`` writes the resolved training and selection scenes to one file
+and ``--data FILE.npz`` reads them back: the GPU recipe (``scripts/gpu_train.sh``) runs on
+a machine that sees only the checkout. ``--max-minutes`` stops a run in time, validated,
+saved and resumable.
 
 Each step draws one factor (``--factors``; repeat a factor to draw it more often, e.g.
 ``4 8 8 16 16 32``) and one crop size (128..256 px, a multiple of 32),
@@ -69,11 +84,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .core.datasets import (block_average, errors, FACTORS, load_scenes, make_sample,
-                            middlebury_dir, Scene, training_scene_names, VALIDATION_SCENES)
+from .core.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
+                            load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
+                            training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.initial import masked_bicubic
-from .core.models import build_tiny_guide, guide_from_checkpoint, LearnedGuide, read_checkpoint
+from .core.models import (build_gain_guide, build_tiny_guide, guide_from_checkpoint,
+                          LearnedGuide, read_checkpoint)
 from .core.solver import PyramidSolver, solve_differentiable
 from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 
@@ -90,7 +107,9 @@ class Batch:
 
     ``rgb (B, 3, H, W)`` ImageNet-normalised, ``initial (B, 1, H, W)``, ``source`` and
     ``valid`` ``(B, 1, H/f, W/f)``, ``gt (B, 1, H, W)`` normalised like the source (NaN
-    where unknown).
+    where unknown). ``spread (B, 1, 1, 1)``: standard deviation of the whole scene's
+    low-resolution input in the crop's normalisation (what the deployed guide would compute
+    on the whole image; a crop's own spread is smaller).
     """
 
     factor: int
@@ -99,6 +118,7 @@ class Batch:
     source: torch.Tensor
     valid: torch.Tensor
     gt: torch.Tensor
+    spread: Optional[torch.Tensor] = None
 
 
 def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -126,6 +146,143 @@ def augment_crop(rgb: np.ndarray, gt: np.ndarray,
     return np.ascontiguousarray(rgb), np.ascontiguousarray(gt)
 
 
+#: Scenes of ``middlebury_2003_prime`` (left and right views) added by ``--extra-data``.
+EXTRA_2003_SCENES: Tuple[str, ...] = ('Cones', 'Teddy')
+#: Attempts to find a crop with enough valid ground truth before giving up.
+MAX_CROP_ATTEMPTS = 500
+
+
+def load_2003_scenes(root: Optional[Path] = None) -> List[Scene]:
+    """Middlebury 2003 Cones and Teddy, both views (``im2``/``disp2``, ``im6``/``disp6``)."""
+    from PIL import Image
+    root = (shared_data_dir() / 'middlebury_2003_prime') if root is None else root
+    scenes = []
+    for name in EXTRA_2003_SCENES:
+        for view in (2, 6):
+            folder = root / name
+            if not (folder / f'im{view}.png').is_file():
+                continue
+            with Image.open(folder / f'im{view}.png') as image:
+                rgb = np.asarray(image.convert('RGB'), dtype=np.uint8).copy()
+            with Image.open(folder / f'disp{view}.png') as image:
+                raw = np.asarray(image.convert('L'), dtype=np.float32)
+            scenes.append(Scene(f'{name}/im{view}', rgb,
+                                np.where(raw > 0, raw, np.nan).astype(np.float32)))
+    return scenes
+
+
+#: Names of the ``--extra-data`` sets.
+EXTRA_DATA: Tuple[str, ...] = ('middlebury2003', 'rgbd')
+
+
+def extra_scenes(names: Sequence[str] = EXTRA_DATA) -> List[Scene]:
+    """``--extra-data``: Middlebury 2003 (Cones, Teddy) and/or the 640x480 RGB-D frames.
+
+    None of them is a held-out test scene; ground truth is NaN where unknown (sensor holes).
+    """
+    unknown = sorted(set(names) - set(EXTRA_DATA))
+    if unknown:
+        raise ValueError(f'unknown extra data {unknown}; choose from {list(EXTRA_DATA)}')
+    scenes: List[Scene] = []
+    if 'middlebury2003' in names:
+        scenes += load_2003_scenes()
+    if 'rgbd' in names:
+        scenes += load_rgbd_frames()
+    return scenes
+
+
+def bag_scenes(path: Path, rgb_topic: str, depth_topic: str, slop: float = 0.05,
+               every: int = 1) -> List[Scene]:
+    """RGB + dense depth pairs of a rosbag2 as training scenes (``dada_train --bag``).
+
+    Each RGB message is paired with the depth message of the nearest header stamp within
+    ``slop`` seconds; every ``every``-th pair is kept. The depth must have the RGB size
+    (it is the target; its block average is the input). Depth in metres (``16UC1`` mm or
+    ``32FC1`` m), NaN where invalid.
+
+    Raises:
+        ValueError: a topic is missing, or no pair matches.
+    """
+    from . import bag_io
+    from .conversions import image_to_depth, image_to_rgb
+    image_cls = bag_io.message_class('sensor_msgs/msg/Image')
+    rgbs: List[Tuple[int, np.ndarray]] = []
+    depths: List[Tuple[int, np.ndarray]] = []
+    with bag_io.BagReader(path) as reader:
+        for topic in (rgb_topic, depth_topic):
+            if topic not in reader.topics:
+                raise ValueError(f'{path}: no topic {topic!r}; topics: {sorted(reader.topics)}')
+        for raw in reader.messages([rgb_topic, depth_topic]):
+            msg = bag_io.deserialize(raw.data, image_cls)
+            stamp = bag_io.stamp_ns(msg.header)
+            if raw.topic == rgb_topic:
+                rgbs.append((stamp, image_to_rgb(msg)))
+            else:
+                depths.append((stamp, image_to_depth(msg)))
+    if not depths:
+        raise ValueError(f'{path}: no depth messages on {depth_topic!r}')
+    depth_stamps = np.asarray([d[0] for d in depths], dtype=np.int64)
+    scenes = []
+    for index, (stamp, rgb) in enumerate(rgbs):
+        nearest = int(np.argmin(np.abs(depth_stamps - stamp)))
+        if abs(int(depth_stamps[nearest]) - stamp) > slop * 1e9:
+            continue
+        depth = depths[nearest][1]
+        if depth.shape != rgb.shape[:2]:
+            raise ValueError(f'{path}: depth {depth.shape} and rgb {rgb.shape[:2]} differ in '
+                             'size; --bag needs depth registered to the RGB image')
+        scenes.append(Scene(f'bag/{index:05d}', rgb, depth.astype(np.float32)))
+    scenes = scenes[::max(1, every)]
+    if not scenes:
+        raise ValueError(f'{path}: no RGB/depth pair within {slop} s')
+    return scenes
+
+
+def split_bag_scenes(scenes: Sequence[Scene],
+                     holdout: float = 0.2) -> Tuple[List[Scene], List[Scene]]:
+    """Training and selection frames of a bag: the last ``holdout`` share (>= 1) selects."""
+    count = max(1, int(round(len(scenes) * holdout))) if len(scenes) > 1 else 0
+    if count == 0:
+        return list(scenes), list(scenes)
+    return list(scenes[:-count]), list(scenes[-count:])
+
+
+def pack_scenes(path: Path, train: Sequence[Scene], selection: Sequence[Scene]) -> None:
+    """Write the training and selection scenes into one ``.npz`` (see :func:`unpack_scenes`).
+
+    The GPU recipe copies this file into an ignored folder of the checkout, because the
+    machine that trains sees only the checkout, not ``../shared``.
+    """
+    arrays: Dict[str, np.ndarray] = {}
+    for split, scenes in (('train', train), ('selection', selection)):
+        for index, scene in enumerate(scenes):
+            key = f'{split}/{index:04d}/{scene.name.replace("/", ":")}'
+            arrays[key + '/rgb'] = scene.rgb
+            arrays[key + '/gt'] = scene.disparity
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def unpack_scenes(path: Path) -> Tuple[List[Scene], List[Scene]]:
+    """Read a pack written by :func:`pack_scenes`: ``(train, selection)``."""
+    with np.load(path) as pack:
+        keys = sorted({k.rsplit('/', 1)[0] for k in pack.files})
+        out: Dict[str, List[Scene]] = {'train': [], 'selection': []}
+        for key in keys:
+            split, _, name = key.split('/', 2)
+            out[split].append(Scene(name.replace(':', '/'), pack[key + '/rgb'],
+                                    pack[key + '/gt']))
+    if not out['train'] or not out['selection']:
+        raise ValueError(f'{path}: the pack needs training and selection scenes')
+    return out['train'], out['selection']
+
+
+def scene_spread(scene: Scene, factor: int) -> float:
+    """Return the standard deviation of the scene's whole low-resolution input (raw units)."""
+    source = block_average(crop_to_factor(scene.disparity, factor), factor)
+    return float(np.nanstd(source))
+
+
 def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
                factors: Sequence[int], device: torch.device, augment: bool = False) -> Batch:
     """Draw the batch of step ``step`` (deterministic in ``(seed, step)``).
@@ -140,7 +297,13 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
     sources: List[np.ndarray] = []
     valids: List[np.ndarray] = []
     gts: List[np.ndarray] = []
+    spreads: List[float] = []
+    attempts = 0
     while len(rgbs) < batch_size:
+        attempts += 1
+        if attempts > MAX_CROP_ATTEMPTS * batch_size:
+            raise ValueError('no crop with at least 80% valid ground truth found; the '
+                             'training depth has too many holes')
         scene = scenes[int(rng.integers(len(scenes)))]
         h, w = scene.disparity.shape
         size_h, size_w = min(size, h - h % 32), min(size, w - w % 32)
@@ -164,6 +327,7 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
         sources.append(source_n[None])
         valids.append(valid[None])
         gts.append((gt / scale).astype(np.float32)[None])
+        spreads.append(scene_spread(scene, factor) / scale)
     if len({r.shape for r in rgbs}) != 1:  # scenes smaller than the crop: use the smallest
         hs, ws = min(r.shape[1] for r in rgbs), min(r.shape[2] for r in rgbs)
         rgbs = [r[:, :hs, :ws] for r in rgbs]
@@ -174,7 +338,9 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
 
     def stack(arrays: List[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(device)
-    return Batch(factor, stack(rgbs), stack(inits), stack(sources), stack(valids), stack(gts))
+    spread = torch.tensor(spreads, dtype=torch.float32, device=device).reshape(-1, 1, 1, 1)
+    return Batch(factor, stack(rgbs), stack(inits), stack(sources), stack(valids), stack(gts),
+                 spread)
 
 
 def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
@@ -185,7 +351,7 @@ def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterat
     end to end (:func:`dada_ros.core.solver.solve_differentiable`). ``'window'``: a
     gradient-free pyramid start, then ``window`` differentiable steps of the paper's loop.
     """
-    cv, ch = guide.coefficients(batch.rgb, batch.initial)
+    cv, ch = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
     if through == 'pyramid':
         return solve_differentiable(batch.initial, cv, ch, batch.source, batch.valid,
                                     batch.factor, pre_iterations)
@@ -314,7 +480,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='output folder (checkpoints, history, curve)')
     parser.add_argument('--data', type=Path, default=None,
                         help='Middlebury scene folder (default ../shared/data/'
-                        'middlebury_2005_2006_thirdsize)')
+                        'middlebury_2005_2006_thirdsize), or a .npz written by --pack')
     parser.add_argument('--steps', type=int, default=200, help='steps to run in this call')
     parser.add_argument('--resume', action='store_true',
                         help='continue from OUT/train_state.pt')
@@ -349,8 +515,33 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='factors whose relative validation RMSE selects best.pt')
     parser.add_argument('--val-iterations', type=int, default=96,
                         help='pyramid budget of the validation (the default of the node)')
-    parser.add_argument('--width', type=int, default=8, help='TinyUNet width')
-    parser.add_argument('--channels', type=int, default=8, help='output feature channels')
+    parser.add_argument('--arch', choices=('gain_net', 'tiny_unet'), default='gain_net',
+                        help="network: 'gain_net' (learned gains on the unlearned features, "
+                        "within the CPU budget) or 'tiny_unet' (the former default)")
+    parser.add_argument('--width', type=int, default=None,
+                        help='network width (default: 16 for gain_net, 8 for tiny_unet)')
+    parser.add_argument('--channels', type=int, default=8,
+                        help='output feature channels (tiny_unet)')
+    parser.add_argument('--extra-data', nargs='*', choices=EXTRA_DATA, default=None,
+                        help="also train on other non-test data of ../shared: 'middlebury2003' "
+                        "(Cones, Teddy), 'rgbd' (the 640x480 NYUv2, TUM, SUN RGB-D and ICL-NUIM "
+                        'frames); the flag alone = both')
+    parser.add_argument('--bag', type=Path, default=None,
+                        help='train on a rosbag2 with RGB and dense depth instead of '
+                        'Middlebury: the block average of the depth is the input, the depth '
+                        'the target; the last 20%% of the pairs are the selection frames')
+    parser.add_argument('--rgb-topic', default='/camera/color/image_raw',
+                        help='RGB topic of --bag (sensor_msgs/Image)')
+    parser.add_argument('--depth-topic', default='/camera/depth/image_raw',
+                        help='dense depth topic of --bag, registered to the RGB '
+                        '(16UC1 mm or 32FC1 m)')
+    parser.add_argument('--bag-every', type=int, default=1,
+                        help='keep every n-th RGB/depth pair of --bag')
+    parser.add_argument('--pack', type=Path, default=None,
+                        help='write the training and selection scenes to this .npz and exit '
+                        '(for --data on a machine without ../shared, e.g. the GPU recipe)')
+    parser.add_argument('--max-minutes', type=float, default=0.0,
+                        help='stop (validated, saved, resumable) after this wall time; 0 = none')
     parser.add_argument('--augment', action='store_true',
                         help='also flip vertically, transpose and jitter colours (augment_crop)')
     parser.add_argument('--full-decoder', action='store_true',
@@ -368,27 +559,59 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], List[str]]:
+    """Training scenes, selection scenes and the training names for the checkpoint meta.
+
+    ``--bag``: the bag's pairs (:func:`bag_scenes`, split by :func:`split_bag_scenes`);
+    ``--data x.npz``: a pack; otherwise the Middlebury training scenes (minus
+    ``--val-scenes``), plus :func:`extra_scenes` with ``--extra-data``.
+    """
+    if args.bag is not None:
+        scenes = bag_scenes(args.bag, args.rgb_topic, args.depth_topic, every=args.bag_every)
+        train, selection = split_bag_scenes(scenes)
+        return train, selection, [s.name for s in train]
+    if args.data is not None and args.data.suffix == '.npz':
+        train, selection = unpack_scenes(args.data)
+        return train, selection, [s.name for s in train]
+    root = args.data or middlebury_dir()
+    leaked = sorted(set(args.val_scenes) & set(VALIDATION_SCENES))
+    if leaked:
+        raise ValueError(f'--val-scenes {leaked} are held-out test scenes: selection must '
+                         'use training scenes (the test scenes are only for dada_eval)')
+    names = [n for n in training_scene_names(root) if n not in args.val_scenes]
+    if not names:
+        raise ValueError('no training scenes left after removing --val-scenes')
+    train = load_scenes(root, names, views=(1, 5))
+    if args.extra_data is not None:
+        train += extra_scenes(args.extra_data or EXTRA_DATA)
+    selection = load_scenes(root, args.val_scenes, views=args.val_views)
+    return train, selection, [s.name for s in train]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``--steps`` training steps and write the outputs; returns the exit code."""
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
                           else ('cpu' if args.device == 'auto' else args.device))
-    root = args.data or middlebury_dir()
-    leaked = sorted(set(args.val_scenes) & set(VALIDATION_SCENES))
-    if leaked:
-        raise ValueError(f'--val-scenes {leaked} are held-out test scenes: selection must '
-                         'use training scenes (the test scenes are only for dada_eval)')
-    train_names = [n for n in training_scene_names(root) if n not in args.val_scenes]
-    if not train_names:
-        raise ValueError('no training scenes left after removing --val-scenes')
-    train_scenes = load_scenes(root, train_names, views=(1, 5))
-    val_scenes = load_scenes(root, args.val_scenes, views=args.val_views)
+    if args.pre_min > args.pre_max:
+        raise ValueError(f'--pre-min {args.pre_min} is larger than --pre-max {args.pre_max}')
+    train_scenes, val_scenes, train_names = training_data(args)
+    own_selection = args.bag is not None or (args.data is not None and args.data.suffix == '.npz')
+    selection_names = [s.name for s in val_scenes] if own_selection else list(args.val_scenes)
+    if args.pack is not None:
+        pack_scenes(args.pack, train_scenes, val_scenes)
+        print(f'wrote {len(train_scenes)} training and {len(val_scenes)} selection scenes to '
+              f'{args.pack}', file=sys.stderr)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     state_path = args.out / 'train_state.pt'
 
     torch.manual_seed(args.seed)  # the network's initialisation
-    guide = build_tiny_guide(args.width, args.channels, full_decoder=args.full_decoder)
+    if args.arch == 'gain_net':
+        guide = build_gain_guide(args.width or 16)
+    else:
+        guide = build_tiny_guide(args.width or 8, args.channels, full_decoder=args.full_decoder)
     if args.init is not None:
         guide = guide_from_checkpoint(read_checkpoint(args.init), str(args.init))
     guide.to(device).train()
@@ -417,7 +640,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         score = selection_score(rmse, history['val'][0]['rmse'], args.select_factors)
         meta = {'step': step, 'date': time.strftime('%Y-%m-%d'),
                 'test_scenes_never_seen': list(VALIDATION_SCENES),
-                'selection_scenes': list(args.val_scenes),
+                'selection_scenes': selection_names,
                 'training_scenes': train_names,
                 'validation_rmse': dict(rmse), 'selection_score': score,
                 'command': 'dada_train ' + ' '.join(sys.argv[1:] if argv is None else argv)}
@@ -440,6 +663,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         save(history['val'][-1]['rmse'])  # the initialisation is a candidate for best.pt
 
     first = step
+    started = time.monotonic()
     for step_index in progress(range(first, first + args.steps), args.steps):
         rng = np.random.default_rng([args.seed, step_index, 1])
         pre = int(rng.integers(args.pre_min, args.pre_max + 1))
@@ -455,7 +679,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         optimiser.step()
         step = step_index + 1
         history['loss'].append((step, float(loss.detach())))
-        if step % args.val_every == 0 or step == first + args.steps:
+        out_of_time = args.max_minutes > 0 and \
+            time.monotonic() - started > 60.0 * args.max_minutes
+        if step % args.val_every == 0 or step == first + args.steps or out_of_time:
             rmse = run_validation()
             history['val'].append({'step': step, 'rmse': rmse})
             k_value = float(guide.logk.detach().exp())
@@ -463,6 +689,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f'step {step} loss {float(loss.detach()):.4f} K {k_value:.4f} '
                   f"lr {optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
                   f"best {history['best']}", file=sys.stderr, flush=True)
+        if out_of_time:
+            print(f'--max-minutes {args.max_minutes} reached at step {step}; resume with '
+                  '--resume', file=sys.stderr)
+            break
     return 0
 
 

@@ -292,7 +292,7 @@ def test_parameters_from_yaml_and_overrides(tmp_path: Path, sample_bag: Path,
                                                    pb.parse_override('sync.slop:=1')]))
     assert resolved['iterations'] == 40 and resolved['points.stride'] == 2
     assert resolved['sync.slop'] == 1.0 and isinstance(resolved['sync.slop'], float)
-    assert resolved['model'] == 'learned'  # the table's default
+    assert resolved['model'] == 'rgb'  # the table's default
 
     out = tmp_path / 'out'
     for bad in (['-p', 'iterations:=0'], ['-p', 'solver:=magic'], ['-p', 'nope:=1'],

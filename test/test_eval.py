@@ -70,9 +70,12 @@ def test_tune_picks_the_best_value() -> None:
 
 
 def test_full_budget_row_is_optional() -> None:
-    assert f'DADA learned, reference x{FULL_BUDGET}' in methods('', True, 'cpu')
+    full = methods('', True, 'cpu')
+    for name in ('GAD (paper)', 'DADA rgb', 'DADA learned'):
+        assert f'{name}, reference x{FULL_BUDGET}' in full
     names = list(methods('', False, 'cpu'))
-    assert names == ['bicubic', 'guided filter', 'FGS', 'DADA unlearned', 'DADA learned']
+    assert names == ['bicubic', 'guided filter', 'FGS', 'GAD (paper)', 'DADA rgb',
+                     'DADA learned']
 
 
 @needs_data
@@ -87,12 +90,15 @@ def test_dada_eval_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         match = re.match(r'\| ([^|]+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+) / ([\d.]+) \|', line)
         if match:
             rows[match.group(1).strip()] = [float(match.group(i)) for i in range(2, 6)]
-    assert set(rows) == {'bicubic', 'guided filter', 'FGS', 'DADA unlearned', 'DADA learned'}
+    assert set(rows) == {'bicubic', 'guided filter', 'FGS', 'GAD (paper)', 'DADA rgb',
+                         'DADA learned'}
     for values in rows.values():
         assert all(0 < v < 50 for v in values)
         assert values[0] >= values[1]  # RMSE >= MAE
     # Anisotropic diffusion beats plain bicubic at x16 on real scenes.
-    assert rows['DADA unlearned'][2] < rows['bicubic'][2]
+    assert rows['DADA rgb'][2] < rows['bicubic'][2]
+    assert rows['GAD (paper)'][2] < rows['bicubic'][2]
+    assert rows['GAD (paper)'] != rows['DADA rgb']  # different depth weights
     assert rows['DADA learned'][2] < rows['bicubic'][2]
 
 

@@ -11,11 +11,11 @@ import sys
 from typing import Any, Tuple
 
 from dada_ros.core import DepthUpsampler, models
-from dada_ros.core.diffusion import coefficients
-from dada_ros.core.guides import make_guide, RgbGuide
-from dada_ros.core.models import (build_tiny_guide, FORMAT, import_smp, LearnedGuide,
-                                  load_learned_guide, PACKAGED_WEIGHTS, parameter_count,
-                                  read_checkpoint, TinyUNet)
+from dada_ros.core.diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT
+from dada_ros.core.guides import GadGuide, make_guide, RgbGuide, unlearned_features
+from dada_ros.core.models import (build_gain_guide, build_tiny_guide, FORMAT, GainNet,
+                                  import_smp, LearnedGuide, load_learned_guide,
+                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint, TinyUNet)
 import numpy as np
 import pytest
 import torch
@@ -57,11 +57,81 @@ def test_tiny_unet_is_light_and_keeps_any_size(full_decoder: bool) -> None:
 
 
 @pytest.mark.parametrize('full_decoder', [False, True])
-def test_fresh_guide_equals_unlearned_guide(full_decoder: bool) -> None:
+def test_fresh_tiny_unet_equals_the_former_unlearned_guide(full_decoder: bool) -> None:
+    """The TinyUNet starts as [RGB, depth / mean], the unlearned guide its weights grew from."""
     rgb, initial = _inputs()
     cv, ch = build_tiny_guide(full_decoder=full_decoder).coefficients(rgb, initial)
+    cv0, ch0 = coefficients(torch.cat([rgb, initial], 1), K_DEFAULT)
+    assert torch.allclose(cv, cv0, atol=1e-6) and torch.allclose(ch, ch0, atol=1e-6)
+
+
+def test_gad_features_are_the_depth_over_its_standard_deviation() -> None:
+    """The paper's GAD: [rgb, depth / std(depth)], the same for any unit of the depth."""
+    rgb, initial = _inputs()
+    features = unlearned_features(rgb, initial)
+    expected = initial / initial.std(unbiased=False)
+    assert torch.allclose(features[:, 3:], expected, rtol=1e-5)
+    assert torch.equal(features[:, :3], rgb)
+    cv, ch = GadGuide().coefficients(rgb, initial)
+    cv_mm, ch_mm = GadGuide().coefficients(rgb, initial * 1000.0)
+    assert torch.allclose(cv, cv_mm, atol=1e-6) and torch.allclose(ch, ch_mm, atol=1e-6)
+    # The depth channel is what differs: a depth step that GAD sees, at 1.5 x the weight,
+    # gives a smaller coefficient with the rgb guide; flat depth gives the same.
+    step = torch.ones(1, 1, 4, 6)
+    step[..., 3:] = 2.0
+    flat_rgb = torch.zeros(1, 3, 4, 6)
+    gad = GadGuide().coefficients(flat_rgb, step)[1][0, 0, 0]
+    ours = RgbGuide().coefficients(flat_rgb, step)[1][0, 0, 0]
+    assert RGB_DEPTH_WEIGHT == 1.5
+    assert float(ours[2]) < float(gad[2]) < 0.5 and float(ours[0]) == float(gad[0]) == 1.0
+
+
+def test_flat_depth_does_not_blow_up() -> None:
+    rgb, _ = _inputs()
+    cv, ch = RgbGuide().coefficients(rgb, torch.ones(1, 1, 37, 53))
+    assert torch.isfinite(cv).all() and torch.isfinite(ch).all()
+    expected = coefficients(torch.cat([rgb, torch.zeros(1, 1, 37, 53)], 1), K_DEFAULT)
+    assert torch.allclose(cv, expected[0]) and torch.allclose(ch, expected[1])
+
+
+def test_fresh_gain_guide_equals_the_rgb_guide_and_is_small() -> None:
+    rgb, initial = _inputs()
+    guide = build_gain_guide()
+    cv, ch = guide.coefficients(rgb, initial)
     cv0, ch0 = RgbGuide().coefficients(rgb, initial)
     assert torch.allclose(cv, cv0, atol=1e-6) and torch.allclose(ch, ch0, atol=1e-6)
+    assert parameter_count(guide) < 100_000
+    net = guide.feature_extractor
+    assert isinstance(net, GainNet)
+    with torch.no_grad():
+        net.head.weight.fill_(10.0)  # huge logits: the gain stays bounded
+    gains = net.gains(unlearned_features(rgb, initial))
+    assert gains.shape == (1, 4, 37, 53)
+    assert float(gains.detach().max()) <= GainNet.GAIN_BOUND + 1e-5
+
+
+def test_gain_guide_checkpoint_round_trip(tmp_path: Path) -> None:
+    guide = build_gain_guide(width=8, depth_weight=2.0)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in guide.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=gen))
+    path = tmp_path / 'gain.pt'
+    torch.save(guide.checkpoint({'note': 'test'}), path)
+    loaded = load_learned_guide(path)
+    assert loaded.arch == 'gain_net' and loaded.config['depth_weight'] == 2.0
+    rgb, initial = _inputs()
+    with torch.no_grad():
+        expected = guide.coefficients(rgb, initial)
+        got = loaded.coefficients(rgb, initial)
+    assert torch.equal(expected[0], got[0]) and torch.equal(expected[1], got[1])
+    assert not torch.allclose(got[0], RgbGuide().coefficients(rgb, initial)[0])
+    up = DepthUpsampler(model='learned', weights=str(path), device='cpu')
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(1.0, 3.0, (8, 12)).astype(np.float32)
+    out = up.up(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8), depth)
+    blocks = out.reshape(8, 8, 12, 8).mean(axis=(1, 3))
+    assert np.allclose(blocks, depth, rtol=1e-3)
 
 
 def test_guide_rejects_bad_shapes() -> None:

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Tuple
 from dada_ros.core import completion_baselines as baselines
 from dada_ros.core import DepthUpsampler
 from dada_ros.core import lidar
+from dada_ros.core.guides import RgbGuide
 from dada_ros.core.sparse import bridge_rows, complete_sparse, edge_support, hole_distance
 import numpy as np
 import pytest
@@ -243,7 +244,9 @@ def test_guided_edge_is_kept() -> None:
     guide = DepthUpsampler(device='cpu', model='rgb')  # the RGB guide of the paper
     guided = guide.up(rgb, depth)
     flat = np.full_like(rgb, 128)  # no guidance: the edge gets blurred
-    unguided = guide.up(flat, depth)
+    plain = DepthUpsampler(device='cpu', model='rgb')
+    plain.guide = RgbGuide(depth_weight=0.0)  # nor from the depth channel of model rgb
+    unguided = plain.up(flat, depth)
     guided_bad = (np.abs(guided - truth) > 0.1 * truth).mean()
     unguided_bad = (np.abs(unguided - truth) > 0.1 * truth).mean()
     assert guided_bad < 0.01 and unguided_bad > 1.5 * guided_bad

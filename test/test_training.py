@@ -8,11 +8,14 @@ import json
 from pathlib import Path
 from typing import List
 
-from dada_ros.core.datasets import middlebury_dir, training_scene_names, VALIDATION_SCENES
-from dada_ros.core.models import build_tiny_guide, load_learned_guide, TinyUNet
+from dada_ros.core.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
+                                    training_scene_names, VALIDATION_SCENES)
+from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet,
+                                  load_learned_guide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.train import (augment_crop, draw_batch, forward, l1_loss, l2_loss,
-                            learning_rate, main, SELECTION_SCENES, selection_score)
+from dada_ros.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
+                            l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
+                            selection_score, split_bag_scenes, unpack_scenes)
 import numpy as np
 import pytest
 import torch
@@ -167,7 +170,8 @@ def test_training_in_pieces_equals_one_run(tmp_path: Path) -> None:
     for a, b in zip(_params(whole / 'dada_learned.pt'), _params(pieces / 'dada_learned.pt')):
         assert torch.allclose(a, b, atol=1e-5)
     # Training moved the weights away from the unlearned initialisation.
-    fresh = [p.detach() for p in build_tiny_guide().parameters()]
+    assert load_learned_guide(whole / 'dada_learned.pt').arch == 'gain_net'  # the default
+    fresh = [p.detach() for p in build_gain_guide().parameters()]
     trained = _params(whole / 'dada_learned.pt')
     assert any(not torch.allclose(a, b) for a, b in zip(trained, fresh))
 
@@ -175,3 +179,131 @@ def test_training_in_pieces_equals_one_run(tmp_path: Path) -> None:
 def test_resume_without_state_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match='does not exist'):
         main(['--out', str(tmp_path), '--steps', '1', '--resume'] + QUICK)
+
+
+def test_gain_net_gradient_reaches_the_network() -> None:
+    from dada_ros.core.datasets import load_scenes
+    scenes = load_scenes(names=training_scene_names()[:2])
+    batch = draw_batch(scenes, 0, 0, 1, (8,), torch.device('cpu'))
+    guide = build_gain_guide()
+    loss = l1_loss(forward(guide, batch, PyramidSolver(), 8, 4), batch.gt)
+    loss.backward()
+    net = guide.feature_extractor
+    assert isinstance(net, GainNet)
+    grad = net.head.weight.grad
+    assert grad is not None and float(grad.abs().sum()) > 0
+
+
+def test_extra_data_are_real_frames_and_no_test_scene() -> None:
+    scenes = extra_scenes()
+    names = [s.name for s in scenes]
+    assert len(scenes) == 4 + len(load_rgbd_frames()) and len(load_rgbd_frames()) >= 4
+    assert len(RGBD_FRAMES) >= len(load_rgbd_frames())
+    assert not any(n.split('/')[0] in VALIDATION_SCENES for n in names)
+    for scene in scenes:
+        assert scene.rgb.dtype == np.uint8 and scene.disparity.shape == scene.rgb.shape[:2]
+        valid = np.isfinite(scene.disparity)
+        assert 0.5 < valid.mean() <= 1.0 and float(np.nanmin(scene.disparity)) > 0
+    # Metric frames are in metres (indoor: 0.3 .. 12 m).
+    for scene in load_rgbd_frames():
+        assert 0.3 < float(np.nanmedian(scene.disparity)) < 12.0
+
+
+def test_pack_round_trip_and_training_from_the_pack(tmp_path: Path) -> None:
+    pack = tmp_path / 'data' / 'train.npz'
+    assert main(['--out', str(tmp_path / 'unused'), '--pack', str(pack)] + QUICK) == 0
+    train, selection = unpack_scenes(pack)
+    assert [s.name for s in selection] == ['Dolls/view1']
+    assert len(train) == 2 * (len(training_scene_names()) - 1)
+    assert 'Dolls' not in {s.name.split('/')[0] for s in train}
+    assert not (tmp_path / 'unused' / 'best.pt').exists()
+    out = tmp_path / 'run'
+    assert main(['--out', str(out), '--steps', '2', '--data', str(pack)] + QUICK) == 0
+    assert load_learned_guide(out / 'best.pt').arch == 'gain_net'
+
+
+def test_max_minutes_stops_with_a_resumable_state(tmp_path: Path) -> None:
+    out = tmp_path / 'run'
+    assert main(['--out', str(out), '--steps', '50', '--max-minutes', '1e-6'] + QUICK) == 0
+    history = json.loads((out / 'history.json').read_text())
+    assert [s for s, _ in history['loss']] == [1] and history['val'][-1]['step'] == 1
+    assert main(['--out', str(out), '--steps', '1', '--resume'] + QUICK) == 0
+    history = json.loads((out / 'history.json').read_text())
+    assert [s for s, _ in history['loss']] == [1, 2]
+
+
+def test_training_on_a_recorded_bag(tmp_path: Path) -> None:
+    """dada_train --bag: RGB + dense depth from a real rosbag2 (Middlebury scene, noise)."""
+    pytest.importorskip('rosbags')
+    from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
+    bag = tmp_path / 'bag'
+    scene = middlebury_dir() / training_scene_names()[0]
+    frames = make_sample_bag(bag, SampleBagOptions(duration=0.5, width=192, height=160,
+                                                   scene=scene, depth_encoding='32FC1'))
+    scenes = bag_scenes(bag, '/rgb/image', '/depth_gt/image')
+    assert len(scenes) == len(frames) == 5
+    for scene_, frame in zip(scenes, frames):
+        assert np.array_equal(scene_.rgb, frame.rgb)
+        assert np.allclose(scene_.disparity, frame.gt, equal_nan=True)
+    train, selection = split_bag_scenes(scenes)
+    assert len(train) == 4 and len(selection) == 1
+    with pytest.raises(ValueError, match='no topic'):
+        bag_scenes(bag, '/rgb/image', '/nope')
+    with pytest.raises(ValueError, match='differ in size'):
+        bag_scenes(bag, '/rgb/image', '/depth/image')  # low-res depth is not a target
+    out = tmp_path / 'run'
+    quick = list(QUICK)
+    for flag in ('--val-scenes', '--val-views'):  # the bag brings its own selection frames
+        index = quick.index(flag)
+        del quick[index:index + 2]
+    assert main(['--out', str(out), '--steps', '2', '--bag', str(bag), '--rgb-topic',
+                 '/rgb/image', '--depth-topic', '/depth_gt/image'] + quick) == 0
+    best = torch.load(out / 'best.pt', weights_only=True)
+    assert best['meta']['training_scenes'] == [s.name for s in train]
+    assert load_learned_guide(out / 'dada_learned.pt').arch == 'gain_net'
+
+
+def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
+    """scripts/gpu_train.sh: data from a pack in the checkout, outputs only under $OUT."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    pack = tmp_path / 'training_data' / 'dada_train.npz'
+    assert main(['--out', str(tmp_path / 'unused'), '--pack', str(pack)] + QUICK) == 0
+    out = tmp_path / 'out'
+    env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, DATA=str(pack), DEVICE='cpu',
+               MINUTES='5', STEPS='2', VAL_EVERY='1', RUN_DIR=str(tmp_path / 'run'))
+    result = subprocess.run(
+        ['bash', str(root / 'scripts' / 'gpu_train.sh'), '--threads', '1', '--batch', '1',
+         '--window', '4', '--pre-min', '4', '--pre-max', '8', '--factors', '8',
+         '--val-factors', '8',
+         '--select-factors', '8', '--val-iterations', '8'],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {'best.pt', 'latest.pt', 'train_state.pt', 'history.json', 'curve.png',
+                     'train_log.txt'}
+    assert load_learned_guide(out / 'best.pt').arch == 'gain_net'
+    history = json.loads((out / 'history.json').read_text())
+    assert [s for s, _ in history['loss']] == [1, 2]
+
+
+def test_crops_see_the_depth_spread_of_the_whole_scene() -> None:
+    """A crop's own depth spread is smaller; training passes the whole scene's instead."""
+    from dada_ros.core.datasets import load_scenes
+    from dada_ros.core.diffusion import depth_spread
+    scenes = load_scenes(names=training_scene_names()[:4], views=(1,))
+    ratios = []
+    for step in range(6):
+        batch = draw_batch(scenes, step, 0, 2, (8,), torch.device('cpu'))
+        assert batch.spread is not None and batch.spread.shape == (2, 1, 1, 1)
+        ratios.append(float((depth_spread(batch.initial) / batch.spread).mean()))
+        guide = build_gain_guide()
+        with torch.no_grad():
+            own = guide.coefficients(batch.rgb, batch.initial)
+            same = guide.coefficients(batch.rgb, batch.initial,
+                                      spread=depth_spread(batch.initial))
+            whole = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
+        assert torch.equal(own[0], same[0]) and not torch.equal(own[0], whole[0])
+    assert 0.2 < float(np.mean(ratios)) < 0.95

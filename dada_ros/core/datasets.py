@@ -105,6 +105,53 @@ def training_scene_names(root: Optional[Path] = None) -> List[str]:
     return [n for n in list_scenes(root) if n not in VALIDATION_SCENES]
 
 
+#: 640x480 RGB-D frames of ``../shared/data`` (real Kinect-type sensors and one synthetic
+#: sequence) used to choose the depth weight of the unlearned guide and as extra training
+#: data: ``(folder, rgb file, depth file, depth encoding, metres per unit)``. The NYU raw
+#: dump of ``open3d_rgbd_samples`` is left out (its depth is not registered to the RGB).
+RGBD_FRAMES: Tuple[Tuple[str, str, str, str, float], ...] = (
+    ('metric3d_kitti_nyu_demo/nyu_demo', 'rgb/rgb_00000.jpg', 'depth/sync_depth_00000.png',
+     'uint16', 1e-3),
+    ('metric3d_kitti_nyu_demo/nyu_demo', 'rgb/rgb_00050.jpg', 'depth/sync_depth_00050.png',
+     'uint16', 1e-3),
+    ('metric3d_kitti_nyu_demo/nyu_demo', 'rgb/rgb_00100.jpg', 'depth/sync_depth_00100.png',
+     'uint16', 1e-3),
+    ('open3d_rgbd_samples/RGBD/other_formats', 'TUM_color.png', 'TUM_depth.png', 'uint16',
+     2e-4),
+    ('open3d_rgbd_samples/RGBD/other_formats', 'SUN_color.jpg', 'SUN_depth.png', 'sun', 1e-3),
+    ('open3d_rgbd_samples/RGBD', 'color/00000.jpg', 'depth/00000.png', 'uint16', 1e-3),
+)
+
+
+def _read_depth_png(path: Path, encoding: str, metres_per_unit: float) -> np.ndarray:
+    """Depth in metres, NaN where the sensor gave 0 (``sun``: SUN RGB-D bit rotation)."""
+    with Image.open(path) as image:
+        raw = np.asarray(image).astype(np.int64)
+    if encoding == 'sun':
+        raw = ((raw >> 3) | (raw << 13)) & 0xFFFF
+    depth = raw.astype(np.float32) * np.float32(metres_per_unit)
+    return np.where(raw > 0, depth, np.nan).astype(np.float32)
+
+
+def load_rgbd_frames(root: Optional[Path] = None) -> List[Scene]:
+    """Load :data:`RGBD_FRAMES` (``Scene.disparity`` holds depth in metres, NaN = hole)."""
+    root = shared_data_dir() if root is None else root
+    frames = []
+    for folder, rgb_name, depth_name, encoding, unit in RGBD_FRAMES:
+        base = root / folder
+        if not (base / rgb_name).is_file() or not (base / depth_name).is_file():
+            continue
+        with Image.open(base / rgb_name) as image:
+            rgb = np.asarray(image.convert('RGB'), dtype=np.uint8).copy()
+        depth = _read_depth_png(base / depth_name, encoding, unit)
+        if depth.shape != rgb.shape[:2]:
+            raise ValueError(f'{base}: {rgb_name} and {depth_name} differ in size')
+        frames.append(Scene(f'{Path(folder).name}/{Path(rgb_name).stem}', rgb, depth))
+    if not frames:
+        raise FileNotFoundError(f'none of the RGB-D frames found under {root}')
+    return frames
+
+
 def crop_to_factor(image: np.ndarray, factor: int) -> np.ndarray:
     """Top-left crop of ``image`` whose height and width are multiples of ``factor``."""
     h, w = image.shape[:2]

@@ -19,6 +19,10 @@ import torch
 LAMBDA = 0.24
 #: Perona-Malik contrast parameter K of the unlearned variant.
 K_DEFAULT = 0.03
+#: Weight of the standardised depth channel of the unlearned guide ``model: rgb``
+#: (:func:`unlearned_features`; 1 = the paper's GAD). Chosen on the 640x480 RGB-D frames
+#: of ``../shared`` (``benchmarks/guide_depth_weight.py``).
+RGB_DEPTH_WEIGHT = 1.5
 #: Guards the division of the adjustment step.
 EPS = 1e-8
 
@@ -46,6 +50,44 @@ def coefficients(features: torch.Tensor,
     dv = (features[:, :, 1:, :] - features[:, :, :-1, :]).abs().mean(dim=1, keepdim=True)
     dh = (features[:, :, :, 1:] - features[:, :, :, :-1]).abs().mean(dim=1, keepdim=True)
     return perona_malik(dv, k), perona_malik(dh, k)
+
+
+#: Floor of the depth spread, relative to the mean, so a flat depth map does not blow up.
+MIN_RELATIVE_STD = 1e-3
+
+
+def depth_spread(initial: torch.Tensor) -> torch.Tensor:
+    """Return the standard deviation of each image of ``initial (B, 1, H, W)``: ``(B, 1, 1, 1)``.
+
+    Floored at :data:`MIN_RELATIVE_STD` times the mean absolute value (a flat scene).
+    """
+    std = initial.std(dim=(1, 2, 3), keepdim=True, unbiased=False)
+    floor = MIN_RELATIVE_STD * initial.abs().mean(dim=(1, 2, 3), keepdim=True)
+    return torch.maximum(std, floor)
+
+
+def unlearned_features(rgb: torch.Tensor, initial: torch.Tensor, depth_weight: float = 1.0,
+                       spread: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Features ``(B, 4, H, W)``: ``[rgb, depth_weight * initial / std(initial)]``.
+
+    With ``depth_weight = 1`` these are the features of the paper's guided anisotropic
+    diffusion (GAD, the unlearned "RGB" DADA): the depth divided by its standard deviation,
+    which is unit-free (the same for any positive scale of ``initial``).
+
+    Args:
+        rgb: ``(B, 3, H, W)`` ImageNet-normalised RGB.
+        initial: ``(B, 1, H, W)`` initial depth (any positive scale).
+        depth_weight: factor on the standardised depth channel.
+        spread: ``(B, 1, 1, 1)`` standard deviation to use instead of that of ``initial``
+            (training: the spread of the whole scene, so a crop sees the features the whole
+            image would have; a crop's own spread is smaller).
+    """
+    if rgb.dim() != 4 or rgb.shape[1] != 3 or initial.dim() != 4 or initial.shape[1] != 1 \
+            or initial.shape[0] != rgb.shape[0] or initial.shape[-2:] != rgb.shape[-2:]:
+        raise ValueError('expected rgb (B, 3, H, W) and initial (B, 1, H, W) of the same '
+                         f'size, got {tuple(rgb.shape)} and {tuple(initial.shape)}')
+    spread = depth_spread(initial) if spread is None else spread
+    return torch.cat([rgb, initial * (depth_weight / spread)], dim=1)
 
 
 def diffuse_step(image: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,

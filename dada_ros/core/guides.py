@@ -1,6 +1,21 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Guides turn the RGB image and the initial depth into diffusion coefficients."""
+"""Guides turn the RGB image and the initial depth into diffusion coefficients.
+
+Unlearned guides (no network) build the features from the ImageNet-normalised RGB and the
+initial depth and map them to coefficients with ``g(mean over channels |difference|)``
+(:func:`dada_ros.core.diffusion.coefficients`). They differ only in how the depth channel
+is scaled, which sets how strongly depth edges stop the diffusion against colour edges:
+
+* :class:`GadGuide` is the paper's guided anisotropic diffusion (GAD, the "RGB" variant of
+  DADA): the depth divided by its standard deviation.
+* :class:`RgbGuide` (``model: rgb``) is the same with a depth weight
+  :data:`RGB_DEPTH_WEIGHT` (chosen on the 640x480 RGB-D frames of ``../shared``, see
+  ``benchmarks/guide_depth_weight.py``).
+
+Both are unit-free: the caller's ``initial`` is the depth divided by its mean, and
+``initial / std(initial)`` is the raw depth over its raw standard deviation.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +23,13 @@ from typing import Optional, Protocol, Tuple, Union
 
 import torch
 
-from .diffusion import coefficients, K_DEFAULT
+from .diffusion import (coefficients, depth_spread, K_DEFAULT, RGB_DEPTH_WEIGHT,
+                        unlearned_features)
 from .models import LearnedGuide, load_learned_guide
+
+
+__all__ = ['depth_spread', 'GadGuide', 'Guide', 'make_guide', 'RGB_DEPTH_WEIGHT', 'RgbGuide',
+           'unlearned_features']
 
 
 class Guide(Protocol):
@@ -21,22 +41,33 @@ class Guide(Protocol):
 
 
 class RgbGuide:
-    """Unlearned DADA: features = [ImageNet-normalised RGB, initial depth], K = 0.03."""
+    """Unlearned DADA (``model: rgb``): RGB + weighted standardised depth, K = 0.03."""
 
-    def __init__(self, k: float = K_DEFAULT) -> None:
+    def __init__(self, k: float = K_DEFAULT, depth_weight: float = RGB_DEPTH_WEIGHT) -> None:
         self.k = k
+        self.depth_weight = depth_weight
 
     def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
                      scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return ``cv (1, 1, H-1, W)`` and ``ch (1, 1, H, W-1)``.
+        """Return ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
 
         Args:
-            rgb: ``(1, 3, H, W)`` ImageNet-normalised RGB.
-            initial: ``(1, 1, H, W)`` initial depth normalised to a mean of about one.
+            rgb: ``(B, 3, H, W)`` ImageNet-normalised RGB.
+            initial: ``(B, 1, H, W)`` initial depth normalised to a mean of about one.
             scale: raw-unit value ``initial`` was divided by (unused here; accepted so
                 every guide has the same interface).
         """
-        return coefficients(torch.cat([rgb, initial], dim=1), self.k)
+        return coefficients(unlearned_features(rgb, initial, self.depth_weight), self.k)
+
+
+class GadGuide(RgbGuide):
+    """The paper's guided anisotropic diffusion: RGB + depth / std(depth), K = 0.03.
+
+    A reference for tables and tests (not a ``model`` choice of the node).
+    """
+
+    def __init__(self, k: float = K_DEFAULT) -> None:
+        super().__init__(k, depth_weight=1.0)
 
 
 def make_guide(model: str, weights: str,

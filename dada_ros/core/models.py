@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Learned feature extractors for DADA and their (safe) checkpoint loaders.
 
-Two architectures load through :func:`load_learned_guide`:
+Three architectures load through :func:`load_learned_guide`:
 
+* ``gain_net`` (:class:`GainNet`): learned per-channel gains on the unlearned features
+  (small, within the CPU budget of ``model: rgb``); same checkpoint layout as below.
 * ``tiny_unet`` (:class:`TinyUNet`), the light extractor trained by ``dada_train`` and
   shipped in ``dada_ros/weights/``. Checkpoint layout: ``{'format': FORMAT, 'arch':
   'tiny_unet', 'config': {...}, 'state_dict': {...}, 'meta': {...}}``.
@@ -32,10 +34,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .diffusion import coefficients, K_DEFAULT
+from .diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT, unlearned_features
 
 #: Format tag of the checkpoints written by ``dada_train``.
 FORMAT = 'dada_ros.learned/1'
+#: Architectures of the checkpoints written by ``dada_train``.
+OWN_ARCHS: Tuple[str, ...] = ('tiny_unet', 'gain_net')
 #: The packaged weights (installed with the package).
 PACKAGED_WEIGHTS = Path(__file__).resolve().parent.parent / 'weights' / 'dada_learned.pt'
 #: Depth normalisation constants (mm) the DADA authors used per training data set: their
@@ -68,7 +72,9 @@ class TinyUNet(nn.Module):
     from 1/4 without ``full_decoder``). The coefficients depend on differences between
     neighbouring pixels, which a decoder at 1/4 resolution can only change smoothly;
     ``full_decoder`` lets the network cancel a texture edge or sharpen a depth edge at the
-    pixel. With :meth:`init_as_rgb_guide` the output starts as the unlearned DADA features.
+    pixel. With :meth:`init_as_rgb_guide` the output starts as the former unlearned
+    features ``[RGB, depth / mean(depth)]`` (before ``model: rgb`` switched to the
+    standardised depth of :func:`dada_ros.core.diffusion.unlearned_features`).
 
     Input ``(B, in_channels, H, W)``, any H and W (padded internally to a multiple of 16);
     output ``(B, out_channels, H, W)``.
@@ -99,7 +105,7 @@ class TinyUNet(nn.Module):
             self.dec0 = nn.Sequential(nn.Conv2d(3 * w, w, 1), _conv(w, w))
 
     def init_as_rgb_guide(self) -> None:
-        """Set the head so the output equals the unlearned guide's features.
+        """Set the head so the output equals the features ``[RGB, mean-normalised depth]``.
 
         The first ``in_channels`` outputs copy the input, scaled so that the channel mean
         of ``|difference|`` is the same as over the input alone; everything else starts at
@@ -134,6 +140,77 @@ class TinyUNet(nn.Module):
             decoded = _up(self.head_dec(d2), s0)
         out = self.head_in(padded) + self.head_stem(s0) + decoded
         return out[:, :, :h, :w]
+
+
+class GainNet(nn.Module):
+    """Per-channel gains on the unlearned features, from a small net at 1/4 resolution.
+
+    The output is ``features * exp(gain)`` with ``gain = B tanh(head / B)`` (``B`` =
+    :data:`GAIN_BOUND`), one gain map per feature channel, computed at 1/4 resolution and
+    upsampled bilinearly. The gains vary smoothly, so every edge the coefficients keep is
+    still a pixel-exact colour or depth difference; what the network learns is which of
+    them to trust where: turning a texture edge off is one gain going down (no channel has
+    to cancel another), and depth edges can be made to count more than colour edges. Input
+    of the net: the 1/4-resolution block means of the features and of their mean
+    ``|difference|`` to the right and below (texture energy). With the head at zero
+    (:meth:`init_as_rgb_guide`, the constructor's default) the output equals the input.
+
+    Input and output ``(B, channels, H, W)``, any H and W (padded internally).
+    """
+
+    #: Bound of the log-gain.
+    GAIN_BOUND = 3.0
+    #: Resolution of the net relative to the image, and the padding multiple.
+    POOL = 4
+    MULTIPLE = 32
+
+    def __init__(self, channels: int = 4, width: int = 16) -> None:
+        super().__init__()
+        w = width
+        self.channels = channels
+        self.width = width
+        self.e0 = _conv(channels + 1, w)                                      # 1/4
+        self.e1 = nn.Sequential(_conv(w, w, 2), _conv(w, w))                  # 1/8
+        self.e2 = nn.Sequential(_conv(w, 2 * w, 2), _conv(2 * w, 2 * w))      # 1/16
+        self.e3 = nn.Sequential(_conv(2 * w, 2 * w, 2), _conv(2 * w, 2 * w))  # 1/32
+        self.d2 = nn.Sequential(nn.Conv2d(4 * w, 2 * w, 1), _conv(2 * w, 2 * w))
+        self.d1 = nn.Sequential(nn.Conv2d(3 * w, w, 1), _conv(w, w))
+        self.d0 = nn.Sequential(nn.Conv2d(2 * w, w, 1), _conv(w, w))
+        self.head = nn.Conv2d(w, channels, 1)
+        self.init_as_rgb_guide()
+
+    def init_as_rgb_guide(self) -> None:
+        """Zero the head: every gain is 1 and the output equals the input features."""
+        with torch.no_grad():
+            self.head.weight.zero_()
+            if self.head.bias is not None:
+                self.head.bias.zero_()
+
+    def gains(self, features: torch.Tensor) -> torch.Tensor:
+        """Log-gains ``(B, channels, H, W)`` for ``features (B, channels, H, W)``."""
+        h, w = features.shape[-2:]
+        pad_h, pad_w = (-h) % self.MULTIPLE, (-w) % self.MULTIPLE
+        x = F.pad(features, (0, pad_w, 0, pad_h), mode='replicate') if pad_h or pad_w \
+            else features
+        energy = torch.zeros_like(x[:, :1])
+        energy[:, :, :, :-1] += (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean(1, keepdim=True)
+        energy[:, :, :-1, :] += (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean(1, keepdim=True)
+        pooled = F.avg_pool2d(torch.cat([x, energy], 1), self.POOL)
+        s0 = self.e0(pooled)
+        s1 = self.e1(s0)
+        s2 = self.e2(s1)
+        s3 = self.e3(s2)
+        d2 = self.d2(torch.cat([_up(s3, s2), s2], 1))
+        d1 = self.d1(torch.cat([_up(d2, s1), s1], 1))
+        d0 = self.d0(torch.cat([_up(d1, s0), s0], 1))
+        bound = self.GAIN_BOUND
+        log_gain = bound * torch.tanh(self.head(d0) / bound)
+        full = F.interpolate(log_gain, size=x.shape[-2:], mode='bilinear', align_corners=False)
+        return full[:, :, :h, :w]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``features * exp(gains(features))``, same shape as ``features``."""
+        return features * torch.exp(self.gains(features))
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -180,16 +257,21 @@ class LearnedGuide(nn.Module):
         self.config: Dict[str, Any] = dict(config or {})
 
     def features(self, rgb: torch.Tensor, initial: torch.Tensor,
-                 scale: Optional[float] = None) -> torch.Tensor:
+                 scale: Optional[float] = None,
+                 spread: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Guide features ``(B, C, H, W)`` (see :meth:`coefficients` for the inputs)."""
         _check_inputs(rgb, initial)
+        if self.arch == 'gain_net':
+            weight = float(self.config.get('depth_weight', RGB_DEPTH_WEIGHT))
+            return self.feature_extractor(unlearned_features(rgb, initial, weight, spread))
         centred = initial - initial.mean(dim=(1, 2, 3), keepdim=True)
         if self.depth_norm is not None and scale is not None:
             centred = centred * (float(scale) / self.depth_norm)
         return self.feature_extractor(torch.cat([rgb, centred], 1))
 
     def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
-                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                     scale: Optional[float] = None, spread: Optional[torch.Tensor] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
 
         Args:
@@ -197,8 +279,12 @@ class LearnedGuide(nn.Module):
             initial: ``(B, 1, H, W)`` initial depth normalised to a mean of about one.
             scale: optional raw-unit value ``initial`` was divided by (only used by
                 checkpoints with a ``depth_norm``, i.e. the authors').
+            spread: optional ``(B, 1, 1, 1)`` depth spread for ``gain_net`` (training on
+                crops: the whole scene's, see
+                :func:`dada_ros.core.diffusion.unlearned_features`); default: that of
+                ``initial``.
         """
-        return coefficients(self.features(rgb, initial, scale), torch.exp(self.logk))
+        return coefficients(self.features(rgb, initial, scale, spread), torch.exp(self.logk))
 
     def forward(self, rgb: torch.Tensor,
                 initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -207,8 +293,8 @@ class LearnedGuide(nn.Module):
 
     def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Return a ``weights_only``-loadable dict in the dada_ros format (own arch only)."""
-        if self.arch != 'tiny_unet':
-            raise ValueError(f'only tiny_unet guides can be saved, not {self.arch!r}')
+        if self.arch not in OWN_ARCHS:
+            raise ValueError(f'only {OWN_ARCHS} guides can be saved, not {self.arch!r}')
         return {'format': FORMAT, 'arch': self.arch, 'config': dict(self.config),
                 'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
                 'meta': dict(meta or {})}
@@ -232,6 +318,18 @@ def build_tiny_guide(width: int = 8, out_channels: int = 8, k: float = K_DEFAULT
     if full_decoder:  # older checkpoints have no such key: they load as before
         config['full_decoder'] = True
     return LearnedGuide(net, k, arch='tiny_unet', config=config)
+
+
+def build_gain_guide(width: int = 16, k: float = K_DEFAULT,
+                     depth_weight: float = RGB_DEPTH_WEIGHT) -> LearnedGuide:
+    """Build a :class:`LearnedGuide` with a :class:`GainNet`; it starts as ``model: rgb``.
+
+    The features are :func:`dada_ros.core.diffusion.unlearned_features` (RGB and the
+    standardised depth times ``depth_weight``) times the learned gains.
+    """
+    net = GainNet(4, width)
+    config: Dict[str, Any] = {'width': width, 'depth_weight': float(depth_weight)}
+    return LearnedGuide(net, k, arch='gain_net', config=config)
 
 
 def _is_torchvision_ops_mismatch(exc: BaseException) -> bool:
@@ -359,10 +457,16 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
     """
     if isinstance(obj, Mapping) and obj.get('format') == FORMAT:
         config = obj.get('config', {})
-        if obj.get('arch') != 'tiny_unet' or not isinstance(config, Mapping):
+        if obj.get('arch') not in OWN_ARCHS or not isinstance(config, Mapping):
             raise ValueError(f'{source}: unknown architecture {obj.get("arch")!r}')
-        guide = build_tiny_guide(int(config.get('width', 8)), int(config.get('out_channels', 8)),
-                                 full_decoder=bool(config.get('full_decoder', False)))
+        if obj.get('arch') == 'gain_net':
+            guide = build_gain_guide(int(config.get('width', 16)),
+                                     depth_weight=float(config.get('depth_weight',
+                                                                   RGB_DEPTH_WEIGHT)))
+        else:
+            guide = build_tiny_guide(int(config.get('width', 8)),
+                                     int(config.get('out_channels', 8)),
+                                     full_decoder=bool(config.get('full_decoder', False)))
         _load_strict(guide, obj.get('state_dict'), source)
         return guide
     authors = _authors_state(obj)

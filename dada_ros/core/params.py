@@ -65,9 +65,10 @@ def _is_device_name(value: str) -> bool:
 
 PARAMETERS: Tuple[ParamSpec, ...] = (
     # --- solver (DepthUpsampler) ---------------------------------------------------------
-    ParamSpec('model', 'learned',
-              "Guide features: 'learned' = CNN features from 'weights' (default), "
-              "'rgb' = unlearned DADA (normalised RGB + initial depth; fastest).",
+    ParamSpec('model', 'rgb',
+              "Guide features: 'rgb' = unlearned DADA (ImageNet-normalised RGB + 1.5 x the "
+              "initial depth over its standard deviation; the paper's GAD uses 1 x; default, "
+              "fastest), 'learned' = CNN features from 'weights'.",
               scope='solver', choices=('rgb', 'learned'), read_only=True),
     ParamSpec('weights', '',
               "Checkpoint for model 'learned' (empty = the packaged weights). "

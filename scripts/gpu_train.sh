@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+#
+# One self-contained training run of the learned guide on a GPU machine that holds only a
+# copy of this checkout (no ../shared beside it), sized for a 10-minute slot.
+#
+# 1. Here (with ../shared/data), pack the training and selection scenes into an ignored
+#    folder of the checkout (about 20 MB):
+#      python -m dada_ros.train --extra-data --pack training_data/dada_train.npz
+#    (training_data/ must be ignored, e.g. `echo /training_data/ >> .git/info/exclude`,
+#    and carried to the GPU machine).
+# 2. There, from the repository root, with OUT set to the output folder:
+#      OUT=/some/folder bash scripts/gpu_train.sh
+#    It trains for MINUTES (default 8) on cuda, validates every VAL_EVERY steps and copies
+#    best.pt, latest.pt, train_state.pt, history.json, curve.png and the log to $OUT.
+#    Extra arguments go to dada_train (e.g. --arch tiny_unet --width 16).
+#    To continue a run: put its train_state.pt in RESUME_DIR (a carried folder).
+# 3. Back here: evaluate or continue on the CPU,
+#      python -m dada_ros.evaluate --weights OUT/best.pt
+#      python -m dada_ros.train --out runs/gpu --resume ...   (after copying OUT/* there)
+set -euo pipefail
+: "${OUT:?set OUT to the output folder}"
+PYTHON=${PYTHON:-python3}
+DATA=${DATA:-training_data/dada_train.npz}
+MINUTES=${MINUTES:-8}
+VAL_EVERY=${VAL_EVERY:-250}
+STEPS=${STEPS:-4000}
+RUN=${RUN_DIR:-/tmp/dada_gpu_run}
+mkdir -p "$OUT" "$RUN"
+if [ -n "${RESUME_DIR:-}" ] && [ -f "$RESUME_DIR/train_state.pt" ]; then
+    cp "$RESUME_DIR/train_state.pt" "$RUN/train_state.pt"
+    set -- --resume "$@"
+fi
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+status=0
+"$PYTHON" -m dada_ros.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" \
+    --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" --total-steps "$STEPS" \
+    --val-every "$VAL_EVERY" --batch 8 --window 256 --pre-min 96 --pre-max 2048 \
+    --factors 4 8 8 16 16 32 --augment --lr 2e-3 --lr-min 2e-5 "$@" \
+    2>&1 | tr '\r' '\n' | grep -v 'it/s\]$' | tee "$OUT/train_log.txt" || status=$?
+for name in best.pt latest.pt train_state.pt history.json curve.png; do
+    if [ -f "$RUN/$name" ]; then cp "$RUN/$name" "$OUT/$name"; fi
+done
+exit "$status"
