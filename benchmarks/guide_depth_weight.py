@@ -67,8 +67,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 if iterations is not None and name != 'mean' and not any(
                         name == f'std x{w:g}' for w in args.converged_weights):
                     continue
-                upsampler = DepthUpsampler(model='rgb', device='cpu')
-                upsampler.guide = guide  # type: ignore[assignment]
+                upsampler = DepthUpsampler(model='rgb', device='cpu', guide=guide)
                 if iterations is not None:
                     upsampler.iterations = iterations
                 rmse[(name, budget, factor)] = [

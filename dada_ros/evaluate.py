@@ -36,9 +36,7 @@ FULL_BUDGET = 9024
 
 def gad_upsampler(**params: Any) -> DepthUpsampler:
     """Return a ``DepthUpsampler`` with the paper's GAD features (:class:`GadGuide`)."""
-    upsampler = DepthUpsampler(model='rgb', **params)
-    upsampler.guide = GadGuide()
-    return upsampler
+    return DepthUpsampler.from_params({'model': 'rgb', **params}, guide=GadGuide())
 
 
 def methods(weights: str, full_budget: bool, device: str,

@@ -88,7 +88,7 @@ from .core.datasets import (block_average, crop_to_factor, errors, FACTORS, load
                             load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
                             training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion
-from .core.initial import masked_bicubic
+from .core.inputs import prepare_lowres
 from .core.models import (build_gain_guide, build_tiny_guide, guide_from_checkpoint,
                           LearnedGuide, read_checkpoint)
 from .core.solver import PyramidSolver, solve_differentiable
@@ -318,14 +318,12 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
         if augment:
             rgb, gt = augment_crop(rgb, gt, rng)
         gt = np.ascontiguousarray(gt)
-        source = block_average(gt, factor)
-        valid = np.isfinite(source)
-        scale = float(source[valid].mean())
-        source_n = np.where(valid, source / scale, 1.0).astype(np.float32)
+        prepared = prepare_lowres(block_average(gt, factor), factor)  # as the node does
+        scale = prepared.scale
         rgbs.append(normalise_rgb(np.ascontiguousarray(rgb)))
-        inits.append(masked_bicubic(source_n, valid, factor)[None])
-        sources.append(source_n[None])
-        valids.append(valid[None])
+        inits.append(prepared.initial[None])
+        sources.append(prepared.source[None])
+        valids.append(prepared.valid[None])
         gts.append((gt / scale).astype(np.float32)[None])
         spreads.append(scene_spread(scene, factor) / scale)
     if len({r.shape for r in rgbs}) != 1:  # scenes smaller than the crop: use the smallest
@@ -403,10 +401,10 @@ LOSSES = {'l1': l1_loss, 'l2': l2_loss}
 def validate(guide: LearnedGuide, scenes: Sequence[Scene], factors: Iterable[int],
              device: torch.device, iterations: int = 96) -> Dict[int, float]:
     """Mean RMSE (disparity units) per factor through the deployed ``DepthUpsampler`` path."""
-    upsampler = DepthUpsampler(model='rgb', iterations=iterations, device=str(device))
+    # The same inference path as model 'learned', with the network being trained.
+    upsampler = DepthUpsampler(iterations=iterations, device=str(device), guide=guide)
     was_training = guide.training
     guide.eval()
-    upsampler.guide = guide  # the same inference path as model 'learned'
     result = {}
     for factor in factors:
         rmses = []
