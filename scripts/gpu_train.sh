@@ -8,7 +8,7 @@
 # 1. Here (with ../shared/data), pack the training and selection scenes into an ignored
 #    folder of the checkout (about 20 MB):
 #      python -m dada_ros.train --extra-data --pack training_data/dada_train.npz
-#    (training_data/ must be ignored, e.g. `echo /training_data/ >> .git/info/exclude`,
+#    (training_data/ is in .gitignore: name it in the device run's carry list so it is
 #    and carried to the GPU machine).
 # 2. There, from the repository root, with OUT set to the output folder:
 #      OUT=/some/folder bash scripts/gpu_train.sh
