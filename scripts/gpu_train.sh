@@ -9,7 +9,7 @@
 #    folder of the checkout (about 20 MB):
 #      python -m dada_ros.train --extra-data --pack training_data/dada_train.npz
 #    (training_data/ is in .gitignore: name it in the device run's carry list so it is
-#    and carried to the GPU machine).
+#    copied to the GPU machine).
 # 2. There, from the repository root, with OUT set to the output folder:
 #      OUT=/some/folder bash scripts/gpu_train.sh
 #    It trains for MINUTES (default 8) on cuda, validates every VAL_EVERY steps and copies
