@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .core.inputs import prepare_lowres
-from .core.sample import block_average, sample_scene
+from .sample import block_average, sample_scene
 from .preview import depth_metrics, DepthMetrics
 
 Array = np.ndarray

@@ -13,7 +13,7 @@ The bag holds, per frame (default 3 s at 10 Hz, 640x480):
 * ``/depth_gt/image`` - the full-resolution ground truth, ``32FC1`` metres (NaN = unknown),
   with the RGB header (``--no-gt`` leaves it out).
 
-The scene is the embedded procedural sample (:mod:`dada_ros.core.sample`) or a
+The scene is the embedded procedural sample (:mod:`dada_ros.sample`) or a
 Middlebury-layout folder (``--scene DIR`` with ``view1.png``, ``disp1.png`` and optionally
 ``dmin.txt``). Frames differ by a slow exposure change, RGB sensor noise and depth noise
 that grows with the square of the distance (like structured-light sensors); the geometry
@@ -30,7 +30,7 @@ Recordings of real sensors, for the compressed and LiDAR inputs:
 * ``--depth-transport compressedDepth`` writes the depth as compressed_depth_image_transport
   does (PNG, or RVL with ``--depth-codec rvl``) on ``<depth topic>/compressedDepth``;
 * ``--cloud-topic /points_raw`` adds a ``PointCloud2`` per frame: the ground-truth pixels a
-  64-beam LiDAR would hit (:func:`dada_ros.core.lidar.lidar_like_mask`), as float32
+  64-beam LiDAR would hit (:func:`dada_ros.evaluation.lidar.lidar_like_mask`), as float32
   ``x, y, z, intensity`` points in the frame ``lidar`` (x forward, y left, z up, 8 cm above
   the camera); :data:`SAMPLE_CLOUD_TO_RGB` is its ``cloud.to_rgb``.
 
@@ -50,7 +50,7 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from .bag_io import BagError, BagWriter, STORAGE_FORMATS
-from .core.sample import block_average, sample_scene
+from .sample import block_average, sample_scene
 
 __all__ = ['SampleBagOptions', 'SampleFrame', 'load_middlebury_scene', 'sample_frames',
            'camera_info_msg', 'make_sample_bag', 'main', 'SAMPLE_CLOUD_TO_RGB',
@@ -305,7 +305,7 @@ def lidar_cloud_msg(gt: np.ndarray, k: np.ndarray, header: object) -> object:
 
     from .conversions import copy_header
     from .core.geometry import backproject
-    from .core.lidar import lidar_like_mask
+    from .evaluation.lidar import lidar_like_mask
     from .core.registration import pose_to_matrix, transform_points
 
     mask = lidar_like_mask(np.isfinite(gt), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]),

@@ -12,7 +12,7 @@ CPU time of ``model: rgb``) or ``tiny_unet`` (the former default,
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
 FullSize pixel units, 0 = unknown), split three ways:
 
-* test: the fixed held-out scenes :data:`dada_ros.core.datasets.VALIDATION_SCENES`
+* test: the fixed held-out scenes :data:`dada_ros.evaluation.datasets.VALIDATION_SCENES`
   (Aloe, Art, Books, Moebius, Rocks2), never read here; only ``dada_eval`` reports them;
 * selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
   curve and the choice of the best checkpoint;
@@ -84,7 +84,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .core.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
+from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
                             load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
                             training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion

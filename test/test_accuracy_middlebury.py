@@ -9,7 +9,7 @@ import warnings
 
 import cv2
 from dada_ros.core import DepthUpsampler
-from dada_ros.core.datasets import shared_data_dir
+from dada_ros.evaluation.datasets import shared_data_dir
 from dada_ros.core.initial import masked_bicubic
 import numpy as np
 import pytest

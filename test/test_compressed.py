@@ -31,7 +31,7 @@ from dada_ros.core.compressed_depth import (
     rvl_decode,
     rvl_encode,
 )
-from dada_ros.core.lidar import Frame, nyu_frames
+from dada_ros.evaluation.lidar import RgbdFrame, nyu_frames
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage
@@ -39,12 +39,12 @@ from std_msgs.msg import Header
 
 
 @pytest.fixture(scope='module')
-def frame() -> Frame:
+def frame() -> RgbdFrame:
     """Return a real NYUv2 frame: 640x480 RGB, depth in metres with holes."""
     return nyu_frames()[0]
 
 
-def _depth_mm(frame: Frame) -> np.ndarray:
+def _depth_mm(frame: RgbdFrame) -> np.ndarray:
     return np.nan_to_num(frame.depth * 1000.0, nan=0.0).round().astype(np.uint16)
 
 
@@ -107,7 +107,7 @@ def test_rvl_matches_the_reference_loops(case: int) -> None:
     np.testing.assert_array_equal(rvl_decode(encoded, width, height), image)
 
 
-def test_rvl_on_real_depth(frame: Frame) -> None:
+def test_rvl_on_real_depth(frame: RgbdFrame) -> None:
     """A real depth image with holes round-trips and compresses."""
     depth = _depth_mm(frame)
     encoded = rvl_encode(depth)
@@ -132,7 +132,7 @@ def test_inverse_depth_quantisation_error_is_bounded() -> None:
 
 
 @pytest.mark.parametrize('codec', ['jpeg', 'png'])
-def test_colour_round_trip(frame: Frame, codec: str) -> None:
+def test_colour_round_trip(frame: RgbdFrame, codec: str) -> None:
     """cv2-encoded JPEG/PNG in image_transport's format decodes to the RGB image."""
     msg = rgb_to_compressed(frame.rgb, codec, _header())
     assert msg.format == f'rgb8; {codec} compressed bgr8'
@@ -146,7 +146,7 @@ def test_colour_round_trip(frame: Frame, codec: str) -> None:
         assert np.all(error < 4.0), error  # per channel: a swapped R/B would be far off
 
 
-def test_colour_formats_of_other_publishers(frame: Frame) -> None:
+def test_colour_formats_of_other_publishers(frame: RgbdFrame) -> None:
     """A bare 'jpeg' format, a grey PNG and an explicit rgb target decode too."""
     ok, jpeg = __import__('cv2').imencode('.jpg', np.ascontiguousarray(frame.rgb[:, :, ::-1]))
     assert ok
@@ -165,7 +165,7 @@ def test_colour_formats_of_other_publishers(frame: Frame) -> None:
 
 
 @pytest.mark.parametrize('codec', ['png', 'rvl'])
-def test_depth_16uc1_round_trip(frame: Frame, codec: str) -> None:
+def test_depth_16uc1_round_trip(frame: RgbdFrame, codec: str) -> None:
     """16UC1 compressedDepth (PNG or RVL) decodes to the millimetres exactly."""
     depth_mm = _depth_mm(frame)
     msg = depth_to_compressed_depth(depth_mm, '16UC1', codec, _header())
@@ -179,7 +179,7 @@ def test_depth_16uc1_round_trip(frame: Frame, codec: str) -> None:
 
 
 @pytest.mark.parametrize('codec', ['png', 'rvl'])
-def test_depth_32fc1_round_trip(frame: Frame, codec: str) -> None:
+def test_depth_32fc1_round_trip(frame: RgbdFrame, codec: str) -> None:
     """32FC1 compressedDepth keeps the holes and the depth to the quantisation step."""
     msg = depth_to_compressed_depth(frame.depth, '32FC1', codec, _header())
     depth = compressed_to_depth(msg)
@@ -190,7 +190,7 @@ def test_depth_32fc1_round_trip(frame: Frame, codec: str) -> None:
     assert np.all(np.abs(depth[valid] - frame.depth[valid]) <= 1.01 * step + 1e-6)
 
 
-def test_old_depth_formats_mean_png(frame: Frame) -> None:
+def test_old_depth_formats_mean_png(frame: RgbdFrame) -> None:
     """Releases before the rvl option write '16UC1; compressedDepth' (PNG)."""
     msg = depth_to_compressed_depth(_depth_mm(frame), '16UC1', 'png')
     old = CompressedImage(format='16UC1; compressedDepth', data=msg.data)
@@ -203,7 +203,7 @@ def _broken(msg: CompressedImage, data: bytes) -> CompressedImage:
     return CompressedImage(header=msg.header, format=msg.format, data=data)
 
 
-def test_malformed_data_raises_counted_kinds(frame: Frame) -> None:
+def test_malformed_data_raises_counted_kinds(frame: RgbdFrame) -> None:
     """Truncated, corrupted or empty data and unknown formats raise by kind, never crash."""
     colour = rgb_to_compressed(frame.rgb, 'jpeg')
     png_depth = depth_to_compressed_depth(_depth_mm(frame), '16UC1', 'png')
@@ -248,7 +248,7 @@ def test_malformed_data_raises_counted_kinds(frame: Frame) -> None:
         assert isinstance(raised.value, ValueError)
 
 
-def test_input_message_is_not_modified(frame: Frame) -> None:
+def test_input_message_is_not_modified(frame: RgbdFrame) -> None:
     """Decoding leaves the message data untouched."""
     msg = depth_to_compressed_depth(frame.depth, '32FC1', 'rvl')
     before = bytes(msg.data)

@@ -17,7 +17,7 @@ from typing import Any, Dict, List
 
 from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
 from dada_ros.conversions import image_to_depth
-from dada_ros.core.lidar import nyu_frames
+from dada_ros.evaluation.lidar import nyu_frames
 from dada_ros.make_sample_bag import camera_info_msg, lidar_cloud_msg, SAMPLE_CLOUD_TO_RGB
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -110,7 +110,7 @@ def test_compressed_inputs_live(ros: RosHarness, spawn_node: Any,
 def test_cloud_input_live(ros: RosHarness, spawn_node: Any, unique_namespace: str) -> None:
     """LiDAR-like clouds in frame 'lidar' with cloud.to_rgb: dense and depth_sparse out."""
     from dada_ros.conversions import rgb_to_image
-    from dada_ros.core.sample import sample_scene
+    from dada_ros.sample import sample_scene
 
     ns = unique_namespace
     node = spawn_node('-r', f'__ns:={ns}', '-p', 'depth.source:=cloud', '-p',

@@ -86,7 +86,7 @@ def test_wheel_installs_the_ament_share_files(wheel: zipfile.ZipFile) -> None:
         assert data + 'dada_ros/' + path.relative_to(ROOT).as_posix() in names, path
     for path in (ROOT / 'dada_ros' / 'weights').glob('*.pt'):
         assert 'dada_ros/weights/' + path.name in names, path
-    assert 'dada_ros/core/sync.py' in names and 'dada_ros/core/sample.py' in names
+    assert 'dada_ros/core/sync.py' in names and 'dada_ros/sample.py' in names
     assert not any(n.startswith('test/') for n in names)
 
 

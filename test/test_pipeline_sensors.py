@@ -15,7 +15,7 @@ from typing import Any, List, Tuple
 from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
 from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
 from dada_ros.core.geometry import backproject
-from dada_ros.core.lidar import (Frame, nyu_frames, project_velodyne, read_kitti_calib,
+from dada_ros.evaluation.lidar import (RgbdFrame, nyu_frames, project_velodyne, read_kitti_calib,
                                  read_velodyne, require_shared_data)
 from dada_ros.core.registration import matrix_to_pose, project_points, transform_points
 from dada_ros.pipeline import Event, FramePipeline
@@ -52,16 +52,16 @@ def _kinds(events: List[Event]) -> List[str]:
 
 
 @pytest.fixture(scope='module')
-def nyu() -> Frame:
+def nyu() -> RgbdFrame:
     """Return a real NYUv2 frame (640x480, metres, holes)."""
     return nyu_frames()[1]
 
 
-def _k(frame: Frame) -> np.ndarray:
+def _k(frame: RgbdFrame) -> np.ndarray:
     return np.array([[frame.fx, 0, frame.cx], [0, frame.fy, frame.cy], [0, 0, 1.0]])
 
 
-def test_compressed_inputs_give_the_raw_result(nyu: Frame) -> None:
+def test_compressed_inputs_give_the_raw_result(nyu: RgbdFrame) -> None:
     """PNG colour + compressedDepth 16UC1 (lossless) solve exactly like the raw messages."""
     low = nyu.depth[::4, ::4].copy()
     low_mm = np.nan_to_num(low * 1000.0).round().astype(np.uint16)
@@ -81,7 +81,7 @@ def test_compressed_inputs_give_the_raw_result(nyu: Frame) -> None:
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_bad_compressed_messages_are_counted(nyu: Frame) -> None:
+def test_bad_compressed_messages_are_counted(nyu: RgbdFrame) -> None:
     """Truncated JPEG, a JPEG on the depth input and a corrupted RVL: counted errors."""
     pipeline, events = _make()
     jpeg = rgb_to_compressed(nyu.rgb, 'jpeg', _header(5, 'cam'))
@@ -98,7 +98,7 @@ def test_bad_compressed_messages_are_counted(nyu: Frame) -> None:
                       'depth.bad_compressed_data': 1}
 
 
-def _second_camera(nyu: Frame) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _second_camera(nyu: RgbdFrame) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render the NYU scene in a depth camera 6 cm to the side (424x300, other focal length)."""
     rgb_to_depth = np.eye(4)
     angle = np.deg2rad(2.0)
@@ -113,7 +113,7 @@ def _second_camera(nyu: Frame) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize('mode', ['register', 'auto'])
-def test_register_depth_of_another_camera(nyu: Frame, mode: str) -> None:
+def test_register_depth_of_another_camera(nyu: RgbdFrame, mode: str) -> None:
     """depth.mode register (and auto, once depth/camera_info came) registers and completes."""
     depth, k_depth, depth_to_rgb = _second_camera(nyu)
     pose = '[' + ', '.join(f'{v:.9f}' for v in matrix_to_pose(depth_to_rgb)) + ']'
@@ -140,7 +140,7 @@ def depth_to_image_mm(depth: np.ndarray, header: Header) -> Any:
                           header)
 
 
-def test_register_failures_are_counted(nyu: Frame) -> None:
+def test_register_failures_are_counted(nyu: RgbdFrame) -> None:
     """No transform (and no TF), no depth camera_info, auto without it: counted kinds."""
     depth, k_depth, _ = _second_camera(nyu)
     pipeline, events = _make(**{'depth.mode': 'register'})
@@ -161,7 +161,7 @@ def test_register_failures_are_counted(nyu: Frame) -> None:
     assert _kinds(events) == ['size_mismatch']
 
 
-def test_frame_mismatch_is_a_counted_warning(nyu: Frame) -> None:
+def test_frame_mismatch_is_a_counted_warning(nyu: RgbdFrame) -> None:
     """Low-res depth in another frame is served, with a frame_mismatch warning."""
     pipeline, events = _make()
     pipeline.add_rgb(rgb_to_image(nyu.rgb, _header(5, 'color_optical')))
@@ -219,7 +219,7 @@ def test_lidar_cloud_input() -> None:
     assert _kinds(events) == ['cloud_missing_field', 'empty_cloud', 'no_transform']
 
 
-def test_confidence_output_and_minimum(nyu: Frame) -> None:
+def test_confidence_output_and_minimum(nyu: RgbdFrame) -> None:
     """depth_dense/confidence is 0..1; confidence.min masks the dense depth and the cloud."""
     low = nyu.depth[::8, ::8].copy()
     results = {}
@@ -247,7 +247,7 @@ def test_confidence_output_and_minimum(nyu: Frame) -> None:
     assert pipeline.process(frame).confidence is None
 
 
-def test_camera_info_p_and_distortion_warning(nyu: Frame) -> None:
+def test_camera_info_p_and_distortion_warning(nyu: RgbdFrame) -> None:
     """The cloud uses P when set; a distorted camera on an image_raw topic is a warning."""
     k = _k(nyu)
     p = np.hstack([k * [[0.8], [0.8], [1.0]], np.zeros((3, 1))])

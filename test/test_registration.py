@@ -20,7 +20,7 @@ from dada_ros.conversions import (
     CloudMissingFieldError,
     ImageConversionError,
 )
-from dada_ros.core.lidar import (
+from dada_ros.evaluation.lidar import (
     Frame,
     nyu_frames,
     project_velodyne,

@@ -1,10 +1,10 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Tests of the embedded procedural RGB-D sample (dada_ros.core.sample)."""
+"""Tests of the embedded procedural RGB-D sample (dada_ros.sample)."""
 
 from __future__ import annotations
 
-from dada_ros.core import sample
+from dada_ros import sample
 import numpy as np
 import pytest
 

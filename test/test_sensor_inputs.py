@@ -9,7 +9,7 @@ import array
 from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
 from dada_ros.conversions import array_to_image, CameraInfoError, ImageConversionError, \
     rgb_to_image
-from dada_ros.core.lidar import (
+from dada_ros.evaluation.lidar import (
     Frame,
     nyu_frames,
     project_velodyne,

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import List
 
-from dada_ros.core.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
+from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
                                     training_scene_names, VALIDATION_SCENES)
 from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet,
                                   load_learned_guide, TinyUNet)
@@ -103,7 +103,7 @@ def test_best_checkpoint_is_kept_and_shipped(tmp_path: Path) -> None:
 
 
 def test_batches_are_deterministic_and_consistent() -> None:
-    from dada_ros.core.datasets import load_scenes
+    from dada_ros.evaluation.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:3], views=(1, 5))
     a = draw_batch(scenes, 7, 0, 2, (4, 8, 16, 32), torch.device('cpu'))
     b = draw_batch(scenes, 7, 0, 2, (4, 8, 16, 32), torch.device('cpu'))
@@ -141,7 +141,7 @@ def test_augmentation_moves_image_and_depth_together() -> None:
 
 
 def test_loss_gradient_reaches_the_network() -> None:
-    from dada_ros.core.datasets import load_scenes
+    from dada_ros.evaluation.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:2])
     batch = draw_batch(scenes, 0, 0, 1, (8,), torch.device('cpu'))
     guide = build_tiny_guide()
@@ -182,7 +182,7 @@ def test_resume_without_state_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_gain_net_gradient_reaches_the_network() -> None:
-    from dada_ros.core.datasets import load_scenes
+    from dada_ros.evaluation.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:2])
     batch = draw_batch(scenes, 0, 0, 1, (8,), torch.device('cpu'))
     guide = build_gain_guide()
@@ -291,7 +291,7 @@ def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
 
 def test_crops_see_the_depth_spread_of_the_whole_scene() -> None:
     """A crop's own depth spread is smaller; training passes the whole scene's instead."""
-    from dada_ros.core.datasets import load_scenes
+    from dada_ros.evaluation.datasets import load_scenes
     from dada_ros.core.diffusion import depth_spread
     scenes = load_scenes(names=training_scene_names()[:4], views=(1,))
     ratios = []

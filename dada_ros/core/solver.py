@@ -143,7 +143,7 @@ def check_cancel(cancel: Optional[Callable[[], bool]]) -> None:
 
 
 @dataclass
-class _Level:
+class _PyramidLevel:
     """Buffers of one pyramid level; everything is allocated once per image size."""
 
     factor: int
@@ -191,7 +191,7 @@ class PyramidSolver:
             raise ValueError(f'momentum must be in [0, 1), got {momentum}')
         self.rate = rate
         self.momentum = momentum
-        self._levels: List[_Level] = []
+        self._levels: List[_PyramidLevel] = []
         self._key: Tuple[object, ...] = ()
         self.use_cuda_graphs = True
         self._graphs: Dict[Tuple[int, int, bool], Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
@@ -209,7 +209,7 @@ class PyramidSolver:
         for index, level_factor in enumerate(level_factors(height, width, factor)):
             big_h, big_w = height >> index, width >> index
             h, w = big_h // level_factor, big_w // level_factor
-            level = _Level(
+            level = _PyramidLevel(
                 factor=level_factor,
                 x=buffer(big_h, big_w), x_prev=buffer(big_h, big_w),
                 y=buffer(big_h, big_w), w_center=buffer(big_h, big_w),
@@ -223,7 +223,7 @@ class PyramidSolver:
             self._levels.append(level)
         self._key = key
 
-    def _set_level_inputs(self, level: _Level, cv: torch.Tensor, ch: torch.Tensor,
+    def _set_level_inputs(self, level: _PyramidLevel, cv: torch.Tensor, ch: torch.Tensor,
                           source: torch.Tensor, invalid: torch.Tensor,
                           any_invalid: bool) -> None:
         """Stencil weights of Eq. 1 (I' = w_c I + sum_q rate c_pq I_q) and the source."""
@@ -241,7 +241,7 @@ class PyramidSolver:
         level.any_invalid = any_invalid
 
     @staticmethod
-    def _diffuse(level: _Level, start: torch.Tensor, out: torch.Tensor) -> None:
+    def _diffuse(level: _PyramidLevel, start: torch.Tensor, out: torch.Tensor) -> None:
         """Eq. 1 as a fused 5-point stencil: out = w_c * start + sum of weighted neighbours."""
         torch.mul(level.w_center, start, out=out)
         if start is level.y and out is level.x:
@@ -254,7 +254,7 @@ class PyramidSolver:
             destination.addcmul_(weights, neighbour)
 
     @staticmethod
-    def _adjust(level: _Level, image: torch.Tensor) -> None:
+    def _adjust(level: _PyramidLevel, image: torch.Tensor) -> None:
         """Eq. 3 in place: scale every block of ``image`` so its mean equals the source.
 
         Blocks whose source is invalid get the ratio 1 (they stay free).
@@ -273,7 +273,7 @@ class PyramidSolver:
         level.ratio.view(h, w, f).copy_(level.block_ratio.view(h, w, 1).expand(h, w, f))
         rows.mul_(level.ratio.view(h, 1, big_w))
 
-    def _iterate(self, level: _Level, iterations: int,
+    def _iterate(self, level: _PyramidLevel, iterations: int,
                  cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         """Run ``iterations`` accelerated steps from ``level.x`` (already adjusted).
 
@@ -296,7 +296,7 @@ class PyramidSolver:
             level.y.clamp_(min=POSITIVE_FLOOR)
         return current
 
-    def _run_level(self, level: _Level, iterations: int,
+    def _run_level(self, level: _PyramidLevel, iterations: int,
                    cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
         """Run ``_iterate`` eagerly, or on CUDA by replaying a captured CUDA graph.
 

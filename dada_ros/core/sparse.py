@@ -99,7 +99,7 @@ SUPPORT_MIN_WINDOW = 9
 
 
 @dataclass
-class _Level:
+class _SparseLevel:
     """Buffers of one pyramid level (``h x w``, the padded size halved ``level`` times)."""
 
     image: torch.Tensor      # (h, w) current estimate
@@ -129,7 +129,7 @@ class SparseSolver:
             raise ValueError(f'rate must be in (0, 0.25] for a stable step, got {rate}')
         self.rate = rate
         self.max_levels = max_levels
-        self._levels: List[_Level] = []
+        self._levels: List[_SparseLevel] = []
         self._key: Tuple[object, ...] = ()
 
     def level_count(self, height: int, width: int) -> int:
@@ -152,7 +152,7 @@ class SparseSolver:
         new: Any = {'device': device, 'dtype': torch.float32}
         for level in range(levels):
             h, w = padded_h >> level, padded_w >> level
-            self._levels.append(_Level(
+            self._levels.append(_SparseLevel(
                 image=torch.empty(h, w, **new), scratch=torch.empty(h, w, **new),
                 w_center=torch.empty(h, w, **new),
                 w_up=torch.empty(h - 1, w, **new), w_down=torch.empty(h - 1, w, **new),
@@ -189,7 +189,7 @@ class SparseSolver:
             torch.gt(level.count, 0, out=level.fixed)
             level.values.div_(level.count.clamp(min=1.0))
 
-    def _set_weights(self, level: _Level, cv: torch.Tensor, ch: torch.Tensor) -> None:
+    def _set_weights(self, level: _SparseLevel, cv: torch.Tensor, ch: torch.Tensor) -> None:
         """Stencil of Eq. 1 (``I' = w_c I + sum rate * c * I_q``), identity at fixed cells."""
         torch.mul(cv, self.rate, out=level.w_up)
         level.w_down.copy_(level.w_up)
@@ -209,7 +209,7 @@ class SparseSolver:
         center.masked_fill_(fixed, 1.0)
 
     @staticmethod
-    def _iterate(level: _Level, iterations: int) -> None:
+    def _iterate(level: _SparseLevel, iterations: int) -> None:
         image, out = level.image, level.scratch
         for _ in range(iterations):
             torch.mul(level.w_center, image, out=out)
@@ -415,11 +415,10 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray,
 
     device = upsampler.device
     reference = upsampler.params.get('solver') == 'reference'
-    attribute = '_sparse_reference_solver' if reference else '_sparse_solver'
-    solver = getattr(upsampler, attribute, None)
-    if solver is None:
-        solver = SparseSolver(max_levels=1 if reference else MAX_LEVELS)
-        setattr(upsampler, attribute, solver)
+    solver = upsampler.sparse_solvers.get(reference)
+    if solver is None:  # kept on the upsampler: its buffers are reused frame to frame
+        solver = upsampler.sparse_solvers[reference] = SparseSolver(
+            max_levels=1 if reference else MAX_LEVELS)
     solver.set_measurements(torch.from_numpy(normalised).to(device),
                             torch.from_numpy(fixed).to(device))
 

@@ -114,6 +114,8 @@ class DepthUpsampler:
         self.guide: Guide = guide if guide is not None else make_guide(
             self.params['model'], self.params['weights'], self.device)
         self._pyramid = PyramidSolver()
+        #: Solvers of the sparse path (:func:`complete_sparse`), by "reference solver".
+        self.sparse_solvers: Dict[bool, Any] = {}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], *,
@@ -140,9 +142,7 @@ class DepthUpsampler:
     def release(self) -> None:
         """Drop the solver buffers kept for the last image size and trim the heap."""
         self._pyramid = PyramidSolver()
-        for attribute in ('_sparse_solver', '_sparse_reference_solver'):
-            if hasattr(self, attribute):
-                delattr(self, attribute)
+        self.sparse_solvers.clear()
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
         release_memory()

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterable, Mapping, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .inputs import prepare_lowres
+from ..core.inputs import prepare_lowres
 
 #: Guided filter ``(radius, eps)`` per factor, eps in (8-bit intensity)^2. Chosen by
 #: ``benchmarks/tune_baselines.py`` (mean RMSE over every other training scene, view 1) from

@@ -48,7 +48,7 @@ def require_shared_data() -> Path:
 
 
 @dataclass(frozen=True)
-class Frame:
+class RgbdFrame:
     """One RGB image with depth.
 
     Attributes:
@@ -80,7 +80,7 @@ def _read_uint16_depth(path: Path, scale: float) -> np.ndarray:
     return depth
 
 
-def _annotated_frames(folder: Path, prefix: str) -> List[Frame]:
+def _annotated_frames(folder: Path, prefix: str) -> List[RgbdFrame]:
     with open(folder / 'test_annotations.json', encoding='utf-8') as handle:
         entries = json.load(handle)['files']
     frames = []
@@ -90,19 +90,19 @@ def _annotated_frames(folder: Path, prefix: str) -> List[Frame]:
         if not rgb_path.is_file() or not depth_path.is_file():
             continue  # the annotation file lists frames that were not copied
         fx, fy, cx, cy = (float(v) for v in entry['cam_in'])
-        frames.append(Frame(f'{prefix}/{rgb_path.stem}', _read_rgb(rgb_path),
+        frames.append(RgbdFrame(f'{prefix}/{rgb_path.stem}', _read_rgb(rgb_path),
                             _read_uint16_depth(depth_path, float(entry['depth_scale'])),
                             fx, fy, cx, cy))
     return frames
 
 
-def kitti_gt_frames() -> List[Frame]:
+def kitti_gt_frames() -> List[RgbdFrame]:
     """KITTI frames with semi-dense ground truth (uint16 value / 256 = metres)."""
     return _annotated_frames(require_shared_data() / 'metric3d_kitti_nyu_demo' / 'kitti_demo',
                              'kitti')
 
 
-def nyu_frames() -> List[Frame]:
+def nyu_frames() -> List[RgbdFrame]:
     """NYUv2 frames with raw depth (uint16 millimetres, 0 = hole)."""
     return _annotated_frames(require_shared_data() / 'metric3d_kitti_nyu_demo' / 'nyu_demo',
                              'nyu')
@@ -167,7 +167,7 @@ def project_velodyne(points: np.ndarray, calib: Dict[str, np.ndarray],
     return out
 
 
-def kitti_lidar_frames() -> List[Frame]:
+def kitti_lidar_frames() -> List[RgbdFrame]:
     """KITTI object frames: RGB and the projected Velodyne scan (no ground truth)."""
     root = require_shared_data() / 'kitti_object_lidar' / 'training'
     frames = []
@@ -177,7 +177,7 @@ def kitti_lidar_frames() -> List[Frame]:
         calib = read_kitti_calib(root / 'calib' / f'{frame_id}.txt')
         depth = project_velodyne(read_velodyne(scan_path), calib, rgb.shape[:2])
         p2 = calib['P2']
-        frames.append(Frame(f'kitti_lidar/{frame_id}', rgb, depth,
+        frames.append(RgbdFrame(f'kitti_lidar/{frame_id}', rgb, depth,
                             float(p2[0, 0]), float(p2[1, 1]), float(p2[0, 2]), float(p2[1, 2])))
     return frames
 
@@ -224,7 +224,7 @@ def lidar_like_mask(valid: np.ndarray, fx: float, fy: float, cx: float, cy: floa
     return mask & valid
 
 
-def sparse_from_gt(frame: Frame, **pattern: float) -> Tuple[np.ndarray, np.ndarray]:
+def sparse_from_gt(frame: RgbdFrame, **pattern: float) -> Tuple[np.ndarray, np.ndarray]:
     """LiDAR-like sparse input from a ground-truth frame and the held-out pixels.
 
     Returns:
