@@ -162,6 +162,35 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
+def interleaved_speedup(size: Tuple[int, int], factor: int, device: str, model: str,
+                        rounds: int, slice_iterations: int = PAPER_ITERATIONS // 8) -> str:
+    """Whole ``up()`` of the pyramid vs the paper loop, alternated call by call.
+
+    The paper loop's cost is linear in its iterations (the same step every time), so it is
+    timed in slices of ``slice_iterations`` and scaled to 9024; one pyramid call follows each
+    slice, so both see the same machine load (the long single paper-loop call of the table
+    is exposed to whatever ran during its seconds).
+    """
+    rgb, gt = load_scene('books_big', size)
+    source = block_average(gt, factor)
+    paper = DepthUpsampler(solver='reference', iterations=slice_iterations, device=device,
+                           model=model)
+    fast = DepthUpsampler(device=device, model=model)
+    paper.up(rgb, source)
+    fast.up(rgb, source)
+    paper_ms, fast_ms = [], []
+    for _ in range(rounds):
+        paper_ms.append(timed(lambda: paper.up(rgb, source), 1)[1]
+                        * PAPER_ITERATIONS / slice_iterations)
+        for _ in range(3):
+            fast_ms.append(timed(lambda: fast.up(rgb, source), 1)[1])
+    paper_median, fast_median = statistics.median(paper_ms), statistics.median(fast_ms)
+    return (f'Interleaved at {size[0]}x{size[1]} x{factor}, model {model} ({rounds} rounds): '
+            f'paper loop {paper_median:.0f} ms (scaled from {slice_iterations}-iteration '
+            f'slices), pyramid whole up() {fast_median:.1f} ms (median of {len(fast_ms)}; best '
+            f'{min(fast_ms):.1f}): {paper_median / fast_median:.0f}x')
+
+
 def copy_bandwidth(numel: int, device: str, repeats: int = 50) -> float:
     """Best bandwidth in GB/s of ``dst.copy_(src)`` (read + write counted) on float32 buffers."""
     source = torch.rand(numel, device=device)
@@ -288,6 +317,8 @@ def main() -> None:
     parser.add_argument('--converged-iterations', type=int, default=3000,
                         help="budget of the pyramid solver's converged reference")
     parser.add_argument('--no-roofline', action='store_true')
+    parser.add_argument('--interleaved', type=int, default=0, metavar='ROUNDS',
+                        help='only the interleaved 640x480 x8 speed-up (ROUNDS rounds)')
     parser.add_argument('--no-paper', action='store_true',
                         help=f'skip the {PAPER_ITERATIONS}-iteration paper loop (slow)')
     parser.add_argument('--markdown', type=Path, help='also write the table here')
@@ -298,6 +329,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not (DATA / 'dts_middlebury_superres').is_dir():
         sys.exit(f'real data missing: {DATA}/dts_middlebury_superres (set DADA_DATA_DIR)')
+    if args.interleaved:
+        print(machine())
+        print(interleaved_speedup((640, 480), 8, args.device, args.model, args.interleaved))
+        return
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes.split(',')]
     factors = [int(f) for f in args.factors.split(',')]
     rows = run_table(sizes, factors, args.scenes.split(','), args.repeats,  # type: ignore
