@@ -21,10 +21,10 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from dada_ros.core import DepthUpsampler
-from dada_ros.evaluation.datasets import (errors, load_rgbd_frames, load_scenes, make_sample,
-                                    training_scene_names)
 from dada_ros.core.diffusion import coefficients, K_DEFAULT
-from dada_ros.core.guides import RgbGuide
+from dada_ros.core.guides import Guide, RgbGuide
+from dada_ros.evaluation.datasets import (errors, load_rgbd_frames, load_scenes, make_sample,
+                                          training_scene_names)
 import numpy as np
 import torch
 
@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(args.threads)
     frames = load_rgbd_frames() if args.frames == 'rgbd' \
         else load_scenes(names=training_scene_names())
-    guides: Dict[str, object] = {'mean': MeanNormalisedGuide()}
+    guides: Dict[str, Guide] = {'mean': MeanNormalisedGuide()}
     weights = sorted(set(args.weights) | {1.0})  # 1 = GAD, the reference of the table
     guides.update({f'std x{w:g}': RgbGuide(depth_weight=w) for w in weights})
     budgets = {'default': None, f'x{args.converged}': args.converged}

@@ -39,10 +39,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dada_ros.evaluation import completion_baselines as baselines  # noqa: E402, I100
-from dada_ros.core import DepthUpsampler  # noqa: E402
-from dada_ros.evaluation import lidar  # noqa: E402
+from dada_ros.core import DepthUpsampler  # noqa: E402, I100
 from dada_ros.core.params import BY_NAME  # noqa: E402
+from dada_ros.evaluation import completion_baselines as baselines  # noqa: E402
+from dada_ros.evaluation import lidar  # noqa: E402
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: (frame name, rgb, sparse input, ground truth or None, held-out mask or None)

@@ -16,9 +16,9 @@ import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.evaluation.baselines import (fast_global_smoother, FGS_GRID, GF_GRID,  # noqa: E402
-                                     guided_filter, tune)
+                                           guided_filter, tune)
 from dada_ros.evaluation.datasets import (FACTORS, load_scenes, make_sample,  # noqa: E402
-                                    training_scene_names)
+                                          training_scene_names)
 
 
 def main() -> int:

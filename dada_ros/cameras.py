@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from .core.params import BY_NAME
+from .core.params import BY_NAME, read_params_file
 
 __all__ = ['CameraNode', 'INPUTS', 'camera_nodes', 'read_cameras_file']
 
@@ -95,22 +95,21 @@ def read_cameras_file(path: Path) -> Dict[str, Mapping[str, Any]]:
 def camera_nodes(cameras_file: Path, params_file: Optional[Path] = None) -> List[CameraNode]:
     """Return one :class:`CameraNode` per camera of ``cameras_file``.
 
-    Every node gets the ``dada_node`` parameters of ``params_file`` (read as the node does:
-    ``/**`` and ``dada_node`` sections) overridden by the camera's ``parameters``, each
-    validated against the parameter table.
+    Every node gets the parameters that rcl applies from ``params_file`` to
+    ``/<camera>/dada_node`` (:func:`dada_ros.core.params.read_params_file`: ``/**``,
+    ``/**/dada_node``, ``/<camera>/dada_node``...) overridden by the camera's
+    ``parameters``, each validated against the parameter table.
 
     Raises:
         ValueError: a bad cameras file, an unknown parameter or an invalid value.
     """
-    from .process_bag import read_params_file  # the project's one params-file reader
-
-    shared = read_params_file(params_file, EXECUTABLE) if params_file else {}
     nodes = []
     for name, settings in read_cameras_file(cameras_file).items():
         overrides = settings.get('parameters') or {}
         if not isinstance(overrides, Mapping):
             raise ValueError(f'camera {name!r}: parameters must be a mapping')
-        parameters = dict(shared)
+        parameters = read_params_file(params_file, f'/{name}/{EXECUTABLE}') \
+            if params_file else {}
         for key, value in overrides.items():
             spec = BY_NAME.get(key)
             if spec is None:

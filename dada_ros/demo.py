@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 
 from .core.inputs import prepare_lowres
-from .sample import block_average, sample_scene
 from .preview import depth_metrics, DepthMetrics
+from .sample import block_average, sample_scene
 
 Array = np.ndarray
 PACKAGE = 'dada_ros'

@@ -23,11 +23,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .evaluation.baselines import BASELINES
-from .evaluation.datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample,
-                            middlebury_dir, Scene, VALIDATION_SCENES)
 from .core.guides import GadGuide
 from .core.upsampler import DepthUpsampler
+from .evaluation.baselines import BASELINES
+from .evaluation.datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample,
+                                  middlebury_dir, Scene, VALIDATION_SCENES)
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: The paper's full budget: 8000 gradient-free + 1024 steps.
@@ -49,10 +49,10 @@ def methods(weights: str, full_budget: bool, device: str,
     if full_budget:
         reference = {'device': device, 'solver': 'reference', 'iterations': FULL_BUDGET}
         table[f'GAD (paper), reference x{FULL_BUDGET}'] = gad_upsampler(**reference).up
-        table[f'DADA rgb, reference x{FULL_BUDGET}'] = DepthUpsampler(
-            model='rgb', **reference).up
-        table[f'DADA learned, reference x{FULL_BUDGET}'] = DepthUpsampler(
-            model='learned', weights=weights, **reference).up
+        table[f'DADA rgb, reference x{FULL_BUDGET}'] = DepthUpsampler.from_params(
+            {'model': 'rgb', **reference}).up
+        table[f'DADA learned, reference x{FULL_BUDGET}'] = DepthUpsampler.from_params(
+            {'model': 'learned', 'weights': weights, **reference}).up
     if include:
         table = {k: v for k, v in table.items() if k in include}
     return table

@@ -84,15 +84,15 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
-                            load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
-                            training_scene_names, VALIDATION_SCENES)
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.inputs import prepare_lowres
 from .core.models import (build_gain_guide, build_tiny_guide, guide_from_checkpoint,
                           LearnedGuide, read_checkpoint)
 from .core.solver import PyramidSolver, solve_differentiable
 from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
+from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
+                                  load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
+                                  training_scene_names, VALIDATION_SCENES)
 
 CROP_SIZES = (128, 160, 192, 224, 256)
 

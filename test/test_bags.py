@@ -25,10 +25,10 @@ from dada_ros.conversions import (
     rgb_to_image,
 )
 from dada_ros.core.geometry import backproject
-from dada_ros.sample import block_average, sample_scene
 from dada_ros.core.upsampler import DepthUpsampler
 from dada_ros.make_sample_bag import DEPTH_NOISE, make_sample_bag, SampleBagOptions
 from dada_ros.preview import depth_metrics, read_ply
+from dada_ros.sample import block_average, sample_scene
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2

@@ -31,7 +31,7 @@ from dada_ros.core.compressed_depth import (
     rvl_decode,
     rvl_encode,
 )
-from dada_ros.evaluation.lidar import RgbdFrame, nyu_frames
+from dada_ros.evaluation.lidar import nyu_frames, RgbdFrame
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage

@@ -20,14 +20,6 @@ from dada_ros.conversions import (
     CloudMissingFieldError,
     ImageConversionError,
 )
-from dada_ros.evaluation.lidar import (
-    Frame,
-    nyu_frames,
-    project_velodyne,
-    read_kitti_calib,
-    read_velodyne,
-    require_shared_data,
-)
 from dada_ros.core.registration import (
     choose_depth_mode,
     matrix_to_pose,
@@ -37,6 +29,14 @@ from dada_ros.core.registration import (
     projection_matrix,
     register_depth,
     transform_points,
+)
+from dada_ros.evaluation.lidar import (
+    nyu_frames,
+    project_velodyne,
+    read_kitti_calib,
+    read_velodyne,
+    require_shared_data,
+    RgbdFrame,
 )
 import numpy as np
 import pytest
@@ -133,12 +133,12 @@ def _render(depth: np.ndarray, k_source: np.ndarray, source_to_target: np.ndarra
 
 
 @pytest.fixture(scope='module')
-def nyu() -> Frame:
+def nyu() -> RgbdFrame:
     """Return a real NYUv2 frame (640x480, metres, with holes)."""
     return nyu_frames()[1]
 
 
-def test_register_real_scene_from_a_displaced_camera(nyu: Frame) -> None:
+def test_register_real_scene_from_a_displaced_camera(nyu: RgbdFrame) -> None:
     """Depth of a second camera (848x480-like aspect, shifted 6 cm, turned 3 degrees)."""
     k_rgb = _k(nyu.fx, nyu.fy, nyu.cx, nyu.cy)
     rgb_to_depth = np.eye(4)
@@ -172,7 +172,7 @@ def test_register_real_scene_from_a_displaced_camera(nyu: Frame) -> None:
     assert np.mean(wrong_relative < 0.02) < 0.6
 
 
-def test_register_any_size_ratio(nyu: Frame) -> None:
+def test_register_any_size_ratio(nyu: RgbdFrame) -> None:
     """A depth image larger than the RGB image registers too (nearest point per pixel)."""
     k_rgb = _k(nyu.fx / 2, nyu.fy / 2, (nyu.cx - 0.5) / 2, (nyu.cy - 0.5) / 2)
     registered = register_depth(nyu.depth, _k(nyu.fx, nyu.fy, nyu.cx, nyu.cy), np.eye(4),
@@ -293,7 +293,7 @@ def test_project_real_scan_matches_the_kitti_calibration(scan: np.ndarray) -> No
     assert 0.02 < np.isfinite(sparse).mean() < 0.1  # a real scan covers a few % of pixels
 
 
-def test_register_does_not_modify_its_input(nyu: Frame) -> None:
+def test_register_does_not_modify_its_input(nyu: RgbdFrame) -> None:
     """register_depth does not write into the caller's depth."""
     depth = nyu.depth.copy()
     depth.setflags(write=False)  # a read-only message buffer works too

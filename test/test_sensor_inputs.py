@@ -9,15 +9,15 @@ import array
 from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
 from dada_ros.conversions import array_to_image, CameraInfoError, ImageConversionError, \
     rgb_to_image
+from dada_ros.core.registration import matrix_to_pose, pose_to_matrix
 from dada_ros.evaluation.lidar import (
-    Frame,
     nyu_frames,
     project_velodyne,
     read_kitti_calib,
     read_velodyne,
     require_shared_data,
+    RgbdFrame,
 )
-from dada_ros.core.registration import matrix_to_pose, pose_to_matrix
 from dada_ros.sensor_inputs import (
     cloud_to_sparse_depth,
     decode_depth_checked,
@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, PointCloud2, PointField
 
 
 @pytest.fixture(scope='module')
-def frame() -> Frame:
+def frame() -> RgbdFrame:
     """Return a real NYUv2 frame."""
     return nyu_frames()[0]
 
@@ -48,11 +48,11 @@ def _info(k: np.ndarray, width: int, height: int, p: np.ndarray = np.zeros(12),
     return info
 
 
-def _k(frame: Frame) -> np.ndarray:
+def _k(frame: RgbdFrame) -> np.ndarray:
     return np.array([[frame.fx, 0, frame.cx], [0, frame.fy, frame.cy], [0, 0, 1.0]])
 
 
-def test_decode_by_message_type(frame: Frame) -> None:
+def test_decode_by_message_type(frame: RgbdFrame) -> None:
     """Image and CompressedImage give the same RGB and depth; a JPEG is not depth."""
     raw = decode_rgb(rgb_to_image(frame.rgb))
     np.testing.assert_array_equal(raw, frame.rgb)
@@ -71,7 +71,7 @@ def test_decode_by_message_type(frame: Frame) -> None:
     assert raised.value.kind == 'bad_compressed_data'
 
 
-def test_projection_prefers_p(frame: Frame) -> None:
+def test_projection_prefers_p(frame: RgbdFrame) -> None:
     """P (the rectified camera) when set, else K; both unusable is a camera_info error."""
     k = _k(frame)
     p = np.hstack([k * [[0.9], [0.9], [1.0]], np.zeros((3, 1))])
@@ -81,7 +81,7 @@ def test_projection_prefers_p(frame: Frame) -> None:
         rgb_projection(_info(np.zeros(9), 640, 480))
 
 
-def test_distortion_warning_for_unrectified_topics(frame: Frame) -> None:
+def test_distortion_warning_for_unrectified_topics(frame: RgbdFrame) -> None:
     """Non-zero D on an image_raw topic warns; rectified topics and zero D do not."""
     distorted = _info(_k(frame), 640, 480, d=(0.1, -0.2, 0.0, 0.0, 0.05))
     warning = distortion_warning(distorted, '/camera/color/image_raw')
@@ -91,7 +91,7 @@ def test_distortion_warning_for_unrectified_topics(frame: Frame) -> None:
     assert distortion_warning(_info(_k(frame), 640, 480, d=(0.0,) * 5), '/a/image_raw') is None
 
 
-def test_register_depth_message_and_its_errors(frame: Frame) -> None:
+def test_register_depth_message_and_its_errors(frame: RgbdFrame) -> None:
     """Identity registration reproduces the depth; missing inputs raise counted kinds."""
     info = _info(_k(frame), 640, 480)
     registered = register_depth_message(frame.depth, info, np.eye(4), info, (480, 640))

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import List
 
-from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
-                                    training_scene_names, VALIDATION_SCENES)
 from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet,
                                   load_learned_guide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
+from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
+                                          training_scene_names, VALIDATION_SCENES)
 from dada_ros.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
                             l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
                             selection_score, split_bag_scenes, unpack_scenes)

@@ -91,8 +91,8 @@ def _annotated_frames(folder: Path, prefix: str) -> List[RgbdFrame]:
             continue  # the annotation file lists frames that were not copied
         fx, fy, cx, cy = (float(v) for v in entry['cam_in'])
         frames.append(RgbdFrame(f'{prefix}/{rgb_path.stem}', _read_rgb(rgb_path),
-                            _read_uint16_depth(depth_path, float(entry['depth_scale'])),
-                            fx, fy, cx, cy))
+                                _read_uint16_depth(depth_path, float(entry['depth_scale'])),
+                                fx, fy, cx, cy))
     return frames
 
 
@@ -177,8 +177,8 @@ def kitti_lidar_frames() -> List[RgbdFrame]:
         calib = read_kitti_calib(root / 'calib' / f'{frame_id}.txt')
         depth = project_velodyne(read_velodyne(scan_path), calib, rgb.shape[:2])
         p2 = calib['P2']
-        frames.append(RgbdFrame(f'kitti_lidar/{frame_id}', rgb, depth,
-                            float(p2[0, 0]), float(p2[1, 1]), float(p2[0, 2]), float(p2[1, 2])))
+        frames.append(RgbdFrame(f'kitti_lidar/{frame_id}', rgb, depth, float(p2[0, 0]),
+                                float(p2[1, 1]), float(p2[0, 2]), float(p2[1, 2])))
     return frames
 
 
