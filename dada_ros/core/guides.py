@@ -48,7 +48,8 @@ class RgbGuide:
         self.depth_weight = depth_weight
 
     def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
-                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                     scale: Optional[float] = None,
+                     spread: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
 
         Args:
@@ -56,8 +57,11 @@ class RgbGuide:
             initial: ``(B, 1, H, W)`` initial depth normalised to a mean of about one.
             scale: raw-unit value ``initial`` was divided by (unused here; accepted so
                 every guide has the same interface).
+            spread: ``(B, 1, 1, 1)`` divisor of the depth channel instead of
+                ``std(initial)`` (see :func:`unlearned_features`).
         """
-        return coefficients(unlearned_features(rgb, initial, self.depth_weight), self.k)
+        return coefficients(unlearned_features(rgb, initial, self.depth_weight, spread),
+                            self.k)
 
 
 class GadGuide(RgbGuide):

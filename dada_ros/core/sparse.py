@@ -73,6 +73,7 @@ import torch
 import torch.nn.functional as F
 
 from .diffusion import LAMBDA
+from .guides import RgbGuide
 from .inputs import check_arrays, rgb_features
 from .solver import coarsen_coefficients
 
@@ -425,7 +426,16 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray,
     # The depth feature of the guide is the nearest fill: sharp where the measurements
     # jump, flat where they agree, so depth edges stop the diffusion as RGB edges do.
     nearest_t = torch.from_numpy(nearest).to(device)
-    cv, ch = upsampler.guide.coefficients(rgb_features(rgb, device), nearest_t[None, None])
+    guide, rgb_t = upsampler.guide, rgb_features(rgb, device)
+    if isinstance(guide, RgbGuide) and guide.depth_weight > 0:
+        # The depth feature here is the nearest fill, whose steps between measurement cells
+        # are not scene edges: keep its channel at depth / mean (weight 1 on a mean-one
+        # input), not the standardised, stronger channel of the low-res path, which would
+        # make those steps barriers (measured: 7 % instead of 15 % below linear on the scans).
+        spread = torch.full((1, 1, 1, 1), guide.depth_weight, device=device)
+        cv, ch = guide.coefficients(rgb_t, nearest_t[None, None], spread=spread)
+    else:
+        cv, ch = guide.coefficients(rgb_t, nearest_t[None, None])
     # The window spans the gaps left after bridging (between scan lines for a LiDAR).
     fixed_spacing = mean_spacing(height, width, int(fixed.sum()))
     window = max(SUPPORT_MIN_WINDOW, 2 * math.ceil(fixed_spacing) + 1)
