@@ -16,6 +16,7 @@ from typing import Any, Dict, List
 
 from dada_ros.cameras import camera_nodes, CameraNode
 from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image
+from dada_ros.core.params import BY_NAME
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
@@ -66,7 +67,8 @@ def test_packaged_cameras_file() -> None:
                                       'depth/image': '/front/aligned_depth_to_color/image_raw'}
     assert rear.remappings == []
     assert front.parameters['iterations'] == 96 and rear.parameters['iterations'] == 64
-    assert front.parameters['model'] == rear.parameters['model'] == 'learned'
+    default = BY_NAME['model'].default  # from the shared parameter file
+    assert front.parameters['model'] == rear.parameters['model'] == default
 
 
 @pytest.mark.parametrize('text, message', [
