@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from .core.params import BY_NAME, read_params_file
+from .core.params import checked_params, read_params_file
 
 __all__ = ['CameraNode', 'INPUTS', 'camera_nodes', 'read_cameras_file']
 
@@ -110,14 +110,7 @@ def camera_nodes(cameras_file: Path, params_file: Optional[Path] = None) -> List
             raise ValueError(f'camera {name!r}: parameters must be a mapping')
         parameters = read_params_file(params_file, f'/{name}/{EXECUTABLE}') \
             if params_file else {}
-        for key, value in overrides.items():
-            spec = BY_NAME.get(key)
-            if spec is None:
-                raise ValueError(f'camera {name!r}: unknown parameter {key!r}')
-            reason = spec.validate(value)
-            if reason is not None:
-                raise ValueError(f'camera {name!r}: {reason}')
-            parameters[key] = value
+        parameters.update(checked_params(overrides, f'camera {name!r}'))
         remappings = [(INPUTS[key], str(settings[key])) for key in INPUTS if key in settings]
         nodes.append(CameraNode(namespace=f'/{name}', parameters=parameters,
                                 remappings=remappings))

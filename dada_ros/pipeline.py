@@ -62,7 +62,7 @@ from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, c
                           copy_header, depth_to_image, ImageConversionError,
                           output_camera_info, PointCloudBuilder)
 from .core.confidence import depth_confidence, mask_low_confidence
-from .core.params import BY_NAME, SOLVER_PARAMETERS
+from .core.params import BY_NAME, checked_params, defaults, SOLVER_PARAMETERS
 from .core.registration import choose_depth_mode, project_points, transform_points
 from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
@@ -234,15 +234,7 @@ class FramePipeline:
     def __init__(self, params: Mapping[str, Any], upsampler: Optional[DepthUpsampler] = None,
                  on_event: Optional[Callable[[Event], None]] = None,
                  transform_lookup: Optional[Callable[[], TransformLookup]] = None) -> None:
-        values = {spec.name: spec.default for spec in BY_NAME.values()}
-        for name, value in params.items():
-            spec = BY_NAME.get(name)
-            if spec is None:
-                raise ValueError(f'unknown parameter {name!r}')
-            reason = spec.validate(value)
-            if reason is not None:
-                raise ValueError(reason)
-            values[name] = float(value) if spec.type is float else value
+        values = {**defaults(), **checked_params(params)}
         self.params: Dict[str, Any] = values
         self.upsampler = upsampler if upsampler is not None else DepthUpsampler(
             **{name: values[name] for name in SOLVER_PARAMETERS})

@@ -284,6 +284,25 @@ def parse_override(text: str) -> Tuple[str, Any]:
     return name.strip(), value
 
 
+def checked_params(values: Mapping[str, Any], where: str = '') -> Dict[str, Any]:
+    """Validate ``{name: value}`` against the table; floats for float parameters.
+
+    Raises:
+        ValueError: an unknown name or an invalid value (the message starts with ``where``).
+    """
+    prefix = f'{where}: ' if where else ''
+    checked: Dict[str, Any] = {}
+    for name, value in values.items():
+        spec = BY_NAME.get(name)
+        if spec is None:
+            raise ValueError(f'{prefix}unknown parameter {name!r}; known: {sorted(BY_NAME)}')
+        reason = spec.validate(value)
+        if reason is not None:
+            raise ValueError(prefix + reason)
+        checked[name] = float(value) if spec.type is float else value
+    return checked
+
+
 def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, Any],
                        warn: Optional[IO[str]] = None) -> Dict[str, Any]:
     """Merge defaults, file values and overrides into a validated ``{name: value}`` dict.
@@ -291,22 +310,13 @@ def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, A
     Unknown names in the file are ignored (with a warning), as the node ignores undeclared
     parameters; unknown override names and invalid values raise ``ValueError``.
     """
-    values = {spec.name: spec.default for spec in PARAMETERS}
-    for source, items in (('parameter file', file_values), ('-p', overrides)):
-        for name, value in items.items():
-            spec = BY_NAME.get(name)
-            if spec is None:
-                if source == '-p':
-                    raise ValueError(f'unknown parameter {name!r}; known: {sorted(BY_NAME)}')
-                if warn is not None and name != 'use_sim_time':
-                    print(f'warning: ignoring unknown parameter {name!r} in the parameter file',
-                          file=warn)
-                continue
-            reason = spec.validate(value)
-            if reason is not None:
-                raise ValueError(f'{source}: {reason}')
-            values[name] = float(value) if spec.type is float else value
-    return values
+    known = {name: value for name, value in file_values.items() if name in BY_NAME}
+    for name in file_values:
+        if name not in BY_NAME and warn is not None and name != 'use_sim_time':
+            print(f'warning: ignoring unknown parameter {name!r} in the parameter file',
+                  file=warn)
+    return {**defaults(), **checked_params(known, 'parameter file'),
+            **checked_params(overrides, '-p')}
 
 
 # --- generated documents ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 import yaml
 
-from .params import BY_NAME
+from .params import checked_params, read_params_file
 
 __all__ = ['INPUT_TOPICS', 'preset_paths', 'read_preset']
 
@@ -42,14 +42,7 @@ def read_preset(path: Union[str, Path]) -> Tuple[Dict[str, Any], List[Tuple[str,
     section = content.get('/**') or content.get('dada_node')
     if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'), dict):
         raise ValueError(f'{path}: no /** (or dada_node) section with ros__parameters')
-    parameters: Dict[str, Any] = dict(section['ros__parameters'])
-    for name, value in parameters.items():
-        spec = BY_NAME.get(name)
-        if spec is None:
-            raise ValueError(f'{path}: unknown parameter {name!r}')
-        reason = spec.validate(value)
-        if reason is not None:
-            raise ValueError(f'{path}: {reason}')
+    parameters = checked_params(read_params_file(path), str(path))
     remaps: List[Tuple[str, str]] = []
     for line in text.splitlines():
         if not line.startswith(_REMAP):
