@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.core import DepthUpsampler  # noqa: E402
 from dada_ros.core.guides import RgbGuide  # noqa: E402
-from dada_ros.core.models import load_learned_guide, parameter_count  # noqa: E402
+from dada_ros.core.models import LearnedGuide, load_learned_guide, parameter_count  # noqa: E402
 from dada_ros.evaluation.datasets import load_rgbd_frames, make_sample  # noqa: E402
 import torch  # noqa: E402
 
@@ -78,8 +78,9 @@ def main() -> int:
     if args.whole:
         return whole_call_ratio(args.weights, args.repeats, args.threads)
     guide = load_learned_guide(args.weights)
-    print(f'learned guide: {parameter_count(guide)} parameters '
-          f'({parameter_count(guide.feature_extractor)} in the network)')
+    network = guide.feature_extractor if isinstance(guide, LearnedGuide) else guide
+    print(f'learned guide ({guide.arch}): {parameter_count(guide)} parameters '
+          f'({parameter_count(network)} in the network)')
     gen = torch.Generator().manual_seed(0)
     rgb = torch.randn(1, 3, args.height, args.width, generator=gen)
     initial = 0.5 + torch.rand(1, 1, args.height, args.width, generator=gen)

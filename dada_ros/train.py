@@ -86,8 +86,8 @@ import torch
 
 from .core.diffusion import LAMBDA, reference_diffusion
 from .core.inputs import prepare_lowres
-from .core.models import (build_gain_guide, build_tiny_guide, guide_from_checkpoint,
-                          LearnedGuide, read_checkpoint)
+from .core.models import (AnyLearnedGuide, build_gain_guide, build_tiny_guide,
+                          guide_from_checkpoint, read_checkpoint, SelfGuidedGuide)
 from .core.solver import PyramidSolver, solve_differentiable
 from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
@@ -341,14 +341,42 @@ def draw_batch(scenes: Sequence[Scene], step: int, seed: int, batch_size: int,
                  spread)
 
 
-def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
+def forward_self_guided(guide: SelfGuidedGuide, batch: Batch, solver: PyramidSolver,
+                        iterations: int) -> torch.Tensor:
+    """Prediction ``(B, 1, H, W)`` of the two-pass guide, as deployed at ``iterations``.
+
+    Pass 1 has no learned parameter: it runs gradient-free (:class:`PyramidSolver`).
+    Pass 2 is the deployed warm-started pyramid, differentiable end to end
+    (:func:`dada_ros.core.solver.solve_differentiable`), so the loss reaches the weights of
+    the batch's factor.
+    """
+    first, second = guide.pass_iterations(iterations)
+    with torch.no_grad():
+        cv, ch = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
+        estimate = torch.stack([
+            solver.solve(batch.initial[b, 0], cv[b, 0], ch[b, 0], batch.source[b, 0],
+                         batch.valid[b, 0], batch.factor, first,
+                         momentum_scale=guide.momentum_scales[0])
+            for b in range(batch.rgb.shape[0])])[:, None]
+    # the whole scene's spread of the depth, as for pass 1 (a crop's own is smaller)
+    cv, ch = guide.refine_coefficients(batch.rgb, estimate, batch.factor, spread=batch.spread)
+    return solve_differentiable(estimate, cv, ch, batch.source, batch.valid, batch.factor,
+                                second, warm_start=True,
+                                momentum_scale=guide.momentum_scales[1])
+
+
+def forward(guide: AnyLearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterations: int,
             window: int, through: str = 'window') -> torch.Tensor:
     """Prediction ``(B, 1, H, W)`` with gradients to the guide.
 
     ``through='pyramid'``: the deployed pyramid solver at ``pre_iterations``, differentiable
     end to end (:func:`dada_ros.core.solver.solve_differentiable`). ``'window'``: a
     gradient-free pyramid start, then ``window`` differentiable steps of the paper's loop.
+    A :class:`SelfGuidedGuide` always trains through its deployed passes
+    (:func:`forward_self_guided`).
     """
+    if isinstance(guide, SelfGuidedGuide):
+        return forward_self_guided(guide, batch, solver, pre_iterations)
     cv, ch = guide.coefficients(batch.rgb, batch.initial, spread=batch.spread)
     if through == 'pyramid':
         return solve_differentiable(batch.initial, cv, ch, batch.source, batch.valid,
@@ -362,6 +390,16 @@ def forward(guide: LearnedGuide, batch: Batch, solver: PyramidSolver, pre_iterat
     start = torch.stack(starts)[:, None]
     return reference_diffusion(start, cv, ch, batch.source, batch.valid, batch.factor,
                                window, LAMBDA)
+
+
+def learned_values(guide: AnyLearnedGuide) -> str:
+    """Return the guide's scalar parameters for the log: K, or the self-guided weights."""
+    if isinstance(guide, SelfGuidedGuide):
+        rgb = guide.log_rgb_weight.detach().exp().tolist()
+        depth = guide.log_depth_weight.detach().exp().tolist()
+        return ' '.join(f'x{f}: rgb {r:.3f} depth {d:.2f}'
+                        for f, r, d in zip(guide.factors, rgb, depth))
+    return f'K {float(guide.logk.detach().exp()):.4f}'
 
 
 def l1_loss(prediction: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
@@ -398,7 +436,7 @@ def l2_loss(prediction: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
 LOSSES = {'l1': l1_loss, 'l2': l2_loss}
 
 
-def validate(guide: LearnedGuide, scenes: Sequence[Scene], factors: Iterable[int],
+def validate(guide: AnyLearnedGuide, scenes: Sequence[Scene], factors: Iterable[int],
              device: torch.device, iterations: int = 96) -> Dict[int, float]:
     """Mean RMSE (disparity units) per factor through the deployed ``DepthUpsampler`` path."""
     # The same inference path as model 'learned', with the network being trained.
@@ -513,9 +551,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='factors whose relative validation RMSE selects best.pt')
     parser.add_argument('--val-iterations', type=int, default=96,
                         help='pyramid budget of the validation (the default of the node)')
-    parser.add_argument('--arch', choices=('gain_net', 'tiny_unet'), default='gain_net',
-                        help="network: 'gain_net' (learned gains on the unlearned features, "
-                        "within the CPU budget) or 'tiny_unet' (the former default)")
+    parser.add_argument('--arch', choices=('self_guided', 'gain_net', 'tiny_unet'),
+                        default='self_guided',
+                        help="guide: 'self_guided' (two-pass DADA, the packaged weights; "
+                        "learned per-factor weights of the second pass), 'gain_net' (learned "
+                        "gains on the unlearned features) or 'tiny_unet' (a small U-Net)")
     parser.add_argument('--width', type=int, default=None,
                         help='network width (default: 16 for gain_net, 8 for tiny_unet)')
     parser.add_argument('--channels', type=int, default=8,
@@ -606,7 +646,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     state_path = args.out / 'train_state.pt'
 
     torch.manual_seed(args.seed)  # the network's initialisation
-    if args.arch == 'gain_net':
+    guide: AnyLearnedGuide
+    if args.arch == 'self_guided':
+        guide = SelfGuidedGuide()
+    elif args.arch == 'gain_net':
         guide = build_gain_guide(args.width or 16)
     else:
         guide = build_tiny_guide(args.width or 8, args.channels, full_decoder=args.full_decoder)
@@ -682,9 +725,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if step % args.val_every == 0 or step == first + args.steps or out_of_time:
             rmse = run_validation()
             history['val'].append({'step': step, 'rmse': rmse})
-            k_value = float(guide.logk.detach().exp())
             save(rmse)
-            print(f'step {step} loss {float(loss.detach()):.4f} K {k_value:.4f} '
+            print(f'step {step} loss {float(loss.detach()):.4f} {learned_values(guide)} '
                   f"lr {optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
                   f"best {history['best']}", file=sys.stderr, flush=True)
         if out_of_time:

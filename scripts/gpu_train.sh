@@ -14,7 +14,9 @@
 #      OUT=/some/folder bash scripts/gpu_train.sh
 #    It trains for MINUTES (default 8) on cuda, validates every VAL_EVERY steps and copies
 #    best.pt, latest.pt, train_state.pt, history.json, curve.png and the log to $OUT.
-#    Extra arguments go to dada_train (e.g. --arch tiny_unet --width 16).
+#    ARCH (default tiny_unet: a network worth GPU time; the shipped self_guided guide has
+#    8 parameters and fits on the CPU in minutes). Extra arguments go to dada_train
+#    (e.g. --width 16 --full-decoder).
 #    To continue a run: put its train_state.pt in RESUME_DIR (a carried folder).
 # 3. Back here: evaluate or continue on the CPU,
 #      python -m dada_ros.evaluate --weights OUT/best.pt
@@ -24,6 +26,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 DATA=${DATA:-training_data/dada_train.npz}
 MINUTES=${MINUTES:-8}
+ARCH=${ARCH:-tiny_unet}
 VAL_EVERY=${VAL_EVERY:-250}
 STEPS=${STEPS:-4000}
 RUN=${RUN_DIR:-/tmp/dada_gpu_run}
@@ -34,7 +37,7 @@ if [ -n "${RESUME_DIR:-}" ] && [ -f "$RESUME_DIR/train_state.pt" ]; then
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 status=0
-"$PYTHON" -m dada_ros.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" \
+"$PYTHON" -m dada_ros.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" --arch "$ARCH" \
     --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" --total-steps "$STEPS" \
     --val-every "$VAL_EVERY" --batch 8 --window 256 --pre-min 96 --pre-max 2048 \
     --factors 4 8 8 16 16 32 --augment --lr 2e-3 --lr-min 2e-5 "$@" \

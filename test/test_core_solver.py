@@ -15,6 +15,7 @@ from dada_ros.core.diffusion import (
     LAMBDA,
     perona_malik,
     reference_diffusion,
+    weighted_coefficients,
 )
 from dada_ros.core.solver import (
     coarsen_coefficients,
@@ -264,3 +265,72 @@ def test_differentiable_twin_matches_the_pyramid_solver(factor: int) -> None:
     assert torch.allclose(twin[0, 0], deployed, rtol=1e-4, atol=1e-5)
     twin.square().sum().backward()
     assert cv_grad.grad is not None and float(cv_grad.grad.abs().sum()) > 0.0
+
+
+def test_weighted_coefficients_equal_the_general_form_with_and_without_autograd() -> None:
+    """The allocation-free form gives the coefficients of the concatenated features."""
+    generator = torch.Generator().manual_seed(2)
+    rgb = torch.randn(2, 3, 23, 31, generator=generator)
+    depth = torch.rand(2, 1, 23, 31, generator=generator)
+    expected = coefficients(torch.cat([0.3 * rgb, 4.0 * depth], 1), 0.05)
+    with torch.inference_mode():
+        fast = weighted_coefficients(rgb, depth, 0.3, 4.0, 0.05)
+    for got, want in zip(fast, expected):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    weight = torch.tensor(4.0, requires_grad=True)  # training: the general, autograd form
+    cv, ch = weighted_coefficients(rgb, depth, 0.3, weight, 0.05)
+    assert torch.allclose(cv, expected[0], rtol=1e-5, atol=1e-6)
+    (cv.sum() + ch.sum()).backward()
+    assert weight.grad is not None and float(weight.grad) < 0.0  # stronger edges, smaller c
+    assert torch.equal(depth, depth.clone())  # inputs are not modified in place
+    with pytest.raises(ValueError):
+        weighted_coefficients(rgb, depth[:, :, 1:], 0.3, 4.0)
+
+
+def _refine_problem(factor: int) -> Tuple[torch.Tensor, ...]:
+    rgb, _, low = scene(64, 96, factor)
+    first = DepthUpsampler(model='rgb', iterations=48, device='cpu')(rgb, low)
+    generator = torch.Generator().manual_seed(4)
+    cv = 0.05 + 0.95 * torch.rand(63, 96, generator=generator)
+    ch = 0.05 + 0.95 * torch.rand(64, 95, generator=generator)
+    source = torch.from_numpy(low)
+    valid = torch.ones_like(source, dtype=torch.bool)
+    valid[1, 2] = False  # one free block
+    return torch.from_numpy(first), cv, ch, source, valid
+
+
+@pytest.mark.parametrize('factor', [2, 4, 8, 16, 32])
+def test_warm_start_keeps_exact_block_means(factor: int) -> None:
+    start, cv, ch, source, valid = _refine_problem(factor)
+    out = PyramidSolver().solve(start, cv, ch, source, valid, factor, 24, warm_start=True,
+                                momentum_scale=0.06)
+    means = block_mean(out[None, None], factor)[0, 0]
+    assert torch.allclose(means[valid], source[valid], rtol=1e-5)
+    assert bool((out > 0).all())
+
+
+def test_warm_start_reaches_the_reference_fixed_point_and_keeps_detail() -> None:
+    """A warm start changes the path, not the answer; it starts from the detail it was given.
+
+    With a budget of 1 the result stays close to the warm start (the detail of a first
+    solve survives), whereas the cold pyramid starts from smooth upsampled coarse levels.
+    """
+    start, cv, ch, source, valid = _refine_problem(8)
+    reference = reference_diffusion(start[None, None], cv[None, None], ch[None, None],
+                                    source[None, None], valid[None, None], 8, 20000)[0, 0]
+    warm = PyramidSolver().solve(start, cv, ch, source, valid, 8, 600, warm_start=True,
+                                 momentum_scale=0.06)
+    assert float((warm - reference).abs().max()) < 2e-3 * float(reference.abs().max())
+    one_warm = PyramidSolver().solve(start, cv, ch, source, valid, 8, 1, warm_start=True)
+    one_cold = PyramidSolver().solve(start, cv, ch, source, valid, 8, 1)
+    assert float((one_warm - start).abs().mean()) < 0.5 * float((one_cold - start).abs().mean())
+
+
+def test_differentiable_twin_matches_the_warm_started_pyramid_solver() -> None:
+    start, cv, ch, source, valid = _refine_problem(16)
+    deployed = PyramidSolver().solve(start, cv, ch, source, valid, 16, 24, warm_start=True,
+                                     momentum_scale=0.06)
+    twin = solve_differentiable(start[None, None], cv[None, None], ch[None, None],
+                                source[None, None], valid[None, None], 16, 24,
+                                warm_start=True, momentum_scale=0.06)
+    assert torch.allclose(twin[0, 0], deployed, rtol=1e-4, atol=1e-5)

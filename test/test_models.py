@@ -10,12 +10,16 @@ import pickle
 import sys
 from typing import Any, Tuple
 
+from dada_ros import train
 from dada_ros.core import DepthUpsampler, models
 from dada_ros.core.diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT
 from dada_ros.core.guides import GadGuide, make_guide, RgbGuide, unlearned_features
 from dada_ros.core.models import (build_gain_guide, build_tiny_guide, FORMAT, GainNet,
                                   import_smp, LearnedGuide, load_learned_guide,
-                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint, TinyUNet)
+                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint,
+                                  SelfGuidedGuide, TinyUNet)
+from dada_ros.core.solver import PyramidSolver
+from dada_ros.evaluation.datasets import Scene
 import numpy as np
 import pytest
 import torch
@@ -333,3 +337,86 @@ def test_authors_checkpoint_loads_strictly(tmp_path: Path, wrapped: bool) -> Non
     torch.save({'model': state}, path)
     with pytest.raises(ValueError, match='do not match the architecture'):
         load_learned_guide(path)
+
+
+def _self_guided(**kwargs: Any) -> SelfGuidedGuide:
+    guide = SelfGuidedGuide(**kwargs)
+    with torch.no_grad():  # distinct weights per factor, so the factor choice shows
+        guide.log_rgb_weight.copy_(torch.log(torch.tensor([0.05, 0.1, 0.2, 0.3])))
+        guide.log_depth_weight.copy_(torch.log(torch.tensor([3.0, 5.0, 7.0, 9.0])))
+    return guide.eval()
+
+
+def test_self_guided_first_pass_is_the_rgb_guide_and_factors_pick_their_weights() -> None:
+    rgb, initial = _inputs()
+    guide = _self_guided()
+    for got, want in zip(guide.coefficients(rgb, initial), RgbGuide().coefficients(rgb, initial)):
+        assert torch.allclose(got, want, atol=1e-6)
+    assert [guide.factor_index(f) for f in (1, 2, 4, 6, 8, 11, 12, 16, 32, 64)] == \
+        [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]
+    spread = initial.std(unbiased=False)  # depth_spread: the population std
+    with torch.no_grad():
+        cv, ch = guide.refine_coefficients(rgb, initial, 16)
+    expected = coefficients(torch.cat([0.2 * rgb, 7.0 * initial / spread], 1), K_DEFAULT)
+    assert torch.allclose(cv, expected[0], atol=1e-5) and torch.allclose(ch, expected[1],
+                                                                         atol=1e-5)
+    assert guide.pass_iterations(96) == (48, 96)
+    with pytest.raises(ValueError):
+        SelfGuidedGuide(factors=(8, 4))
+    with pytest.raises(ValueError):
+        SelfGuidedGuide(refine_fraction=0.0)
+
+
+def test_self_guided_checkpoint_round_trip_and_two_pass_upsampler(tmp_path: Path) -> None:
+    guide = _self_guided(first_fraction=0.75, refine_fraction=0.5, first_momentum_scale=0.1,
+                         refine_momentum_scale=0.05)
+    path = tmp_path / 'self_guided.pt'
+    torch.save(guide.checkpoint({'note': 'test'}), path)
+    loaded = load_learned_guide(path)
+    assert isinstance(loaded, SelfGuidedGuide)
+    assert loaded.config == guide.config and loaded.pass_iterations(64) == (48, 32)
+    assert torch.equal(loaded.log_depth_weight, guide.log_depth_weight)
+    assert not any(p.requires_grad for p in loaded.parameters())
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    depth = rng.uniform(1.0, 3.0, (8, 12)).astype(np.float32)
+    depth[2, 3] = np.nan
+    up = DepthUpsampler(model='learned', weights=str(path), device='cpu')
+    out = up(rgb, depth)
+    known = np.isfinite(depth)
+    assert np.allclose(out.reshape(8, 8, 12, 8).mean(axis=(1, 3))[known], depth[known],
+                       rtol=1e-4)
+    assert np.allclose(up(rgb, depth * 1000.0), out * 1000.0, rtol=1e-3)  # unit-free
+    single = DepthUpsampler(model='rgb', device='cpu', iterations=72)(rgb, depth)
+    assert not np.allclose(out, single, rtol=1e-3)  # the second pass changed the answer
+    # The paper's loop runs both passes too and lands on the same answer (a scene with a
+    # box in front of a slanted plane, a colour edge at its border and texture elsewhere).
+    rows, cols = np.mgrid[0:64, 0:96]
+    box = (rows > 19) & (rows < 45) & (cols > 24) & (cols < 58)
+    scene_depth = np.where(box, 1.2, 2.0 + 0.002 * rows + 0.001 * cols).astype(np.float32)
+    scene_rgb = np.stack([60 + 30 * ((cols // 7) % 2), np.where(box, 200, 40),
+                          rng.integers(0, 20, (64, 96))], axis=-1).astype(np.uint8)
+    low = scene_depth.reshape(8, 8, 12, 8).mean(axis=(1, 3))
+    reference = DepthUpsampler(model='learned', weights=str(path), solver='reference',
+                               iterations=10000, device='cpu')(scene_rgb, low)
+    converged = DepthUpsampler(model='learned', weights=str(path), iterations=1500,
+                               device='cpu')(scene_rgb, low)
+    assert np.abs(reference - converged).max() < 2e-3 * float(low.max())
+    # The sparse path uses the first pass (the rgb guide).
+    sparse = np.full((64, 96), np.nan, np.float32)
+    sparse[::4, ::4] = rng.uniform(1.0, 3.0, (16, 24))
+    assert np.isfinite(up(rgb, sparse, depth_mode='sparse')).all()
+
+
+def test_self_guided_trains_through_its_deployed_passes() -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    gt = rng.uniform(1.0, 2.0, (64, 64)).astype(np.float32)
+    scene = Scene('random/view1', rgb, gt)
+    guide = SelfGuidedGuide().train()
+    batch = train.draw_batch([scene], 0, 0, 2, [8], torch.device('cpu'))
+    prediction = train.forward(guide, batch, PyramidSolver(), 24, 0, 'pyramid')
+    train.l2_loss(prediction, batch.gt).backward()
+    assert guide.log_depth_weight.grad is not None
+    grads = guide.log_depth_weight.grad.abs()
+    assert float(grads[1]) > 0.0 and float(grads[0] + grads[2] + grads[3]) == 0.0  # x8 only

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import List
 
-from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet,
-                                  load_learned_guide, TinyUNet)
+from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet, load_learned_guide,
+                                  SelfGuidedGuide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
 from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
                                           training_scene_names, VALIDATION_SCENES)
@@ -169,10 +169,10 @@ def test_training_in_pieces_equals_one_run(tmp_path: Path) -> None:
         assert (out / 'curve.png').stat().st_size > 1000
     for a, b in zip(_params(whole / 'dada_learned.pt'), _params(pieces / 'dada_learned.pt')):
         assert torch.allclose(a, b, atol=1e-5)
-    # Training moved the weights away from the unlearned initialisation.
-    assert load_learned_guide(whole / 'dada_learned.pt').arch == 'gain_net'  # the default
-    fresh = [p.detach() for p in build_gain_guide().parameters()]
-    trained = _params(whole / 'dada_learned.pt')
+    # Training moved the weights away from their initialisation.
+    assert load_learned_guide(whole / 'latest.pt').arch == 'self_guided'  # the default
+    fresh = [p.detach() for p in SelfGuidedGuide().parameters()]
+    trained = _params(whole / 'latest.pt')
     assert any(not torch.allclose(a, b) for a, b in zip(trained, fresh))
 
 
@@ -219,7 +219,7 @@ def test_pack_round_trip_and_training_from_the_pack(tmp_path: Path) -> None:
     assert not (tmp_path / 'unused' / 'best.pt').exists()
     out = tmp_path / 'run'
     assert main(['--out', str(out), '--steps', '2', '--data', str(pack)] + QUICK) == 0
-    assert load_learned_guide(out / 'best.pt').arch == 'gain_net'
+    assert load_learned_guide(out / 'best.pt').arch == 'self_guided'
 
 
 def test_max_minutes_stops_with_a_resumable_state(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ def test_training_on_a_recorded_bag(tmp_path: Path) -> None:
                  '/rgb/image', '--depth-topic', '/depth_gt/image'] + quick) == 0
     best = torch.load(out / 'best.pt', weights_only=True)
     assert best['meta']['training_scenes'] == [s.name for s in train]
-    assert load_learned_guide(out / 'dada_learned.pt').arch == 'gain_net'
+    assert load_learned_guide(out / 'dada_learned.pt').arch == 'self_guided'
 
 
 def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
@@ -284,7 +284,7 @@ def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
     names = {p.name for p in out.iterdir()}
     assert names == {'best.pt', 'latest.pt', 'train_state.pt', 'history.json', 'curve.png',
                      'train_log.txt'}
-    assert load_learned_guide(out / 'best.pt').arch == 'gain_net'
+    assert load_learned_guide(out / 'best.pt').arch == 'tiny_unet'  # the recipe's default ARCH
     history = json.loads((out / 'history.json').read_text())
     assert [s for s, _ in history['loss']] == [1, 2]
 

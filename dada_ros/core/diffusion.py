@@ -52,6 +52,48 @@ def coefficients(features: torch.Tensor,
     return perona_malik(dv, k), perona_malik(dh, k)
 
 
+def weighted_coefficients(rgb: torch.Tensor, depth: torch.Tensor, rgb_weight: float | torch.Tensor,
+                          depth_weight: float | torch.Tensor,
+                          k: float = K_DEFAULT) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`coefficients` of the features ``[rgb_weight * rgb, depth_weight * depth]``.
+
+    The same values as ``coefficients(torch.cat([rgb_weight * rgb, depth_weight * depth],
+    1), k)``: the channel mean of ``|difference|`` is ``(rgb_weight * sum_c |d rgb_c| +
+    depth_weight * |d depth|) / 4``. Without autograd it never builds the features and
+    works in place on its own temporaries; at 640x480 that is about 10x faster than the
+    general form, whose fresh full-size tensors each cost page faults.
+
+    Args:
+        rgb: ``(B, 3, H, W)`` colour features (ImageNet-normalised RGB).
+        depth: ``(B, 1, H, W)`` depth feature (e.g. depth over its standard deviation).
+        rgb_weight: factor on the colour channels (a float or a 0-d tensor).
+        depth_weight: factor on the depth channel (a float or a 0-d tensor).
+        k: Perona-Malik contrast K.
+    """
+    if rgb.dim() != 4 or rgb.shape[1] != 3 or depth.dim() != 4 or depth.shape[1] != 1 \
+            or depth.shape[0] != rgb.shape[0] or depth.shape[-2:] != rgb.shape[-2:]:
+        raise ValueError('expected rgb (B, 3, H, W) and depth (B, 1, H, W) of the same '
+                         f'size, got {tuple(rgb.shape)} and {tuple(depth.shape)}')
+    tensors = [t for t in (rgb, depth, rgb_weight, depth_weight) if isinstance(t, torch.Tensor)]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return coefficients(torch.cat([rgb * rgb_weight, depth * depth_weight], 1), k)
+    pairs = (((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+             ((slice(None), slice(1, None)), (slice(None), slice(None, -1))))
+    # x = (rgb_weight * sum_c |d rgb_c| + depth_weight * |d depth|) / (4 K), g = 1 / (1 + x^2)
+    colour_gain, depth_gain = rgb_weight / (4.0 * k), depth_weight / (4.0 * k)
+    result = []
+    for (rows_q, cols_q), (rows_p, cols_p) in pairs:
+        step = torch.sub(depth[:, :, rows_q, cols_q], depth[:, :, rows_p, cols_p]).abs_()
+        step.mul_(depth_gain)
+        channel = torch.empty_like(step)
+        for c in range(3):  # one reused temporary, not a 3-channel one and its reduction
+            torch.sub(rgb[:, c:c + 1, rows_q, cols_q], rgb[:, c:c + 1, rows_p, cols_p],
+                      out=channel)
+            step.add_(channel.abs_().mul_(colour_gain))
+        result.append(step.square_().add_(1.0).reciprocal_())
+    return result[0], result[1]
+
+
 #: Floor of the depth spread, relative to the mean, so a flat depth map does not blow up.
 MIN_RELATIVE_STD = 1e-3
 

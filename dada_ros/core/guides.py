@@ -19,17 +19,17 @@ Both are unit-free: the caller's ``initial`` is the depth divided by its mean, a
 
 from __future__ import annotations
 
-from typing import Optional, Protocol, Tuple, Union
+from typing import Optional, Protocol, runtime_checkable, Tuple, Union
 
 import torch
 
-from .diffusion import (coefficients, depth_spread, K_DEFAULT, RGB_DEPTH_WEIGHT,
-                        unlearned_features)
-from .models import LearnedGuide, load_learned_guide
+from .diffusion import (depth_spread, K_DEFAULT, RGB_DEPTH_WEIGHT, unlearned_features,
+                        weighted_coefficients)
+from .models import AnyLearnedGuide, load_learned_guide, SelfGuidedGuide
 
 
-__all__ = ['depth_spread', 'GadGuide', 'Guide', 'make_guide', 'RGB_DEPTH_WEIGHT', 'RgbGuide',
-           'unlearned_features']
+__all__ = ['depth_spread', 'GadGuide', 'Guide', 'make_guide', 'RefiningGuide', 'RGB_DEPTH_WEIGHT',
+           'RgbGuide', 'SelfGuidedGuide', 'unlearned_features']
 
 
 class Guide(Protocol):
@@ -38,6 +38,31 @@ class Guide(Protocol):
     def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
                      scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1] (see :class:`RgbGuide`)."""
+
+
+@runtime_checkable
+class RefiningGuide(Protocol):
+    """A two-pass guide (e.g. :class:`SelfGuidedGuide`): its first answer guides a second solve.
+
+    :class:`dada_ros.core.DepthUpsampler` solves with :meth:`coefficients`, then again from
+    that answer with the coefficients of :meth:`refine_coefficients`; the steps of both
+    passes come from :meth:`pass_iterations`.
+    """
+
+    def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
+                     scale: Optional[float] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients of the first pass (as :meth:`Guide.coefficients`)."""
+
+    def refine_coefficients(self, rgb: torch.Tensor, estimate: torch.Tensor,
+                            factor: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients of the second pass from the first answer ``(B, 1, H, W)``."""
+
+    def pass_iterations(self, iterations: int) -> Tuple[int, int]:
+        """Return the steps of the first and of the second pass for a budget of ``iterations``."""
+
+    @property
+    def momentum_scales(self) -> Tuple[float, float]:
+        """``momentum_scale`` of the first and the second solve (:meth:`PyramidSolver.solve`)."""
 
 
 class RgbGuide:
@@ -60,8 +85,8 @@ class RgbGuide:
             spread: ``(B, 1, 1, 1)`` divisor of the depth channel instead of
                 ``std(initial)`` (see :func:`unlearned_features`).
         """
-        return coefficients(unlearned_features(rgb, initial, self.depth_weight, spread),
-                            self.k)
+        spread = depth_spread(initial) if spread is None else spread
+        return weighted_coefficients(rgb, initial / spread, 1.0, self.depth_weight, self.k)
 
 
 class GadGuide(RgbGuide):
@@ -75,7 +100,7 @@ class GadGuide(RgbGuide):
 
 
 def make_guide(model: str, weights: str,
-               device: torch.device) -> Union[RgbGuide, LearnedGuide]:
+               device: torch.device) -> Union[RgbGuide, AnyLearnedGuide]:
     """Build the guide named by the ``model`` parameter.
 
     ``'learned'`` loads ``weights`` (empty = the packaged weights) with

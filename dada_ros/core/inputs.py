@@ -102,8 +102,9 @@ def prepare_lowres(depth: np.ndarray, factor: int) -> LowResInput:
 
 def rgb_features(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     """ImageNet-normalised RGB as a ``(1, 3, H, W)`` float32 tensor."""
-    tensor = as_tensor(rgb, device)
-    tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
+    # Planar (contiguous NCHW) before the float conversion: every later slice along H or W
+    # then reads contiguous rows, and (x / 255 - mean) / std is one multiply-add.
+    planar = as_tensor(rgb, device).permute(2, 0, 1).contiguous()[None].float()
     mean = torch.tensor(RGB_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(RGB_STD, device=device).view(1, 3, 1, 1)
-    return (tensor - mean) / std
+    return torch.addcmul(-mean / std, planar, 1.0 / (255.0 * std))

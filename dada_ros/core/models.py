@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Learned feature extractors for DADA and their (safe) checkpoint loaders.
 
-Three architectures load through :func:`load_learned_guide`:
+Four architectures load through :func:`load_learned_guide`:
 
+* ``self_guided`` (:class:`SelfGuidedGuide`, the packaged weights): two-pass DADA whose
+  second pass takes its coefficients from the first answer, with learned per-factor
+  weights; same checkpoint layout as below.
 * ``gain_net`` (:class:`GainNet`): learned per-channel gains on the unlearned features
   (small, within the CPU budget of ``model: rgb``); same checkpoint layout as below.
 * ``tiny_unet`` (:class:`TinyUNet`), the light extractor trained by ``dada_train`` and
@@ -34,12 +37,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT, unlearned_features
+from .diffusion import (coefficients, depth_spread, K_DEFAULT, RGB_DEPTH_WEIGHT,
+                        unlearned_features, weighted_coefficients)
 
 #: Format tag of the checkpoints written by ``dada_train``.
 FORMAT = 'dada_ros.learned/1'
 #: Architectures of the checkpoints written by ``dada_train``.
-OWN_ARCHS: Tuple[str, ...] = ('tiny_unet', 'gain_net')
+OWN_ARCHS: Tuple[str, ...] = ('self_guided', 'tiny_unet', 'gain_net')
 #: The packaged weights (installed with the package).
 PACKAGED_WEIGHTS = Path(__file__).resolve().parent.parent / 'weights' / 'dada_learned.pt'
 #: Depth normalisation constants (mm) the DADA authors used per training data set: their
@@ -300,6 +304,120 @@ class LearnedGuide(nn.Module):
                 'meta': dict(meta or {})}
 
 
+class SelfGuidedGuide(nn.Module):
+    """Learned two-pass DADA (arch ``self_guided``): the first answer guides a second solve.
+
+    Pass 1 is ``model: rgb`` (:func:`dada_ros.core.diffusion.unlearned_features` with depth
+    weight :data:`RGB_DEPTH_WEIGHT`). Its answer ``D1`` has depth edges where the colour
+    edges are (pixel-exact), while texture inside a smooth surface leaves only small steps
+    in ``D1``. Pass 2 therefore takes its coefficients (Eq. 1) from the features
+    ``[rgb_weight * RGB, depth_weight * D1 / std(D1)]`` (contrast K = 0.03; a common scale
+    of both weights is the same as a change of K): a weak colour term and a strong term on
+    the first answer, so large depth steps keep stopping the
+    diffusion and texture steps are smoothed away. Pass 2 starts from ``D1``
+    (:meth:`dada_ros.core.solver.PyramidSolver.solve` with ``warm_start``) and runs
+    :meth:`pass_iterations` steps; Eq. 3 keeps the block means exact in both passes.
+
+    The learned parameters (logarithms of the two weights) are per upsampling
+    factor (:attr:`factors`; a factor between two uses the nearer one on a log scale),
+    fitted on training scenes by ``dada_train --arch self_guided``.
+    """
+
+    def __init__(self, factors: Tuple[int, ...] = (4, 8, 16, 32),
+                 rgb_weight: float = 0.1, depth_weight: float = 6.0,
+                 first_fraction: float = 0.5, refine_fraction: float = 1.0,
+                 first_momentum_scale: float = 0.08, refine_momentum_scale: float = 0.06,
+                 first_depth_weight: float = RGB_DEPTH_WEIGHT) -> None:
+        super().__init__()
+        if not factors or any(f < 1 for f in factors) or list(factors) != sorted(factors):
+            raise ValueError(f'factors must be increasing positive integers, got {factors}')
+        for name, fraction in (('first_fraction', first_fraction),
+                               ('refine_fraction', refine_fraction)):
+            if not 0.0 < fraction <= 4.0:
+                raise ValueError(f'{name} must be in (0, 4], got {fraction}')
+        count = len(factors)
+        self.factors = tuple(int(f) for f in factors)
+        self.log_rgb_weight = nn.Parameter(torch.full((count,), math.log(rgb_weight)))
+        self.log_depth_weight = nn.Parameter(torch.full((count,), math.log(depth_weight)))
+        self.first_fraction = float(first_fraction)
+        self.refine_fraction = float(refine_fraction)
+        for name, scale in (('first_momentum_scale', first_momentum_scale),
+                            ('refine_momentum_scale', refine_momentum_scale)):
+            if not 0.0 < scale < 1.0:
+                raise ValueError(f'{name} must be in (0, 1), got {scale}')
+        self._momentum_scales = (float(first_momentum_scale), float(refine_momentum_scale))
+        self.depth_weight = float(first_depth_weight)  # pass 1 (read by the sparse path)
+        self.arch = 'self_guided'
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """Return the architecture settings stored in a checkpoint."""
+        return {'factors': list(self.factors), 'first_fraction': self.first_fraction,
+                'refine_fraction': self.refine_fraction,
+                'first_momentum_scale': self.momentum_scales[0],
+                'refine_momentum_scale': self.momentum_scales[1],
+                'first_depth_weight': self.depth_weight}
+
+    @property
+    def momentum_scales(self) -> Tuple[float, float]:
+        """``momentum_scale`` of the solves of pass 1 and pass 2 (:func:`level_momentum`).
+
+        Both are heavier than the solver's default: pass 1 is only half the budget, and
+        the coefficients of pass 2 are sharper (measured on training scenes, x4-x16).
+        """
+        return self._momentum_scales
+
+    def coefficients(self, rgb: torch.Tensor, initial: torch.Tensor,
+                     scale: Optional[float] = None, spread: Optional[torch.Tensor] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients of pass 1 (``model: rgb``); arguments as for ``RgbGuide``."""
+        spread = depth_spread(initial) if spread is None else spread
+        return weighted_coefficients(rgb, initial / spread, 1.0, self.depth_weight, K_DEFAULT)
+
+    def factor_index(self, factor: int) -> int:
+        """Index of the parameters used at ``factor`` (nearest on a log scale)."""
+        if factor < 1:
+            raise ValueError(f'factor must be >= 1, got {factor}')
+        distances = [abs(math.log(factor / f)) for f in self.factors]
+        return distances.index(min(distances))
+
+    def refine_coefficients(self, rgb: torch.Tensor, estimate: torch.Tensor, factor: int,
+                            spread: Optional[torch.Tensor] = None
+                            ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients of pass 2 from the first answer.
+
+        Args:
+            rgb: ``(B, 3, H, W)`` ImageNet-normalised RGB.
+            estimate: ``(B, 1, H, W)`` positive answer of pass 1 (any unit).
+            factor: upsampling factor of this frame (selects the parameters).
+            spread: ``(B, 1, 1, 1)`` divisor of the depth channel instead of
+                ``std(estimate)`` (training on crops: the whole scene's).
+
+        Returns:
+            ``cv (B, 1, H-1, W)`` and ``ch (B, 1, H, W-1)`` in (0, 1].
+        """
+        _check_inputs(rgb, estimate)
+        index = self.factor_index(factor)
+        spread = depth_spread(estimate) if spread is None else spread
+        return weighted_coefficients(rgb, estimate / spread, self.log_rgb_weight[index].exp(),
+                                     self.log_depth_weight[index].exp(), K_DEFAULT)
+
+    def pass_iterations(self, iterations: int) -> Tuple[int, int]:
+        """Return the steps of pass 1 and of pass 2 for a budget of ``iterations``."""
+        return (max(1, int(round(iterations * self.first_fraction))),
+                max(1, int(round(iterations * self.refine_fraction))))
+
+    def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Return a ``weights_only``-loadable dict in the dada_ros format."""
+        return {'format': FORMAT, 'arch': self.arch, 'config': self.config,
+                'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+                'meta': dict(meta or {})}
+
+
+#: What :func:`load_learned_guide` returns.
+AnyLearnedGuide = Union[LearnedGuide, SelfGuidedGuide]
+
+
 def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
     if rgb.dim() != 4 or rgb.shape[1] != 3:
         raise ValueError(f'rgb must be (B, 3, H, W), got {tuple(rgb.shape)}')
@@ -447,8 +565,8 @@ def _authors_state(obj: Any) -> Optional[Dict[str, torch.Tensor]]:
 
 def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
                           depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
-                          ) -> LearnedGuide:
-    """Build a :class:`LearnedGuide` from a loaded checkpoint object (strict key match).
+                          ) -> AnyLearnedGuide:
+    """Build a learned guide from a loaded checkpoint object (strict key match).
 
     Args:
         obj: what :func:`read_checkpoint` returned.
@@ -459,6 +577,16 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
         config = obj.get('config', {})
         if obj.get('arch') not in OWN_ARCHS or not isinstance(config, Mapping):
             raise ValueError(f'{source}: unknown architecture {obj.get("arch")!r}')
+        if obj.get('arch') == 'self_guided':
+            self_guided = SelfGuidedGuide(
+                tuple(int(f) for f in config.get('factors', (4, 8, 16, 32))),
+                first_fraction=float(config.get('first_fraction', 0.5)),
+                refine_fraction=float(config.get('refine_fraction', 1.0)),
+                first_momentum_scale=float(config.get('first_momentum_scale', 0.08)),
+                refine_momentum_scale=float(config.get('refine_momentum_scale', 0.06)),
+                first_depth_weight=float(config.get('first_depth_weight', RGB_DEPTH_WEIGHT)))
+            _load_strict(self_guided, obj.get('state_dict'), source)
+            return self_guided
         if obj.get('arch') == 'gain_net':
             guide = build_gain_guide(int(config.get('width', 16)),
                                      depth_weight=float(config.get('depth_weight',
@@ -480,7 +608,7 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
                      f"format {FORMAT!r} or keys 'feature_extractor.1.*' and 'logk')")
 
 
-def _load_strict(guide: LearnedGuide, state: Any, source: str) -> None:
+def _load_strict(guide: nn.Module, state: Any, source: str) -> None:
     if not isinstance(state, Mapping):
         raise ValueError(f'{source}: the checkpoint has no state dict')
     try:
@@ -491,7 +619,7 @@ def _load_strict(guide: LearnedGuide, state: Any, source: str) -> None:
 
 def load_learned_guide(path: PathLike = '', device: Union[str, torch.device] = 'cpu',
                        depth_norm: Optional[float] = AUTHORS_DEPTH_NORM['middlebury']
-                       ) -> LearnedGuide:
+                       ) -> AnyLearnedGuide:
     """Load a learned guide (empty ``path`` = the packaged weights) in eval mode on ``device``."""
     file = Path(path) if str(path) else PACKAGED_WEIGHTS
     guide = guide_from_checkpoint(read_checkpoint(file), str(file), depth_norm)

@@ -68,7 +68,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec('model', 'rgb',
               "Guide features: 'rgb' = unlearned DADA (ImageNet-normalised RGB + 1.5 x the "
               "initial depth over its standard deviation; the paper's GAD uses 1 x; default, "
-              "fastest), 'learned' = CNN features from 'weights'.",
+              "fastest), 'learned' = the learned guide in 'weights' (packaged: two-pass "
+              'self-guided DADA, about 1.5x the time of rgb; or a CNN checkpoint).',
               scope='solver', choices=('rgb', 'learned'), read_only=True),
     ParamSpec('weights', '',
               "Checkpoint for model 'learned' (empty = the packaged weights). "

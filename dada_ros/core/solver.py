@@ -194,7 +194,8 @@ class PyramidSolver:
         self._levels: List[_PyramidLevel] = []
         self._key: Tuple[object, ...] = ()
         self.use_cuda_graphs = True
-        self._graphs: Dict[Tuple[int, int, bool], Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._graphs: Dict[Tuple[int, int, bool, float],
+                           Tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
 
     def _allocate(self, height: int, width: int, factor: int, device: torch.device) -> None:
         key = (height, width, factor, device)
@@ -274,7 +275,8 @@ class PyramidSolver:
         rows.mul_(level.ratio.view(h, 1, big_w))
 
     def _iterate(self, level: _PyramidLevel, iterations: int,
-                 cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
+                 cancel: Optional[Callable[[], bool]] = None,
+                 momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
         """Run ``iterations`` accelerated steps from ``level.x`` (already adjusted).
 
         Returns the buffer that holds the result (``level.x`` or ``level.x_prev``); the
@@ -284,7 +286,8 @@ class PyramidSolver:
         current, previous = level.x, level.x_prev
         previous.copy_(current)
         level.y.copy_(current)
-        momentum = self.momentum if self.momentum is not None else level_momentum(level.factor)
+        momentum = self.momentum if self.momentum is not None else \
+            level_momentum(level.factor, momentum_scale)
         for step in range(iterations):
             if cancel is not None and step % CANCEL_POLL_STEPS == CANCEL_POLL_STEPS - 1:
                 check_cancel(cancel)
@@ -297,7 +300,8 @@ class PyramidSolver:
         return current
 
     def _run_level(self, level: _PyramidLevel, iterations: int,
-                   cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
+                   cancel: Optional[Callable[[], bool]] = None,
+                   momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
         """Run ``_iterate`` eagerly, or on CUDA by replaying a captured CUDA graph.
 
         The first frame of a size runs eagerly (it doubles as the warm-up that graph
@@ -305,18 +309,18 @@ class PyramidSolver:
         thousands of small kernel launches cost one launch.
         """
         if level.x.device.type != 'cuda' or not self.use_cuda_graphs:
-            return self._iterate(level, iterations, cancel)
-        key = (id(level), iterations, level.any_invalid)
+            return self._iterate(level, iterations, cancel, momentum_scale)
+        key = (id(level), iterations, level.any_invalid, momentum_scale)
         if key in self._graphs:
             graph, result = self._graphs[key]
             graph.replay()
             return result
-        result = self._iterate(level, iterations)  # warm-up run, and this frame's answer
+        result = self._iterate(level, iterations, None, momentum_scale)  # warm-up + answer
         answer = result.clone()
         try:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):  # records the same buffer sequence, runs nothing
-                self._iterate(level, iterations)
+                self._iterate(level, iterations, None, momentum_scale)
             self._graphs[key] = (graph, result)
         except RuntimeError:  # capture unsupported here: stay eager
             self.use_cuda_graphs = False
@@ -325,11 +329,18 @@ class PyramidSolver:
 
     def solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
               source: torch.Tensor, valid: torch.Tensor, factor: int,
-              iterations: int, cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
+              iterations: int, cancel: Optional[Callable[[], bool]] = None,
+              warm_start: bool = False,
+              momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
         """Run the fixed budget and return a new ``(H, W)`` tensor.
 
         Args:
-            initial: ``(H, W)`` float32 positive initial estimate (not modified).
+            initial: ``(H, W)`` float32 positive initial estimate (not modified). With
+                ``warm_start`` it is a good estimate whose detail must survive (a first
+                solve): every level starts from its own average of ``initial`` plus the
+                upsampled *change* the coarser level made to its start (a full
+                approximation correction), instead of the upsampled coarser result, which
+                would blur the detail of ``initial`` away.
             cv: ``(H-1, W)`` vertical coefficients in (0, 1].
             ch: ``(H, W-1)`` horizontal coefficients in (0, 1].
             source: ``(H/f, W/f)`` positive source depth (any value where invalid).
@@ -338,6 +349,9 @@ class PyramidSolver:
             iterations: steps at the finest level (:func:`level_iterations` at coarser ones).
             cancel: polled between levels and every :data:`CANCEL_POLL_STEPS` steps (on
                 the CPU); when it returns True, :class:`SolveCancelled` is raised.
+            warm_start: see ``initial``.
+            momentum_scale: ``a`` of :func:`level_momentum` (smaller = heavier momentum;
+                sharper coefficients converge faster with a smaller one).
         """
         height, width = initial.shape
         self._allocate(height, width, factor, initial.device)
@@ -351,24 +365,37 @@ class PyramidSolver:
             level = self._levels[index]
             self._set_level_inputs(level, cvs[index][0, 0], chs[index][0, 0], source, invalid,
                                    any_invalid)
+            start = inits[index][0, 0]
             if coarser is None:
-                level.x.copy_(inits[index][0, 0])
+                level.x.copy_(start)
             else:
-                level.x.copy_(F.interpolate(coarser[None, None], scale_factor=2,
-                                            mode='bilinear', align_corners=False)[0, 0])
+                level.x.copy_(_upsample(coarser))
+                if warm_start:
+                    level.x.add_(start).clamp_(min=POSITIVE_FLOOR)
             self._adjust(level, level.x)
             coarser = level.x
             # At block factor 1 the adjustment alone pins every valid pixel: only holes move.
             if level.factor > 1 or any_invalid:
-                coarser = self._run_level(level, level_iterations(iterations, index), cancel)
+                coarser = self._run_level(level, level_iterations(iterations, index), cancel,
+                                          momentum_scale)
+            if warm_start and index > 0:
+                coarser = coarser - start  # the correction this level made to its start
         assert coarser is not None
         return coarser.clone()
+
+
+def _upsample(image: torch.Tensor) -> torch.Tensor:
+    """Bilinear 2x upsampling of an ``(h, w)`` tensor to ``(2h, 2w)``."""
+    return F.interpolate(image[None, None], scale_factor=2, mode='bilinear',
+                         align_corners=False)[0, 0]
 
 
 def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
                          source: torch.Tensor, valid: torch.Tensor, factor: int,
                          iterations: int, rate: float = ACCELERATED_RATE,
-                         momentum: Optional[float] = None) -> torch.Tensor:
+                         momentum: Optional[float] = None,
+                         warm_start: bool = False,
+                         momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
     """Batched, autograd-friendly twin of :meth:`PyramidSolver.solve` (used for training).
 
     Same levels, coarsening, budget, momentum and positivity floor, written with plain
@@ -384,6 +411,9 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         valid: ``(B, 1, H/f, W/f)`` bool.
         factor: integer block factor f.
         iterations: steps at the finest level (:func:`level_iterations` at coarser ones).
+        warm_start: start every level from its average of ``initial`` plus the upsampled
+            correction of the coarser level (see :meth:`PyramidSolver.solve`).
+        momentum_scale: ``a`` of :func:`level_momentum` (when ``momentum`` is None).
 
     Returns:
         ``(B, 1, H, W)``; block means equal the source where it is valid.
@@ -402,11 +432,13 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         else:
             estimate = F.interpolate(estimate, scale_factor=2, mode='bilinear',
                                      align_corners=False)
+            if warm_start:
+                estimate = (estimate + inits[index]).clamp_min(POSITIVE_FLOOR)
         estimate = adjust_step(estimate, source, valid, level_factor)
-        if level_factor == 1 and not any_invalid:
-            continue  # the adjustment alone pins every pixel (as in PyramidSolver.solve)
-        steps = level_iterations(iterations, index)
-        beta = momentum if momentum is not None else level_momentum(level_factor)
+        # At block factor 1 the adjustment alone pins every pixel (as in PyramidSolver.solve)
+        steps = level_iterations(iterations, index) if level_factor > 1 or any_invalid else 0
+        beta = momentum if momentum is not None else level_momentum(level_factor,
+                                                                    momentum_scale)
         extrapolated = estimate
         for _ in range(steps):
             # x_k+1 = Eq. 3 (Eq. 1 (y_k)); y_k+1 = x_k+1 + momentum (x_k+1 - x_k), positive
@@ -415,5 +447,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
             extrapolated = (current + beta * (current - estimate)).clamp_min(
                 POSITIVE_FLOOR)
             estimate = current
+        if warm_start and index > 0:
+            estimate = estimate - inits[index]  # the correction this level made
     assert estimate is not None
     return estimate

@@ -73,7 +73,7 @@ import torch
 import torch.nn.functional as F
 
 from .diffusion import LAMBDA
-from .guides import RgbGuide
+from .guides import RgbGuide, SelfGuidedGuide
 from .inputs import check_arrays, rgb_features
 from .solver import coarsen_coefficients
 
@@ -427,7 +427,7 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray,
     # jump, flat where they agree, so depth edges stop the diffusion as RGB edges do.
     nearest_t = torch.from_numpy(nearest).to(device)
     guide, rgb_t = upsampler.guide, rgb_features(rgb, device)
-    if isinstance(guide, RgbGuide) and guide.depth_weight > 0:
+    if isinstance(guide, (RgbGuide, SelfGuidedGuide)) and guide.depth_weight > 0:
         # The depth feature here is the nearest fill, whose steps between measurement cells
         # are not scene edges: keep its channel at depth / mean (weight 1 on a mean-one
         # input), not the standardised, stronger channel of the low-res path, which would

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from .diffusion import reference_diffusion
-from .guides import Guide, make_guide
+from .guides import Guide, make_guide, RefiningGuide
 from .inputs import as_tensor, check_inputs, prepare_lowres, rgb_features, RGB_MEAN, RGB_STD, \
     upsampling_factor
 from .params import BY_NAME, resolve_solver_params
-from .solver import check_cancel, PyramidSolver, SolveCancelled
+from .solver import check_cancel, MOMENTUM_SCALE, PyramidSolver, SolveCancelled
 from .sparse import complete_sparse
 
 
@@ -186,11 +186,22 @@ class DepthUpsampler:
         source = as_tensor(prepared.source, device)
         valid = as_tensor(prepared.valid, device)
         initial = as_tensor(prepared.initial, device)
-        cv, ch = self.guide.coefficients(rgb_features(rgb, device), initial[None, None],
-                                         scale=prepared.scale)
+        rgb_t = rgb_features(rgb, device)
+        guide = self.guide
+        first, second = budget, 0
+        momentum = (MOMENTUM_SCALE, MOMENTUM_SCALE)
+        if isinstance(guide, RefiningGuide):
+            first, second = guide.pass_iterations(budget)
+            momentum = guide.momentum_scales
+        cv, ch = guide.coefficients(rgb_t, initial[None, None], scale=prepared.scale)
         check_cancel(cancel)
-        result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid, factor, budget,
-                             cancel)
+        result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid, factor, first,
+                             cancel, momentum_scale=momentum[0])
+        if isinstance(guide, RefiningGuide):  # the first answer guides a second solve
+            cv, ch = guide.refine_coefficients(rgb_t, result[None, None], factor)
+            check_cancel(cancel)
+            result = self._solve(result, cv[0, 0], ch[0, 0], source, valid, factor, second,
+                                 cancel, warm_start=True, momentum_scale=momentum[1])
         out = (result.double() * prepared.scale).cpu().numpy().astype(np.float32)
         if not self.params['fill_holes'] and not prepared.valid.all():
             out[~np.repeat(np.repeat(prepared.valid, factor, 0), factor, 1)] = np.nan
@@ -201,10 +212,13 @@ class DepthUpsampler:
 
     def _solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
                source: torch.Tensor, valid: torch.Tensor, factor: int, iterations: int,
-               cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
-        if self.params['solver'] == 'reference':
+               cancel: Optional[Callable[[], bool]] = None, warm_start: bool = False,
+               momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
+        """Run the chosen solver (``warm_start``: ``initial`` is a first answer to refine)."""
+        if self.params['solver'] == 'reference':  # the paper's loop simply continues
             return reference_diffusion(initial[None, None], cv[None, None], ch[None, None],
                                        source[None, None], valid[None, None], factor,
                                        iterations, cancel=cancel)[0, 0]
         return self._pyramid.solve(initial, cv, ch, source, valid, factor, iterations,
-                                   cancel=cancel)
+                                   cancel=cancel, warm_start=warm_start,
+                                   momentum_scale=momentum_scale)
