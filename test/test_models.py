@@ -206,15 +206,20 @@ def test_malicious_pickle_is_refused(tmp_path: Path, writer: str) -> None:
 def test_packaged_weights_load_and_run() -> None:
     assert PACKAGED_WEIGHTS.is_file(), 'the packaged weights are missing'
     guide = make_guide('learned', '', torch.device('cpu'))
-    assert isinstance(guide, LearnedGuide)
+    assert isinstance(guide, SelfGuidedGuide)
     assert not any(p.requires_grad for p in guide.parameters())
+    assert guide.pass_iterations(96) == (48, 96)
     rgb, initial = _inputs(64, 80)
     with torch.no_grad():
-        cv, ch = guide.coefficients(rgb, initial)
+        cv, ch = guide.refine_coefficients(rgb, initial, 8)
     assert cv.shape == (1, 1, 63, 80) and ch.shape == (1, 1, 64, 79)
     assert float(cv.min()) > 0 and float(cv.max()) <= 1
-    # Trained weights are not the unlearned guide.
-    assert not torch.allclose(cv, RgbGuide().coefficients(rgb, initial)[0], atol=1e-3)
+    # Trained weights are not their initialisation, and differ per factor.
+    with torch.no_grad():
+        fresh = SelfGuidedGuide().refine_coefficients(rgb, initial, 8)[0]
+        other_factor = guide.refine_coefficients(rgb, initial, 32)[0]
+    assert not torch.allclose(cv, fresh, atol=1e-3)
+    assert not torch.allclose(cv, other_factor, atol=1e-3)
 
 
 def test_learned_upsampler_keeps_block_means_and_unit() -> None:
