@@ -7,7 +7,7 @@ same machine load); the node runs in a second process and receives
 real messages (reliable QoS); the end-to-end time is from just before publishing the RGB,
 depth and camera_info messages to the arrival of both ``depth_dense/image`` and ``points``
 here (frames are sent one at a time, so nothing queues). The node's own latency (mean /
-p95 from ``/diagnostics``) is printed too. Issue target: node e2e <= 1.3x the core call at
+p95 from ``/diagnostics``) is printed too. Issue 15 target: node e2e <= 1.2x the core call at
 640x480, factor 8.
 
 Run (quiet machine, takes about a minute at the defaults)::
@@ -176,7 +176,7 @@ def main() -> None:
     for label, values in rows:
         mean, p95 = summary(values)
         print(f'| {label} | {mean:.1f} | {p95:.1f} | {mean / core[0]:.2f} |')
-    print('target: node end-to-end <= 1.3x the core call')
+    print('target: node end-to-end <= 1.2x the core call (issue 15)')
 
 
 if __name__ == '__main__':

@@ -379,7 +379,9 @@ class NodeStatistics:
             self.latency.add(done - frame.arrival)
             self.wait.add(started - frame.arrival)
             self.solve.add(outputs.solve_s)
-            self.output.add(outputs.output_s)
+            # building and publishing the outputs: everything after the solve, so that
+            # wait + solve + output is the latency
+            self.output.add(done - started - outputs.solve_s)
             self.published += 1
         return done - frame.arrival
 
@@ -644,12 +646,13 @@ class DadaEngine:
             return
         self.io.publish(outputs)
         latency = self.stats.frame_done(frame, started, outputs)
+        wait = started - frame.arrival
         height, width = outputs.dense.shape
         self.logger.debug(
             f'frame {frame.header.stamp.sec}.{frame.header.stamp.nanosec:09d}: '
-            f'{width}x{height}, latency {1e3 * latency:.1f} ms = wait '
-            f'{1e3 * (started - frame.arrival):.1f} + solve {1e3 * outputs.solve_s:.1f} '
-            f'+ outputs {1e3 * outputs.output_s:.1f} ms')
+            f'{width}x{height}, latency {1e3 * latency:.1f} ms = wait {1e3 * wait:.1f} '
+            f'+ solve {1e3 * outputs.solve_s:.1f} + outputs '
+            f'{1e3 * (latency - wait - outputs.solve_s):.1f} ms')
 
     def _on_worker_error(self, error: BaseException) -> None:
         pipeline = self.pipeline
@@ -676,7 +679,7 @@ class DadaEngine:
         ``latency_*`` is the node's end-to-end time from the arrival of the later input
         message of a pair to the publication of its outputs, the sum of ``wait_mean_ms``
         (conversion, pairing and hand-over to the worker), ``solve_*`` (the solve) and
-        ``output_mean_ms`` (building the depth image, camera_info and cloud).
+        ``output_mean_ms`` (building and publishing the depth image, camera_info and cloud).
         """
         pipeline = self.pipeline
         counters = pipeline.counters.snapshot() if pipeline is not None else {
