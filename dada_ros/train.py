@@ -557,7 +557,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "learned per-factor weights of the second pass), 'gain_net' (learned "
                         "gains on the unlearned features) or 'tiny_unet' (a small U-Net)")
     parser.add_argument('--width', type=int, default=None,
-                        help='network width (default: 16 for gain_net, 8 for tiny_unet)')
+                        help='network width (default: 16 for gain_net, 8 for tiny_unet; '
+                        'self_guided: width of the optional second-pass CNN, default none)')
     parser.add_argument('--channels', type=int, default=8,
                         help='output feature channels (tiny_unet)')
     parser.add_argument('--extra-data', nargs='*', choices=EXTRA_DATA, default=None,
@@ -647,8 +648,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     torch.manual_seed(args.seed)  # the network's initialisation
     guide: AnyLearnedGuide
-    if args.arch == 'self_guided':
-        guide = SelfGuidedGuide()
+    if args.arch == 'self_guided':  # --width: the optional CNN of the second pass
+        guide = SelfGuidedGuide(refiner_width=args.width or 0)
     elif args.arch == 'gain_net':
         guide = build_gain_guide(args.width or 16)
     else:

@@ -425,3 +425,32 @@ def test_self_guided_trains_through_its_deployed_passes() -> None:
     assert guide.log_depth_weight.grad is not None
     grads = guide.log_depth_weight.grad.abs()
     assert float(grads[1]) > 0.0 and float(grads[0] + grads[2] + grads[3]) == 0.0  # x8 only
+
+
+def test_self_guided_refiner_starts_neutral_round_trips_and_trains(tmp_path: Path) -> None:
+    rgb, initial = _inputs()
+    plain = _self_guided()
+    refined = _self_guided(refiner_width=4)
+    assert refined.refiner is not None and parameter_count(refined.refiner) < 1000
+    with torch.no_grad():
+        for got, want in zip(refined.refine_coefficients(rgb, initial, 8),
+                             plain.refine_coefficients(rgb, initial, 8)):
+            assert torch.allclose(got, want, atol=1e-5)  # a fresh refiner changes nothing
+    refined.train()
+    cv, ch = refined.refine_coefficients(rgb, initial, 8)
+    (cv.sum() + ch.sum()).backward()
+    grads = [p.grad for p in refined.refiner.parameters()]
+    assert all(g is not None for g in grads) and float(grads[-1].abs().sum()) > 0.0
+    with torch.no_grad():
+        for parameter in refined.refiner.parameters():
+            parameter.add_(0.01)
+    path = tmp_path / 'refined.pt'
+    torch.save(refined.checkpoint(), path)
+    loaded = load_learned_guide(path)
+    assert isinstance(loaded, SelfGuidedGuide) and loaded.refiner_width == 4
+    with torch.no_grad():
+        expected = refined.eval().refine_coefficients(rgb, initial, 8)
+        got = loaded.refine_coefficients(rgb, initial, 8)
+    assert torch.allclose(expected[0], got[0]) and torch.allclose(expected[1], got[1])
+    with pytest.raises(ValueError):
+        SelfGuidedGuide(refiner_width=-1)

@@ -327,7 +327,7 @@ class SelfGuidedGuide(nn.Module):
                  rgb_weight: float = 0.1, depth_weight: float = 6.0,
                  first_fraction: float = 0.5, refine_fraction: float = 1.0,
                  first_momentum_scale: float = 0.08, refine_momentum_scale: float = 0.06,
-                 first_depth_weight: float = RGB_DEPTH_WEIGHT) -> None:
+                 first_depth_weight: float = RGB_DEPTH_WEIGHT, refiner_width: int = 0) -> None:
         super().__init__()
         if not factors or any(f < 1 for f in factors) or list(factors) != sorted(factors):
             raise ValueError(f'factors must be increasing positive integers, got {factors}')
@@ -341,6 +341,12 @@ class SelfGuidedGuide(nn.Module):
         self.log_depth_weight = nn.Parameter(torch.full((count,), math.log(depth_weight)))
         self.first_fraction = float(first_fraction)
         self.refine_fraction = float(refine_fraction)
+        if refiner_width < 0:
+            raise ValueError(f'refiner_width must be >= 0, got {refiner_width}')
+        self.refiner_width = int(refiner_width)
+        # Optional CNN of the second pass (0 = none, the packaged weights): a residual on
+        # the pass-2 features from [RGB, D1 / std] at full resolution, starting at zero.
+        self.refiner = _Refiner(refiner_width) if refiner_width > 0 else None
         for name, scale in (('first_momentum_scale', first_momentum_scale),
                             ('refine_momentum_scale', refine_momentum_scale)):
             if not 0.0 < scale < 1.0:
@@ -356,7 +362,7 @@ class SelfGuidedGuide(nn.Module):
                 'refine_fraction': self.refine_fraction,
                 'first_momentum_scale': self.momentum_scales[0],
                 'refine_momentum_scale': self.momentum_scales[1],
-                'first_depth_weight': self.depth_weight}
+                'first_depth_weight': self.depth_weight, 'refiner_width': self.refiner_width}
 
     @property
     def momentum_scales(self) -> Tuple[float, float]:
@@ -399,8 +405,14 @@ class SelfGuidedGuide(nn.Module):
         _check_inputs(rgb, estimate)
         index = self.factor_index(factor)
         spread = depth_spread(estimate) if spread is None else spread
-        return weighted_coefficients(rgb, estimate / spread, self.log_rgb_weight[index].exp(),
-                                     self.log_depth_weight[index].exp(), K_DEFAULT)
+        rgb_weight = self.log_rgb_weight[index].exp()
+        depth_weight = self.log_depth_weight[index].exp()
+        standardised = estimate / spread
+        if self.refiner is None:
+            return weighted_coefficients(rgb, standardised, rgb_weight, depth_weight, K_DEFAULT)
+        features = torch.cat([rgb * rgb_weight, standardised * depth_weight], 1)
+        return coefficients(features + self.refiner(torch.cat([rgb, standardised], 1)),
+                            K_DEFAULT)
 
     def pass_iterations(self, iterations: int) -> Tuple[int, int]:
         """Return the steps of pass 1 and of pass 2 for a budget of ``iterations``."""
@@ -412,6 +424,27 @@ class SelfGuidedGuide(nn.Module):
         return {'format': FORMAT, 'arch': self.arch, 'config': self.config,
                 'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
                 'meta': dict(meta or {})}
+
+
+class _Refiner(nn.Module):
+    """Three 3x3 convolutions ``[RGB, D1 / std] (4 ch) -> residual features (4 ch)``.
+
+    Full resolution (pixel-exact edges), receptive field 7x7; the last layer starts at zero,
+    so a fresh refiner leaves the second pass unchanged.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        last = nn.Conv2d(width, 4, 3, padding=1)
+        with torch.no_grad():
+            last.weight.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
+        self.body = nn.Sequential(_conv(4, width), _conv(width, width), last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the residual ``(B, 4, H, W)`` of the features ``x (B, 4, H, W)``."""
+        return self.body(x)
 
 
 #: What :func:`load_learned_guide` returns.
@@ -584,7 +617,8 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
                 refine_fraction=float(config.get('refine_fraction', 1.0)),
                 first_momentum_scale=float(config.get('first_momentum_scale', 0.08)),
                 refine_momentum_scale=float(config.get('refine_momentum_scale', 0.06)),
-                first_depth_weight=float(config.get('first_depth_weight', RGB_DEPTH_WEIGHT)))
+                first_depth_weight=float(config.get('first_depth_weight', RGB_DEPTH_WEIGHT)),
+                refiner_width=int(config.get('refiner_width', 0)))
             _load_strict(self_guided, obj.get('state_dict'), source)
             return self_guided
         if obj.get('arch') == 'gain_net':
