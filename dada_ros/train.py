@@ -2,12 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train the learned DADA guide end to end through the diffusion solver.
 
-``python -m dada_ros.train --out runs/gain --steps 500`` (console script ``dada_train``).
+``python -m dada_ros.train --out runs/self_guided --steps 600`` (console script
+``dada_train``).
 
-Network (``--arch``): ``gain_net`` (default; :class:`dada_ros.core.models.GainNet`, learned
-per-channel gains on the features of ``model: rgb``, about 55 k parameters, within 1.5x the
-CPU time of ``model: rgb``) or ``tiny_unet`` (the former default,
-:class:`dada_ros.core.models.TinyUNet`). Both start as their unlearned guide.
+Guide (``--arch``): ``self_guided`` (default, the packaged weights;
+:class:`dada_ros.core.models.SelfGuidedGuide`, two-pass DADA with learned per-factor weights
+of the second pass, plus an optional second-pass CNN with ``--width N``), ``gain_net``
+(:class:`dada_ros.core.models.GainNet`, learned per-channel gains on the features of
+``model: rgb``, about 55 k parameters) or ``tiny_unet``
+(:class:`dada_ros.core.models.TinyUNet`). All start as their unlearned guide (the
+self-guided one from the weights 0.1 / 6 found by a grid on training scenes).
+``self_guided`` always trains through its deployed passes (:func:`forward_self_guided`);
+``--through`` and ``--window`` apply to the CNN guides.
 
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
 FullSize pixel units, 0 = unknown), split three ways:

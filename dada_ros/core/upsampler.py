@@ -87,7 +87,8 @@ class DepthUpsampler:
     a whole parameter dict can be passed.
 
     Args:
-        model: ``'rgb'`` (unlearned guide) or ``'learned'`` (CNN features from ``weights``).
+        model: ``'rgb'`` (unlearned guide) or ``'learned'`` (the guide in ``weights``: the
+            packaged two-pass guide or a CNN checkpoint).
         weights: checkpoint of ``model='learned'`` (empty = the packaged weights).
         device: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
         iterations: iteration budget per frame; its meaning per solver is stated in the
