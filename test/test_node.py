@@ -362,3 +362,50 @@ def test_sigterm_and_unavailable_device(spawn_node: Any, ros: RosHarness) -> Non
     assert code == 0, err[-3000:]
     assert seconds < 2.0, f'took {seconds:.2f} s to exit'
     assert 'Traceback' not in out + err
+
+
+def test_learned_model_serves_the_two_pass_answer_of_the_core(spawn_node: Any,
+                                                              ros: RosHarness) -> None:
+    """model:=learned (the packaged two-pass guide) in a live node equals the core call."""
+    from dada_ros.core import DepthUpsampler
+    ns = f'/dada_test_learned_{int(time.time() * 1e3) % 100000}'
+    node = spawn_node('-r', f'__ns:={ns}', '-p', 'model:=learned', '-p', 'iterations:=24',
+                      '-p', 'diagnostics.period:=0.2', name='learned')
+    rgb_pub = ros.publisher(Image, f'{ns}/rgb/image', reliable=False)
+    depth_pub = ros.publisher(Image, f'{ns}/depth/image', reliable=False)
+    out_depth = ros.collect(Image, f'{ns}/depth_dense/image')
+    diagnostics = ros.collect(DiagnosticArray, '/diagnostics')
+    ros.wait_for_subscribers([rgb_pub, depth_pub], TIMEOUT)
+    rows, cols = np.mgrid[0:H, 0:W]
+    rgb = random_rgb()
+    rgb[..., 1] = np.where((rows > 30) & (cols > 40), 220, 30)  # a colour edge ...
+    depth_full = np.where((rows > 30) & (cols > 40), 1.2, 2.5).astype(np.float32)  # ... on depth
+    depth = depth_full.reshape(H // FACTOR, FACTOR, W // FACTOR, FACTOR).mean(axis=(1, 3))
+    header = Header(frame_id=FRAME)
+    header.stamp.sec, header.stamp.nanosec = 7, 500
+
+    def served() -> Optional[Image]:
+        """Publish the pair again until its output arrives (best-effort QoS)."""
+        for msg in list(out_depth):
+            if msg.header.stamp.sec == 7:
+                return msg
+        rgb_pub.publish(rgb_to_image(rgb, header))
+        depth_pub.publish(array_to_image(depth.astype(np.float32), '32FC1', header))
+        return None
+    msg = wait_until(served, TIMEOUT, interval=0.5, message='depth_dense/image of learned')
+    assert node.alive(), node.output()[1][-3000:]
+    dense = image_to_depth(msg)
+    expected = DepthUpsampler(model='learned', iterations=24, device='cpu')(rgb, depth)
+    assert np.allclose(dense, expected, rtol=1e-4, atol=1e-5)
+    single = DepthUpsampler(model='rgb', iterations=24, device='cpu')(rgb, depth)
+    assert not np.allclose(dense, single, rtol=1e-3)  # the second pass ran
+    means = dense.reshape(H // FACTOR, FACTOR, W // FACTOR, FACTOR).mean(axis=(1, 3))
+    assert np.allclose(means, depth, rtol=1e-4)
+
+    def reported() -> Optional[Dict[str, str]]:
+        for array in reversed(list(diagnostics)):
+            values = diagnostics_values(array, f'{ns}/dada_node')
+            if values is not None and 'model' in values:
+                return values
+        return None
+    assert wait_until(reported, TIMEOUT, message='diagnostics')['model'] == 'learned'
