@@ -23,7 +23,10 @@ FullSize pixel units, 0 = unknown), split three ways:
 * selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
   curve and the choice of the best checkpoint;
 * training: the remaining 16 scenes, both views; ``--extra-data`` adds Middlebury 2003
-  (Cones, Teddy) and/or the 640x480 RGB-D frames of ``../shared`` (no test scene).
+  (Cones, Teddy) and/or the 640x480 RGB-D frames of ``../shared`` (no test scene);
+  ``--procedural N`` adds N generated scenes textured from the training photographs,
+  whose texture edges are known not to be depth edges
+  (:mod:`dada_ros.evaluation.procedural`).
 
 ``--bag PATH --rgb-topic T --depth-topic T`` trains on a recording instead (a rosbag2 with
 RGB and a dense depth registered to it, e.g. a camera's depth aligned to colour): the
@@ -99,6 +102,7 @@ from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
                                   load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
                                   training_scene_names, VALIDATION_SCENES)
+from .evaluation.procedural import procedural_scenes
 
 CROP_SIZES = (128, 160, 192, 224, 256)
 
@@ -571,6 +575,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="also train on other non-test data of ../shared: 'middlebury2003' "
                         "(Cones, Teddy), 'rgbd' (the 640x480 NYUv2, TUM, SUN RGB-D and ICL-NUIM "
                         'frames); the flag alone = both')
+    parser.add_argument('--procedural', type=int, default=0,
+                        help='also train on this many procedurally generated scenes, textured '
+                        'from the training photographs (dada_ros.evaluation.procedural)')
     parser.add_argument('--bag', type=Path, default=None,
                         help='train on a rosbag2 with RGB and dense depth instead of '
                         'Middlebury: the block average of the depth is the input, the depth '
@@ -629,6 +636,7 @@ def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], L
     train = load_scenes(root, names, views=(1, 5))
     if args.extra_data is not None:
         train += extra_scenes(args.extra_data or EXTRA_DATA)
+    train += procedural_scenes(train, args.procedural, args.seed)
     selection = load_scenes(root, args.val_scenes, views=args.val_views)
     return train, selection, [s.name for s in train]
 

@@ -13,6 +13,7 @@ from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet, l
 from dada_ros.core.solver import PyramidSolver
 from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
                                           training_scene_names, VALIDATION_SCENES)
+from dada_ros.evaluation.procedural import DISPARITY_RANGE, procedural_scene, procedural_scenes
 from dada_ros.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
                             l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
                             selection_score, split_bag_scenes, unpack_scenes)
@@ -207,6 +208,39 @@ def test_extra_data_are_real_frames_and_no_test_scene() -> None:
     # Metric frames are in metres (indoor: 0.3 .. 12 m).
     for scene in load_rgbd_frames():
         assert 0.3 < float(np.nanmedian(scene.disparity)) < 12.0
+
+
+def test_procedural_scenes_have_texture_edges_that_are_not_depth_edges() -> None:
+    sources = [s.rgb for s in load_rgbd_frames()[:2]]
+    taken = [source.copy() for source in sources]
+    scene = procedural_scene(sources, np.random.default_rng(3), 256, 320)
+    assert all(np.array_equal(a, b) for a, b in zip(sources, taken))  # inputs untouched
+    assert scene.rgb.shape == (256, 320, 3) and scene.rgb.dtype == np.uint8
+    assert scene.disparity.shape == (256, 320) and scene.disparity.dtype == np.float32
+    low, high = DISPARITY_RANGE
+    assert np.isfinite(scene.disparity).all()
+    assert low <= scene.disparity.min() and scene.disparity.max() <= high
+    colour = scene.rgb.astype(np.float32).mean(2)
+    colour_edge = np.abs(np.diff(colour, axis=1)) > 40
+    depth_edge = np.abs(np.diff(scene.disparity, axis=1)) > 2
+    # Both kinds occur: strong colour steps on flat surfaces, and depth steps.
+    assert (colour_edge & ~depth_edge).sum() > 100 and depth_edge.sum() > 100
+    again = procedural_scene(sources, np.random.default_rng(3), 256, 320)
+    assert np.array_equal(again.rgb, scene.rgb)  # a function of the generator's state
+    with pytest.raises(ValueError, match='uint8'):
+        procedural_scene([sources[0].astype(np.float32)], np.random.default_rng(0))
+
+
+def test_procedural_training_scenes_join_the_real_ones(tmp_path: Path) -> None:
+    scenes = procedural_scenes(load_rgbd_frames()[:1], 3, seed=5)
+    assert [s.name for s in scenes] == [f'procedural/seed5-{i:04d}' for i in range(3)]
+    assert all(s.rgb.shape[0] % 32 == 0 and s.rgb.shape[1] % 32 == 0 for s in scenes)
+    pack = tmp_path / 'train.npz'
+    assert main(['--out', str(tmp_path / 'unused'), '--pack', str(pack), '--procedural', '2']
+                + QUICK) == 0
+    train, _ = unpack_scenes(pack)
+    assert len(train) == 2 * (len(training_scene_names()) - 1) + 2
+    assert [s.name for s in train[-2:]] == ['procedural/seed0-0000', 'procedural/seed0-0001']
 
 
 def test_pack_round_trip_and_training_from_the_pack(tmp_path: Path) -> None:
