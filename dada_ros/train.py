@@ -577,7 +577,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'frames); the flag alone = both')
     parser.add_argument('--procedural', type=int, default=0,
                         help='also train on this many procedurally generated scenes, textured '
-                        'from the training photographs (dada_ros.evaluation.procedural)')
+                        'from the training photographs (dada_ros.evaluation.procedural; '
+                        'not with --bag or a --data pack)')
     parser.add_argument('--bag', type=Path, default=None,
                         help='train on a rosbag2 with RGB and dense depth instead of '
                         'Middlebury: the block average of the depth is the input, the depth '
@@ -618,6 +619,11 @@ def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], L
     ``--data x.npz``: a pack; otherwise the Middlebury training scenes (minus
     ``--val-scenes``), plus :func:`extra_scenes` with ``--extra-data``.
     """
+    if args.procedural and (args.bag is not None or
+                            (args.data is not None and args.data.suffix == '.npz')):
+        raise ValueError('--procedural adds to the Middlebury training data; with --bag or a '
+                         '--data pack it would be ignored (a pack written with --procedural '
+                         'already holds its generated scenes)')
     if args.bag is not None:
         scenes = bag_scenes(args.bag, args.rgb_topic, args.depth_topic, every=args.bag_every)
         train, selection = split_bag_scenes(scenes)
