@@ -76,6 +76,8 @@ setup(
         'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'] + LINT,
         'colcon': ['colcon-common-extensions>=0.3,<1'],
         'bag': ['rosbags>=0.10,<1'],
+        # The compiled CPU step of the pyramid solver (dada_ros.core.kernels); optional.
+        'fast': ['numba>=0.59,<1'],
         # The DADA authors' checkpoints. Without a CUDA torch, install it as
         # scripts/setup.sh does (--no-deps for torchvision, timm and this package).
         'authors': ['segmentation-models-pytorch>=0.3,<1'],

@@ -31,7 +31,7 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 import cv2
-from dada_ros.core import DepthUpsampler
+from dada_ros.core import DepthUpsampler, kernels
 from dada_ros.core.guides import RgbGuide
 from dada_ros.core.initial import masked_bicubic
 from dada_ros.core.inputs import rgb_features
@@ -111,6 +111,10 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
     plain = DepthUpsampler(solver='reference', iterations=default_iterations, device=device,
                            model=model)
     fast = DepthUpsampler(device=device, model=model, iterations=iterations)
+    # the same solver with the eager torch step (what runs without numba)
+    torch_step = DepthUpsampler(device=device, model=model, iterations=iterations,
+                                cpu_kernel='torch')
+    with_torch_step = device == 'cpu' and kernels.AVAILABLE
     converged = DepthUpsampler(device=device, model=model, iterations=converged_iterations)
     for size in sizes:
         for factor in factors:
@@ -124,8 +128,12 @@ def run_table(sizes: List[Tuple[int, int]], factors: List[int], scenes: List[str
                     f'paper loop, {PAPER_ITERATIONS} it': (lambda: paper.up(rgb, source), 1),
                     f'paper loop, {default_iterations} it':
                         (lambda: plain.up(rgb, source), repeats),
+                    f'pyramid (torch step), {default_iterations} it':
+                        (lambda: torch_step.up(rgb, source), repeats),
                     f'pyramid, {default_iterations} it': (lambda: fast.up(rgb, source), repeats),
                 }
+                if not with_torch_step:  # without numba (or on CUDA) both are the torch step
+                    del runs[f'pyramid (torch step), {default_iterations} it']
                 if not with_paper:  # only the pyramid against its converged answer
                     del runs[f'paper loop, {PAPER_ITERATIONS} it']
                 for name, (function, count) in runs.items():
@@ -176,19 +184,29 @@ def interleaved_speedup(size: Tuple[int, int], factor: int, device: str, model: 
     paper = DepthUpsampler(solver='reference', iterations=slice_iterations, device=device,
                            model=model)
     fast = DepthUpsampler(device=device, model=model)
+    torch_step = DepthUpsampler(device=device, model=model, cpu_kernel='torch')
     paper.up(rgb, source)
     fast.up(rgb, source)
-    paper_ms, fast_ms = [], []
+    torch_step.up(rgb, source)
+    paper_ms: List[float] = []
+    fast_ms: List[float] = []
+    torch_ms: List[float] = []
     for _ in range(rounds):
         paper_ms.append(timed(lambda: paper.up(rgb, source), 1)[1]
                         * PAPER_ITERATIONS / slice_iterations)
         for _ in range(3):
             fast_ms.append(timed(lambda: fast.up(rgb, source), 1)[1])
-    paper_median, fast_median = statistics.median(paper_ms), statistics.median(fast_ms)
-    return (f'Interleaved at {size[0]}x{size[1]} x{factor}, model {model} ({rounds} rounds): '
-            f'paper loop {paper_median:.0f} ms (scaled from {slice_iterations}-iteration '
-            f'slices), pyramid whole up() {fast_median:.1f} ms (median of {len(fast_ms)}; best '
-            f'{min(fast_ms):.1f}): {paper_median / fast_median:.0f}x')
+            torch_ms.append(timed(lambda: torch_step.up(rgb, source), 1)[1])
+    paper_median = statistics.median(paper_ms)
+    lines = [f'Interleaved at {size[0]}x{size[1]} x{factor}, model {model}, '
+             f'{torch.get_num_threads()} threads ({rounds} rounds): paper loop '
+             f'{paper_median:.0f} ms (scaled from {slice_iterations}-iteration slices)']
+    for name, values in ((f'pyramid, cpu_kernel {fast.params["cpu_kernel"]}', fast_ms),
+                         ('pyramid, cpu_kernel torch', torch_ms)):
+        median = statistics.median(values)
+        lines.append(f'- {name}: whole up() {median:.1f} ms (median of {len(values)}; best '
+                     f'{min(values):.1f}): {paper_median / median:.0f}x')
+    return '\n'.join(lines)
 
 
 def copy_bandwidth(numel: int, device: str, repeats: int = 50) -> float:
@@ -211,61 +229,74 @@ def synchronize(device: str) -> None:
 
 
 def step_bytes(height: int, width: int, factor: int) -> Dict[str, float]:
-    """Bytes one finest-level step of ``PyramidSolver`` moves, as written and if fused.
+    """Bytes one finest-level step of ``PyramidSolver`` moves, per kernel, and the ideal.
 
-    As written (eager torch, one pass per op; (H, W) float32 arrays counted once per read or
+    Torch step (eager, one pass per op; (H, W) float32 arrays counted once per read or
     write): Eq. 1 = 1 mul (3) + 4 addcmul (4 each); Eq. 3 = row sum (1 + 1/f), ratio
     broadcast (1/f) and multiply (2 + 1/f); momentum lerp (3) and positivity clamp (2).
-    Fused ideal: read y, x_prev and the three stencil weights, write x and y once (7).
+    Compiled step (``cpu_kernel: numba``, one sweep per block row): read y, the two link
+    weights and x, write the next y and x (6; the block row is re-read from cache).
+    Ideal of the former roofline: read y, x_prev and three stencil weights, write x and y (7).
     """
     plane = 4.0 * height * width
-    return {'as written': plane * (3 + 16 + 1 + 2 + 3 + 2 + 3.0 / factor),
-            'fused ideal': plane * 7}
+    return {'torch': plane * (3 + 16 + 1 + 2 + 3 + 2 + 3.0 / factor),
+            'numba': plane * 6, 'fused ideal': plane * 7}
+
+
+def step_time(solver: PyramidSolver, steps: int, device: str) -> float:
+    """Best of 5 seconds per step of ``steps`` finest-level steps of a sized ``solver``."""
+    level = solver._levels[0]
+    timings = []
+    for _ in range(5):
+        synchronize(device)
+        start = time.perf_counter()
+        solver._iterate(level, steps)
+        synchronize(device)
+        timings.append((time.perf_counter() - start) / steps)
+    return min(timings)
 
 
 def roofline(size: Tuple[int, int], factor: int, device: str, steps: int = 96) -> str:
-    """Time the finest-level loop of the solver at ``size`` and compare with copy bandwidth."""
+    """Time the finest-level loop of each kernel at ``size``; compare with copy bandwidth."""
     width, height = size
     rgb, gt = load_scene('books_big', size)
     low = block_average(gt, factor)
     low = low / low.mean()
     valid = np.ones(low.shape, dtype=bool)
     initial = torch.from_numpy(masked_bicubic(low, valid, factor)).to(device)
-    timings = []
+    names = ['torch'] + (['numba'] if device == 'cpu' and kernels.AVAILABLE else [])
+    per_step: Dict[str, float] = {}
     with torch.inference_mode():
         cv, ch = RgbGuide().coefficients(rgb_features(rgb, torch.device(device)),
                                          initial[None, None])
-        solver = PyramidSolver()
-        solver.use_cuda_graphs = False  # time the eager kernels themselves
-        solver.solve(initial, cv[0, 0], ch[0, 0], torch.from_numpy(low).to(device),
-                     torch.from_numpy(valid).to(device), factor, 1)  # sizes and fills the levels
-        level = solver._levels[0]
-        for _ in range(5):
-            synchronize(device)
-            start = time.perf_counter()
-            solver._iterate(level, steps)
-            synchronize(device)
-            timings.append((time.perf_counter() - start) / steps)
-    per_step = min(timings)
+        for name in names:
+            solver = PyramidSolver(kernel=name)
+            solver.use_cuda_graphs = False  # time the eager kernels themselves
+            solver.solve(initial, cv[0, 0], ch[0, 0], torch.from_numpy(low).to(device),
+                         torch.from_numpy(valid).to(device), factor, 1)  # sizes the levels
+            per_step[name] = step_time(solver, steps, device)
     moved = step_bytes(height, width, factor)
     cache = copy_bandwidth(height * width, device)        # one image plane: cache-resident
     memory = copy_bandwidth(64 * 1024 * 1024, device, 10)  # 256 MiB: main memory
-    achieved = moved['as written'] / per_step / 1e9
     lines = [f'Roofline of the finest-level step at {width}x{height} x{factor} '
-             f'({steps} steps, best of 5): {per_step * 1e3:.3f} ms per step',
+             f'({steps} steps, best of 5, {torch.get_num_threads()} threads)',
              '',
              '| quantity | value |', '|---|---|',
-             f"| bytes per step, as written | {moved['as written'] / 1e6:.1f} MB |",
-             f"| bytes per step, fused ideal | {moved['fused ideal'] / 1e6:.1f} MB |",
              f'| copy bandwidth, {4 * height * width / 1e6:.1f} MB buffers (cache) '
              f'| {cache:.1f} GB/s |',
-             f'| copy bandwidth, 256 MiB buffers (memory) | {memory:.1f} GB/s |',
-             f'| step bandwidth reached (as written) | {achieved:.1f} GB/s = '
-             f'{achieved / cache:.0%} of cache copy, {achieved / memory:.0%} of memory copy |',
-             '| step time at cache copy speed: as written / fused | '
-             f"{moved['as written'] / cache / 1e6:.3f} / {moved['fused ideal'] / cache / 1e6:.3f} "
-             f'ms ({per_step * 1e3 / (moved["fused ideal"] / cache / 1e6):.1f}x above the fused '
-             'limit) |']
+             f'| copy bandwidth, 256 MiB buffers (memory) | {memory:.1f} GB/s |']
+    for name in names:
+        achieved = moved[name] / per_step[name] / 1e9
+        lines += [f'| cpu_kernel {name}: time per step | {per_step[name] * 1e3:.3f} ms |',
+                  f'| cpu_kernel {name}: bytes per step | {moved[name] / 1e6:.1f} MB |',
+                  f'| cpu_kernel {name}: bandwidth reached | {achieved:.1f} GB/s = '
+                  f'{achieved / cache:.0%} of cache copy, {achieved / memory:.0%} of memory '
+                  'copy |']
+    best = min(per_step.values())
+    ideal = moved['fused ideal'] / cache
+    lines.append(f"| fused ideal ({moved['fused ideal'] / 1e6:.1f} MB) at cache copy speed | "
+                 f'{ideal * 1e3:.3f} ms per step; the fastest kernel is {best / ideal:.1f}x '
+                 'that |')
     return '\n'.join(lines)
 
 

@@ -61,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     height, width, factor = 480, 640, 8
     generator = torch.Generator().manual_seed(0)
-    solver = PyramidSolver()
+    solver = PyramidSolver(kernel='torch')  # the eager torch step is what is compared
     initial = torch.rand(height, width, generator=generator) + 1.0
     cv = 0.5 * torch.rand(height - 1, width, generator=generator)
     ch = 0.5 * torch.rand(height, width - 1, generator=generator)

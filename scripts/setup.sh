@@ -6,8 +6,9 @@
 #   1. create .venv with the system python3 when it is missing (an existing one is kept),
 #   2. install the CPU build of torch FIRST, pinned (so nothing can pull a CUDA build later),
 #   3. install the ROS 2 Kilted wheels from PyPI (rclpy and the message packages),
-#   4. pip install -e '.[test,bag,colcon]' with torch held by a constraints file (colcon:
-#      scripts/conformance.sh builds and tests the package with colcon),
+#   4. pip install -e '.[test,bag,colcon,fast]' with torch held by a constraints file (colcon:
+#      scripts/conformance.sh builds and tests the package with colcon; fast: numba, the
+#      compiled CPU step of the solver, which the tests compare with the torch step),
 #   5. the optional 'authors' extra (segmentation-models-pytorch, for the DADA authors'
 #      checkpoints) without letting pip replace torch: torchvision (the release paired with
 #      torch), timm and segmentation-models-pytorch with --no-deps, their pure-Python
@@ -49,7 +50,7 @@ want=$({ cat "$ROOT/scripts/setup.sh" "$ROOT/scripts/torch_first.sh" "$ROOT/setu
 check() {
   env -u LD_LIBRARY_PATH "$VPY" - <<'PY' >/dev/null 2>&1
 import importlib.util, sys
-import torch, numpy, cv2, scipy, yaml, pytest, hypothesis  # noqa: F401
+import torch, numpy, cv2, scipy, yaml, pytest, hypothesis, numba  # noqa: F401
 import mypy, ament_flake8, ament_pep257, colcon_core  # noqa: F401
 import rclpy, sensor_msgs.msg, std_msgs.msg, diagnostic_msgs.msg  # noqa: F401
 spec = importlib.util.find_spec('dada_ros')
@@ -74,7 +75,7 @@ echo "[setup] installing ROS 2 Kilted wheels: ${ROS_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${ROS_WHEELS[@]}"
 
 echo "[setup] installing dada_ros (editable) with test extras"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag,colcon]"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT[test,bag,colcon,fast]"
 
 # torch 2.N.P pairs with torchvision 0.(N+15).P. Whatever build PyPI has (CUDA) is fine
 # with a CPU torch: dada_ros.core.models.import_smp works around its compiled ops.

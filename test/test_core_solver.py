@@ -127,15 +127,16 @@ def test_level_factors() -> None:
     assert level_factors(90, 120, 3) == [3]
 
 
-@pytest.mark.parametrize('solver', ['pyramid', 'reference'])
+@pytest.mark.parametrize('solver', ['pyramid', 'reference', 'pyramid-torch'])
 @pytest.mark.parametrize('factor', [2, 4, 8, 16, 32])
 def test_block_means_equal_source_for_every_factor(solver: str, factor: int) -> None:
     rgb, _, low = scene(480 // factor * factor // 2, 640 // factor * factor // 2, factor) \
         if factor < 32 else scene(256, 384, factor)
     low = low.copy()
     low[0, 0] = np.nan           # an invalid block stays free
+    solver, _, kernel = solver.partition('-')  # pyramid-torch: the eager torch step
     up = DepthUpsampler(iterations=8 if solver == 'reference' else 16, solver=solver,
-                        device='cpu')
+                        device='cpu', cpu_kernel=kernel or 'numba')
     dense = up.up(rgb, low)
     assert dense.shape == rgb.shape[:2] and dense.dtype == np.float32
     assert np.isfinite(dense).all() and (dense > 0).all()
@@ -221,16 +222,19 @@ def test_cuda_without_cuda_is_a_clear_error() -> None:
     assert DepthUpsampler(device='auto').device.type == 'cpu'
 
 
-def test_pyramid_reaches_the_reference_fixed_point() -> None:
+@pytest.mark.parametrize('kernel', ['numba', 'torch'])
+def test_pyramid_reaches_the_reference_fixed_point(kernel: str) -> None:
     """With a generous budget the fast solver lands on the paper's converged answer."""
     rgb, _, low = scene(64, 96, 8)
     ref = DepthUpsampler(solver='reference', iterations=20000, device='cpu').up(rgb, low)
-    fast = DepthUpsampler(solver='pyramid', iterations=400, device='cpu').up(rgb, low)
+    fast = DepthUpsampler(solver='pyramid', iterations=400, device='cpu',
+                          cpu_kernel=kernel).up(rgb, low)
     assert np.abs(fast - ref).max() < 2e-3 * float(np.abs(ref).max())
 
 
-def test_pyramid_solver_reuses_buffers() -> None:
-    solver = PyramidSolver()
+@pytest.mark.parametrize('kernel', ['numba', 'torch'])
+def test_pyramid_solver_reuses_buffers(kernel: str) -> None:
+    solver = PyramidSolver(kernel=kernel)
     initial = torch.rand(32, 48) + 1.0
     cv, ch = torch.rand(31, 48), torch.rand(32, 47)
     source = torch.rand(4, 6) + 1.0
@@ -238,7 +242,9 @@ def test_pyramid_solver_reuses_buffers() -> None:
     first = solver.solve(initial, cv, ch, source, valid, 8, 5)
 
     def pointers() -> set:
-        return {t.data_ptr() for level in solver._levels for t in (level.x, level.x_prev, level.y)}
+        return {t.data_ptr() for level in solver._levels
+                for t in (level.x, level.x_prev, level.y, level.padded_estimates)
+                if t is not None}
 
     buffers = pointers()
     second = solver.solve(initial, cv, ch, source, valid, 8, 5)
@@ -246,8 +252,9 @@ def test_pyramid_solver_reuses_buffers() -> None:
     assert torch.equal(first, second)
 
 
+@pytest.mark.parametrize('kernel', ['numba', 'torch'])
 @pytest.mark.parametrize('factor', [4, 16])
-def test_differentiable_twin_matches_the_pyramid_solver(factor: int) -> None:
+def test_differentiable_twin_matches_the_pyramid_solver(factor: int, kernel: str) -> None:
     """The training twin computes what the deployed solver computes, and has gradients."""
     _, _, low = scene(64, 96, factor)
     generator = torch.Generator().manual_seed(0)
@@ -258,7 +265,7 @@ def test_differentiable_twin_matches_the_pyramid_solver(factor: int) -> None:
     source = torch.from_numpy(low)
     valid = torch.ones_like(source, dtype=torch.bool)
     valid[0, 0] = False  # one free block: the factor-1 level runs too
-    deployed = PyramidSolver().solve(initial, cv, ch, source, valid, factor, 24)
+    deployed = PyramidSolver(kernel=kernel).solve(initial, cv, ch, source, valid, factor, 24)
     cv_grad = cv[None, None].clone().requires_grad_(True)
     twin = solve_differentiable(initial[None, None], cv_grad, ch[None, None],
                                 source[None, None], valid[None, None], factor, 24)
@@ -301,11 +308,12 @@ def _refine_problem(factor: int) -> Tuple[torch.Tensor, ...]:
     return torch.from_numpy(first), cv, ch, source, valid
 
 
+@pytest.mark.parametrize('kernel', ['numba', 'torch'])
 @pytest.mark.parametrize('factor', [2, 4, 8, 16, 32])
-def test_warm_start_keeps_exact_block_means(factor: int) -> None:
+def test_warm_start_keeps_exact_block_means(factor: int, kernel: str) -> None:
     start, cv, ch, source, valid = _refine_problem(factor)
-    out = PyramidSolver().solve(start, cv, ch, source, valid, factor, 24, warm_start=True,
-                                momentum_scale=0.06)
+    out = PyramidSolver(kernel=kernel).solve(start, cv, ch, source, valid, factor, 24,
+                                             warm_start=True, momentum_scale=0.06)
     means = block_mean(out[None, None], factor)[0, 0]
     assert torch.allclose(means[valid], source[valid], rtol=1e-5)
     assert bool((out > 0).all())
@@ -336,3 +344,72 @@ def test_differentiable_twin_matches_the_warm_started_pyramid_solver() -> None:
                                 source[None, None], valid[None, None], 16, 24,
                                 warm_start=True, momentum_scale=0.06)
     assert torch.allclose(twin[0, 0], deployed, rtol=1e-4, atol=1e-5)
+
+
+Problem = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _random_problem(height: int, width: int, factor: int, seed: int = 0) -> Problem:
+    """Return a positive start, coefficients in (0, 1] with an edge, a source with holes."""
+    generator = torch.Generator().manual_seed(seed)
+    initial = torch.rand(height, width, generator=generator) + 0.5
+    cv = torch.rand(height - 1, width, generator=generator).clamp_min(1e-3)
+    ch = torch.rand(height, width - 1, generator=generator).clamp_min(1e-3)
+    cv[:, width // 3] = 1e-4  # a guide edge
+    source = torch.rand(height // factor, width // factor, generator=generator) + 0.5
+    valid = torch.rand(source.shape, generator=generator) > 0.2
+    return initial, cv, ch, source, valid
+
+
+@pytest.mark.parametrize('factor', [1, 2, 4, 8, 16, 32])
+@pytest.mark.parametrize('warm_start', [False, True])
+def test_compiled_kernel_gives_the_torch_answer(factor: int, warm_start: bool) -> None:
+    """cpu_kernel numba and torch run the same steps: equal to float32 rounding."""
+    height, width = (96, 128) if factor < 32 else (128, 192)
+    initial, cv, ch, source, valid = _random_problem(height, width, factor)
+    answers = {kernel: PyramidSolver(kernel=kernel).solve(
+        initial, cv, ch, source, valid, factor, 40, warm_start=warm_start)
+        for kernel in ('numba', 'torch')}
+    assert torch.allclose(answers['numba'], answers['torch'], rtol=2e-4, atol=1e-5)
+    means = block_mean(answers['numba'][None, None], factor)[0, 0]
+    assert torch.allclose(means[valid], source[valid], rtol=1e-5)
+
+
+def test_compiled_kernel_is_used_and_can_be_switched_off() -> None:
+    """'auto' runs the compiled sweep on the CPU (its buffers exist), 'torch' does not."""
+    initial, cv, ch, source, valid = _random_problem(64, 96, 8)
+    for kernel, compiled in (('auto', True), ('numba', True), ('torch', False)):
+        solver = PyramidSolver(kernel=kernel)
+        solver.solve(initial, cv, ch, source, valid, 8, 8)
+        assert (solver._levels[0].padded_estimates is not None) == compiled
+    up = DepthUpsampler(device='cpu', cpu_kernel='torch')
+    up.set_param('cpu_kernel', 'numba')
+    assert up._pyramid.kernel == 'numba'
+    with pytest.raises(ValueError, match='cpu_kernel'):
+        DepthUpsampler(device='cpu', cpu_kernel='fortran')
+
+
+def test_compiled_kernel_is_cancellable_and_safe_from_two_threads() -> None:
+    """Cancel stops a compiled solve; two threads solving at once get their own answers."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dada_ros.core.diffusion import SolveCancelled
+
+    def solve(problem: Problem) -> torch.Tensor:
+        initial, cv, ch, source, valid = problem
+        return PyramidSolver(kernel='numba').solve(initial, cv, ch, source, valid, 8, 200)
+
+    problems = [_random_problem(96, 128, 8, seed) for seed in (1, 2)]
+    alone = [solve(problem) for problem in problems]
+    polls: list = []
+
+    def cancel() -> bool:  # True from the 6th poll: only polls inside a level get there
+        polls.append(1)
+        return len(polls) > 5
+
+    with pytest.raises(SolveCancelled):
+        PyramidSolver(kernel='numba').solve(*problems[0], 8, 200, cancel=cancel)
+    assert len(polls) == 6 and len(level_factors(96, 128, 8)) == 4
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(solve, problems * 3))
+    for index, answer in enumerate(together):
+        assert torch.equal(answer, alone[index % 2])

@@ -310,7 +310,7 @@ def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
 def test_busy_worker_keeps_only_the_newest_pair(rig: Rig) -> None:
     """While a slow frame is solved, newer pairs replace each other; drops are counted."""
     node = f'{rig.ns}/dada_node'
-    assert rig.ros.set_parameters(node, {'iterations': 8000})[0].successful
+    assert rig.ros.set_parameters(node, {'iterations': 100000})[0].successful
     start = rig.stats()
     before, paired = int(start['dropped_busy']), int(start['sync.paired'])
     low = np.full((H // FACTOR, W // FACTOR), 1.0, dtype=np.float32)

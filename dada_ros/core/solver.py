@@ -42,9 +42,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .diffusion import adjust_step, diffuse_step, EPS, SolveCancelled
 
 #: Step of Eq. 1 used by the accelerated solver; 1/8 keeps the stencil's centre weight >= 1/2.
@@ -151,8 +153,10 @@ class _PyramidLevel:
     x_prev: torch.Tensor       # (H, W) previous estimate x_{k-1}
     y: torch.Tensor            # (H, W) extrapolated point the next step starts from
     w_center: torch.Tensor     # (H, W) stencil weights of Eq. 1
-    w_vertical: torch.Tensor   # (H-1, W) rate * cv, shared by the upper and lower pixel
-    w_horizontal: torch.Tensor  # (H, W-1) rate * ch
+    w_vertical: torch.Tensor   # (H-1, W) rate * cv: rows 1..H-1 of padded_w_vertical
+    w_horizontal: torch.Tensor  # (H, W-1) rate * ch: columns 1..W-1 of padded_w_horizontal
+    padded_w_vertical: torch.Tensor    # (H+1, W), rows 0 and H zero (the compiled kernel's
+    padded_w_horizontal: torch.Tensor  # (H, W+1), columns 0 and W zero   layout, no branches)
     row_sums: torch.Tensor     # (h, W) sums over the f rows of each block row
     block_sums: torch.Tensor   # (h, w)
     block_ratio: torch.Tensor  # (h, w) source / block mean (1 where invalid)
@@ -160,6 +164,8 @@ class _PyramidLevel:
     source_sums: torch.Tensor  # (h, w) source * f**2: the block sum Eq. 3 aims at (1 if invalid)
     invalid: torch.Tensor      # (h, w) bool
     any_invalid: bool = False  # whether ``invalid`` has a True (else Eq. 3 skips the mask)
+    # (2, H+2, W+2) the compiled kernel's pair of extrapolated points in zero borders
+    padded_estimates: Optional[torch.Tensor] = None
     # Shifted views of Eq. 1, made once: (destination, weights, neighbour) per direction.
     stencil_views: Tuple[Tuple[Tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...], ...] = ()
 
@@ -183,14 +189,22 @@ class PyramidSolver:
     full-resolution steps.
     """
 
-    def __init__(self, rate: float = ACCELERATED_RATE, momentum: Optional[float] = None) -> None:
-        """``momentum``: one value for every level, or None for :func:`level_momentum`."""
+    def __init__(self, rate: float = ACCELERATED_RATE, momentum: Optional[float] = None,
+                 kernel: str = 'auto') -> None:
+        """``momentum``: one value for every level, or None for :func:`level_momentum`.
+
+        ``kernel``: the ``cpu_kernel`` parameter: on the CPU, ``'auto'`` runs the compiled
+        step of :mod:`dada_ros.core.kernels` when numba is installed, ``'numba'`` always
+        (``ValueError`` without numba), ``'torch'`` never. CUDA always runs torch.
+        """
         if not 0.0 < rate <= 0.125:
             raise ValueError(f'rate must be in (0, 1/8] for a stable accelerated step, got {rate}')
         if momentum is not None and not 0.0 <= momentum < 1.0:
             raise ValueError(f'momentum must be in [0, 1), got {momentum}')
         self.rate = rate
         self.momentum = momentum
+        kernels.use_compiled(kernel, torch.device('cpu'))  # checks the name and numba
+        self.kernel = kernel
         self._levels: List[_PyramidLevel] = []
         self._key: Tuple[object, ...] = ()
         self.use_cuda_graphs = True
@@ -210,11 +224,14 @@ class PyramidSolver:
         for index, level_factor in enumerate(level_factors(height, width, factor)):
             big_h, big_w = height >> index, width >> index
             h, w = big_h // level_factor, big_w // level_factor
+            padded_vertical = torch.zeros(big_h + 1, big_w, device=device)
+            padded_horizontal = torch.zeros(big_h, big_w + 1, device=device)
             level = _PyramidLevel(
                 factor=level_factor,
                 x=buffer(big_h, big_w), x_prev=buffer(big_h, big_w),
                 y=buffer(big_h, big_w), w_center=buffer(big_h, big_w),
-                w_vertical=buffer(big_h - 1, big_w), w_horizontal=buffer(big_h, big_w - 1),
+                w_vertical=padded_vertical[1:big_h], w_horizontal=padded_horizontal[:, 1:big_w],
+                padded_w_vertical=padded_vertical, padded_w_horizontal=padded_horizontal,
                 row_sums=buffer(h, big_w), block_sums=buffer(h, w), block_ratio=buffer(h, w),
                 ratio=buffer(h, big_w), source_sums=buffer(h, w),
                 invalid=torch.empty(h, w, device=device, dtype=torch.bool))
@@ -283,6 +300,8 @@ class PyramidSolver:
         sequence of buffers is the same on every call, which lets CUDA graphs replay it.
         ``cancel`` is polled every :data:`CANCEL_POLL_STEPS` steps.
         """
+        if kernels.use_compiled(self.kernel, level.x.device):
+            return self._iterate_compiled(level, iterations, cancel, momentum_scale)
         current, previous = level.x, level.x_prev
         previous.copy_(current)
         level.y.copy_(current)
@@ -298,6 +317,34 @@ class PyramidSolver:
             torch.lerp(previous, current, 1.0 + momentum, out=level.y)
             level.y.clamp_(min=POSITIVE_FLOOR)
         return current
+
+    def _iterate_compiled(self, level: _PyramidLevel, iterations: int,
+                          cancel: Optional[Callable[[], bool]],
+                          momentum_scale: float) -> torch.Tensor:
+        """``_iterate`` with :func:`dada_ros.core.kernels.fused_steps`; returns ``level.x``.
+
+        Same steps, same order of Eq. 1, Eq. 3, momentum and floor; one sweep per step.
+        """
+        height, width = level.x.shape
+        if level.padded_estimates is None:
+            level.padded_estimates = torch.zeros(2, height + 2, width + 2)
+        padded = level.padded_estimates.numpy()
+        padded[0, 1:-1, 1:-1] = level.x.numpy()
+        momentum = self.momentum if self.momentum is not None else \
+            level_momentum(level.factor, momentum_scale)
+        arrays = (level.padded_w_vertical.numpy(), level.padded_w_horizontal.numpy(),
+                  level.source_sums.numpy(), level.invalid.numpy(), level.row_sums.numpy(),
+                  level.factor, np.float32(momentum), np.float32(POSITIVE_FLOOR),
+                  np.float32(EPS * level.factor * level.factor))
+        current = 0  # which buffer of the pair holds y
+        for done in range(0, iterations, CANCEL_POLL_STEPS):
+            if cancel is not None and done > 0:
+                check_cancel(cancel)
+            steps = min(CANCEL_POLL_STEPS, iterations - done)
+            kernels.fused_steps(level.x.numpy(), padded[current], padded[1 - current],
+                                *arrays, steps)
+            current = (current + steps) % 2
+        return level.x
 
     def _run_level(self, level: _PyramidLevel, iterations: int,
                    cancel: Optional[Callable[[], bool]] = None,

@@ -114,7 +114,7 @@ class DepthUpsampler:
         self.device = resolve_device(self.params['device'])
         self.guide: Guide = guide if guide is not None else make_guide(
             self.params['model'], self.params['weights'], self.device)
-        self._pyramid = PyramidSolver()
+        self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
         #: Solvers of the sparse path (:func:`complete_sparse`), by "reference solver".
         self.sparse_solvers: Dict[bool, Any] = {}
 
@@ -138,11 +138,13 @@ class DepthUpsampler:
         resolved = resolve_solver_params({**self.params, name: value})
         if any(resolved[key] != self.params[key] for key in ('model', 'device', 'weights')):
             raise ValueError(f'{name} cannot change at run time; build a new DepthUpsampler')
+        PyramidSolver(kernel=resolved['cpu_kernel'])  # 'numba' without numba: ValueError
         self.params = resolved
+        self._pyramid.kernel = resolved['cpu_kernel']
 
     def release(self) -> None:
         """Drop the solver buffers kept for the last image size and trim the heap."""
-        self._pyramid = PyramidSolver()
+        self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
         self.sparse_solvers.clear()
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()

@@ -1,0 +1,148 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Optional compiled CPU kernel of the pyramid solver's step (numba), one sweep per step.
+
+The eager torch step (:meth:`dada_ros.core.solver.PyramidSolver._iterate`) is ten or so
+image-sized passes: Eq. 1 as a product and four shifted multiply-adds, Eq. 3 as a
+row-block sum and a broadcast product, momentum and the positivity floor. It runs close
+to the copy bandwidth of those passes, so the only way to go faster on a CPU is to move
+fewer bytes. :func:`fused_steps` does one step in one pass over each block row of ``f``
+image rows: it reads the estimate, the previous answer and the two link-weight arrays once
+and writes the new answer and the next extrapolated point once; the block sums of Eq. 3
+and the rescaling happen while the block row is still in cache. Block rows are
+independent within a step, so they run in parallel (``numba.prange``).
+
+numba compiles it on first use (cached on disk afterwards); installing numba is optional
+(the ``fast`` extra). Without it, or with ``cpu_kernel: torch``, the torch step runs, and
+both give the same answer to float32 rounding (the test compares them).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+try:  # optional: the compiled kernel is a speed-up, never a requirement
+    import numba as _numba
+except ImportError:  # the Jazzy test venv has no numba: the torch step runs there
+    _numba = None  # type: ignore[assignment]
+numba: Any = _numba
+
+#: Whether the compiled kernel can run here (numba importable).
+AVAILABLE = numba is not None
+#: Choices of the ``cpu_kernel`` parameter.
+CPU_KERNELS = ('auto', 'numba', 'torch')
+
+# numba's fallback thread pool ('workqueue', used where neither TBB nor OpenMP is found)
+# aborts the process when two threads launch parallel kernels at once; one kernel already
+# uses every core, so serialising calls costs nothing.
+_LOCK = threading.Lock()
+
+
+def use_compiled(kernel: str, device: torch.device) -> bool:
+    """Whether a pyramid solve with parameter ``cpu_kernel = kernel`` runs :func:`fused_steps`.
+
+    Raises:
+        ValueError: ``kernel`` is unknown, or ``'numba'`` without numba installed.
+    """
+    if kernel not in CPU_KERNELS:
+        raise ValueError(f'cpu_kernel must be one of {list(CPU_KERNELS)}, got {kernel!r}')
+    if kernel == 'numba' and not AVAILABLE:
+        raise ValueError("cpu_kernel 'numba' needs the numba package (pip install numba, or "
+                         "the 'fast' extra of dada_ros); use 'auto' or 'torch'")
+    return device.type == 'cpu' and kernel != 'torch' and AVAILABLE
+
+
+def _fused_steps(estimate: np.ndarray, padded: np.ndarray, padded_next: np.ndarray,
+                 w_vertical: np.ndarray, w_horizontal: np.ndarray, source_sums: np.ndarray,
+                 invalid: np.ndarray, column_sums: np.ndarray, factor: int, momentum: float,
+                 floor: float, eps: float, steps: int) -> np.ndarray:
+    """Run ``steps`` accelerated DADA steps (Eq. 1, Eq. 3, momentum) in place.
+
+    Per step and pixel, with ``y`` the extrapolated point and ``x`` the last answer:
+    ``z = (1 - sum of the four link weights) y + sum of weight * neighbour`` (Eq. 1),
+    ``x' = z * source_sum / (block sum of z + eps)`` per ``f x f`` block, or ``x' = z`` where
+    the source is invalid (Eq. 3), then ``y' = max(x' + momentum (x' - x), floor)``.
+
+    Args:
+        estimate: ``(H, W)`` float32 ``x``, overwritten with the answer of the last step.
+        padded: ``(H+2, W+2)`` float32 ``y`` inside a border of zeros (the border is read,
+            never written; its weights are zero).
+        padded_next: same shape, the other buffer of the pair (its border also zero).
+        w_vertical: ``(H+1, W)``: row ``r`` weights the link between rows ``r-1`` and ``r``
+            (``rate * cv``); rows 0 and H are zero.
+        w_horizontal: ``(H, W+1)``: column ``c`` the link between columns ``c-1`` and ``c``;
+            columns 0 and W are zero.
+        source_sums: ``(H/f, W/f)`` float32 target block sums (source * f^2).
+        invalid: ``(H/f, W/f)`` bool, blocks left free.
+        column_sums: ``(H/f, W)`` float32 scratch.
+        factor: block factor ``f``.
+        momentum: heavy-ball factor.
+        floor: smallest value of ``y``.
+        eps: added to every block sum (the adjustment divides by it).
+        steps: number of steps.
+
+    Returns:
+        The one of ``padded`` / ``padded_next`` that holds the last ``y``.
+    """
+    height, width = estimate.shape
+    block_rows, block_cols = height // factor, width // factor
+    one = np.float32(1.0)
+    for _ in range(steps):
+        for block_row in numba.prange(block_rows):
+            sums = column_sums[block_row]
+            sums[:] = 0.0
+            # Eq. 1 into the interior of padded_next, which nobody reads during this step
+            for k in range(factor):
+                row = block_row * factor + k
+                above, below = w_vertical[row], w_vertical[row + 1]
+                left, right = w_horizontal[row, :width], w_horizontal[row, 1:]
+                y_above, y_row = padded[row, 1:width + 1], padded[row + 1]
+                y_below, diffused = padded[row + 2, 1:width + 1], padded_next[row + 1, 1:width + 1]
+                for col in range(width):
+                    value = (y_row[col + 1] * (one - above[col] - below[col] - left[col]
+                                               - right[col])
+                             + above[col] * y_above[col] + below[col] * y_below[col]
+                             + left[col] * y_row[col] + right[col] * y_row[col + 2])
+                    diffused[col] = value
+                    sums[col] += value
+            # Eq. 3: the ratio source / mean of every block of this block row, spread over
+            # its columns (reusing ``sums``)
+            for block_col in range(block_cols):
+                total = np.float32(0.0)
+                for q in range(factor):
+                    total += sums[block_col * factor + q]
+                ratio = one if invalid[block_row, block_col] else \
+                    source_sums[block_row, block_col] / (total + eps)
+                for q in range(factor):
+                    sums[block_col * factor + q] = ratio
+            # x' = ratio z, y' = max(x' + momentum (x' - x), floor), still in cache
+            for k in range(factor):
+                row = block_row * factor + k
+                answer, diffused = estimate[row], padded_next[row + 1, 1:width + 1]
+                for col in range(width):
+                    adjusted = diffused[col] * sums[col]
+                    extrapolated = adjusted + momentum * (adjusted - answer[col])
+                    answer[col] = adjusted
+                    diffused[col] = max(extrapolated, floor)
+        padded, padded_next = padded_next, padded
+    return padded
+
+
+_compiled: Optional[Callable[..., np.ndarray]] = None
+
+
+def fused_steps(*args: Any) -> np.ndarray:
+    """Compile (once, cached on disk) and run :func:`_fused_steps` on every core torch uses."""
+    global _compiled
+    if numba is None:
+        raise RuntimeError('numba is not installed')
+    with _LOCK:
+        if _compiled is None:
+            _compiled = numba.njit(parallel=True, nogil=True, cache=True)(_fused_steps)
+        numba.set_num_threads(max(1, min(torch.get_num_threads(),
+                                         numba.config.NUMBA_NUM_THREADS)))
+        return _compiled(*args)
