@@ -72,16 +72,18 @@ def coarsen_coefficients(cv: torch.Tensor, ch: torch.Tensor) -> Tuple[torch.Tens
     Returns:
         ``(B, 1, H/2-1, W/2)`` and ``(B, 1, H/2, W/2-1)``.
     """
-    def coarsen_vertical(c: torch.Tensor) -> torch.Tensor:
-        resistance = 1.0 / c.clamp_min(1e-12)
-        first = resistance[:, :, 0:-2:2, :]   # interior link of the upper coarse cell
-        cross = resistance[:, :, 1::2, :]     # link crossing the coarse boundary
-        last = resistance[:, :, 2::2, :]      # interior link of the lower coarse cell
-        series = 2.0 / (0.5 * first + cross + 0.5 * last)
-        return 0.5 * (series[:, :, :, 0::2] + series[:, :, :, 1::2])
-
-    cv_coarse = coarsen_vertical(cv)
-    ch_coarse = coarsen_vertical(ch.transpose(2, 3)).transpose(2, 3)
+    # vertical links: series along the rows, then the two fine columns in parallel
+    resistance = 1.0 / cv.clamp_min(1e-12)
+    first = resistance[:, :, 0:-2:2, :]   # interior link of the upper coarse cell
+    cross = resistance[:, :, 1::2, :]     # link crossing the coarse boundary
+    last = resistance[:, :, 2::2, :]      # interior link of the lower coarse cell
+    series = 2.0 / (0.5 * (first + last) + cross)
+    cv_coarse = 0.5 * (series[:, :, :, 0::2] + series[:, :, :, 1::2])
+    # horizontal links: the same along the columns (no transposed, strided copies)
+    resistance = 1.0 / ch.clamp_min(1e-12)
+    series = 2.0 / (0.5 * (resistance[..., 0:-2:2] + resistance[..., 2::2])
+                    + resistance[..., 1::2])
+    ch_coarse = 0.5 * (series[:, :, 0::2, :] + series[:, :, 1::2, :])
     return cv_coarse.contiguous(), ch_coarse.contiguous()
 
 
@@ -247,12 +249,13 @@ class PyramidSolver:
         """Stencil weights of Eq. 1 (I' = w_c I + sum_q rate c_pq I_q) and the source."""
         torch.mul(cv, self.rate, out=level.w_vertical)
         torch.mul(ch, self.rate, out=level.w_horizontal)
-        center = level.w_center
-        center.fill_(1.0)
-        center[1:, :] -= level.w_vertical
-        center[:-1, :] -= level.w_vertical
-        center[:, 1:] -= level.w_horizontal
-        center[:, :-1] -= level.w_horizontal
+        if not kernels.use_compiled(self.kernel, level.x.device):  # it makes its own
+            center = level.w_center
+            center.fill_(1.0)
+            center[1:, :] -= level.w_vertical
+            center[:-1, :] -= level.w_vertical
+            center[:, 1:] -= level.w_horizontal
+            center[:, :-1] -= level.w_horizontal
         torch.mul(source, float(level.factor * level.factor), out=level.source_sums)
         level.invalid.copy_(invalid)
         level.source_sums.masked_fill_(invalid, 1.0)
