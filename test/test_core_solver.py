@@ -413,3 +413,19 @@ def test_compiled_kernel_is_cancellable_and_safe_from_two_threads() -> None:
         together = list(pool.map(solve, problems * 3))
     for index, answer in enumerate(together):
         assert torch.equal(answer, alone[index % 2])
+
+
+def test_compiled_kernel_keeps_the_callers_torch_thread_count() -> None:
+    """numba's OpenMP start-up must not change torch's thread setting (fresh process)."""
+    import subprocess
+    import sys
+
+    code = ('import numpy as np, torch\n'
+            'torch.set_num_threads(1)\n'
+            'from dada_ros.core import DepthUpsampler\n'
+            "up = DepthUpsampler(device='cpu', cpu_kernel='numba')\n"
+            'up(np.zeros((96, 128, 3), np.uint8), np.ones((12, 16), np.float32))\n'
+            'print(torch.get_num_threads())\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert result.stdout.split()[-1] == '1', result.stdout + result.stderr

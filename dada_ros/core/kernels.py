@@ -140,9 +140,15 @@ def fused_steps(*args: Any) -> np.ndarray:
     global _compiled
     if numba is None:
         raise RuntimeError('numba is not installed')
+    threads = torch.get_num_threads()
     with _LOCK:
         if _compiled is None:
             _compiled = numba.njit(parallel=True, nogil=True, cache=True)(_fused_steps)
-        numba.set_num_threads(max(1, min(torch.get_num_threads(),
-                                         numba.config.NUMBA_NUM_THREADS)))
-        return _compiled(*args)
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            return _compiled(*args)
+        finally:
+            # numba's OpenMP layer shares torch's runtime (libgomp) and may reset its
+            # thread count when it starts; the caller's torch setting stays as it was.
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
