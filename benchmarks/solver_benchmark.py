@@ -293,7 +293,7 @@ def roofline(size: Tuple[int, int], factor: int, device: str, steps: int = 96) -
                   f'{achieved / cache:.0%} of cache copy, {achieved / memory:.0%} of memory '
                   'copy |']
     best = min(per_step.values())
-    ideal = moved['fused ideal'] / cache
+    ideal = moved['fused ideal'] / (cache * 1e9)  # seconds per step at cache-copy speed
     lines.append(f"| fused ideal ({moved['fused ideal'] / 1e6:.1f} MB) at cache copy speed | "
                  f'{ideal * 1e3:.3f} ms per step; the fastest kernel is {best / ideal:.1f}x '
                  'that |')
