@@ -416,7 +416,7 @@ def test_compiled_kernel_is_cancellable_and_safe_from_two_threads() -> None:
 
 
 def test_compiled_kernel_keeps_the_callers_torch_thread_count() -> None:
-    """numba's OpenMP start-up must not change torch's thread setting (fresh process)."""
+    """The OpenMP start-up of numba must not change torch's thread setting (fresh process)."""
     import subprocess
     import sys
 
