@@ -19,20 +19,20 @@ both give the same answer to float32 rounding (the test compares them).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import threading
 from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
-try:  # optional: the compiled kernel is a speed-up, never a requirement
-    import numba as _numba
-except ImportError:  # the Jazzy test venv has no numba: the torch step runs there
-    _numba = None  # type: ignore[assignment]
-numba: Any = _numba
-
-#: Whether the compiled kernel can run here (numba importable).
-AVAILABLE = numba is not None
+#: Whether the compiled kernel can run here: numba is installed (it is optional; the Jazzy
+#: test venv has none, so the torch step runs there). numba itself (0.4 s) is imported on
+#: the first compiled solve, not with this module.
+AVAILABLE = importlib.util.find_spec('numba') is not None
+#: The numba module once imported (the kernel's ``numba.prange`` resolves through it).
+numba: Any = None
 #: Choices of the ``cpu_kernel`` parameter.
 CPU_KERNELS = ('auto', 'numba', 'torch')
 
@@ -137,12 +137,13 @@ _compiled: Optional[Callable[..., np.ndarray]] = None
 
 def fused_steps(*args: Any) -> np.ndarray:
     """Compile (once, cached on disk) and run :func:`_fused_steps` on every core torch uses."""
-    global _compiled
-    if numba is None:
+    global _compiled, numba
+    if not AVAILABLE:
         raise RuntimeError('numba is not installed')
     threads = torch.get_num_threads()
     with _LOCK:
         if _compiled is None:
+            numba = importlib.import_module('numba')
             _compiled = numba.njit(parallel=True, nogil=True, cache=True)(_fused_steps)
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:
