@@ -78,9 +78,9 @@ MAX_DEPTH_M = 1.0e5
 #: Recent valid camera_infos kept by stamp, to give each frame the one of its own stamp.
 CAMERA_INFO_CACHE = 16
 #: Parameters that may change while frames flow (they apply to the next frame).
-RUNTIME_PARAMETERS = ('iterations', 'solver', 'depth.mode', 'fill_holes', 'sync.slop',
-                      'points.enable', 'points.color', 'points.stride', 'depth.to_rgb',
-                      'cloud.to_rgb', 'confidence.enable', 'confidence.min',
+RUNTIME_PARAMETERS = ('iterations', 'solver', 'cpu_kernel', 'depth.mode', 'fill_holes',
+                      'sync.slop', 'points.enable', 'points.color', 'points.stride',
+                      'depth.to_rgb', 'cloud.to_rgb', 'confidence.enable', 'confidence.min',
                       'depth_sparse.enable')
 _RUNTIME_SOLVER = tuple(name for name in RUNTIME_PARAMETERS if name in SOLVER_PARAMETERS)
 

@@ -245,6 +245,29 @@ def test_iterations_change_at_run_time_and_invalid_values_rejected(rig: Rig) -> 
     assert stats['device'] == 'cpu' or stats['device'].startswith('cuda')
 
 
+def test_cpu_kernel_switches_at_run_time_with_the_same_answer(rig: Rig) -> None:
+    """cpu_kernel torch and numba serve the same depth; 'numba' is refused without numba."""
+    import importlib.util
+
+    node = f'{rig.ns}/dada_node'
+    rgb = random_rgb()
+    rows, cols = np.mgrid[0:H // FACTOR, 0:W // FACTOR]
+    low = (1.0 + 0.01 * rows + 0.02 * cols).astype(np.float32)
+    answers = {}
+    kernels = ['torch', 'numba' if importlib.util.find_spec('numba') else None, 'auto']
+    for kernel in kernels:
+        if kernel is None:  # this venv has no numba: the node must refuse, not pretend
+            result = rig.ros.set_parameters(node, {'cpu_kernel': 'numba'})[0]
+            assert not result.successful and 'numba' in result.reason, result.reason
+            continue
+        assert rig.ros.set_parameters(node, {'cpu_kernel': kernel})[0].successful
+        header = _pair(rig, rgb, low, '32FC1')
+        answers[kernel] = image_to_depth(rig.received(rig.out_depth, header))
+    assert np.isfinite(answers['torch']).all()
+    for kernel, depth in answers.items():
+        np.testing.assert_allclose(depth, answers['torch'], rtol=2e-4)
+
+
 def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
     """Every kind of bad input is logged and counted; the next valid frame is served."""
     low = np.full((H // FACTOR, W // FACTOR), 1.0, dtype=np.float32)

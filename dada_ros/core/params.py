@@ -11,6 +11,7 @@ uses it: ``solver`` parameters configure :class:`dada_ros.core.DepthUpsampler`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+import importlib.util
 from pathlib import Path
 import textwrap
 import typing
@@ -47,6 +48,10 @@ class ParamSpec:
         value = typing.cast(Any, value)  # checked above; keeps the comparisons typed
         if self.choices is not None and value not in self.choices:
             return f'{self.name} must be one of {list(self.choices)}, got {value!r}'
+        if self.name == 'cpu_kernel' and value == 'numba' \
+                and importlib.util.find_spec('numba') is None:
+            return ("cpu_kernel 'numba' needs the numba package (pip install numba, or the "
+                    "'fast' extra of dada_ros); use 'auto' or 'torch'")
         if self.name == 'device' and not _is_device_name(value):
             return f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}"
         if self.min_value is not None and value < self.min_value:
