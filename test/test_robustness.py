@@ -472,7 +472,9 @@ def test_a_long_solve_is_reported_and_a_parameter_change_stops_it(
     from diagnostic_msgs.msg import DiagnosticStatus
     rig = make_rig(ros, spawn_node, 'wedge')
     node = f'{rig.ns}/dada_node'
-    assert rig.ros.set_parameters(node, {'iterations': 100000})[0].successful
+    # the torch step (several times slower than numba) makes this a solve of many seconds
+    assert all(r.successful for r in rig.ros.set_parameters(
+        node, {'iterations': 100000, 'cpu_kernel': 'torch'}))
     rng = np.random.default_rng(23)
     height, width = 240, 320
     depth = np.ones((height // FACTOR, width // FACTOR), np.float32)
