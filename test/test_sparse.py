@@ -374,3 +374,19 @@ def test_edge_support_equals_scipy_window_filters() -> None:
         spread = (high - low) / np.maximum(low, np.float32(1e-6))
         expected = np.clip((spread - 0.05) / (0.25 - 0.05), 0.0, 1.0).astype(np.float32)
         np.testing.assert_array_equal(edge_support(nearest, window, (0.05, 0.25)), expected)
+
+
+@real_data
+@pytest.mark.parametrize('solver', ['pyramid', 'reference'])
+def test_compiled_stencil_gives_the_torch_answer_on_a_real_scan(solver: str) -> None:
+    """cpu_kernel numba and torch complete a real KITTI scan alike (float32 rounding)."""
+    frame = lidar.kitti_lidar_frames()[0]
+    rgb, depth = frame.rgb[:128, :416], frame.depth[:128, :416]  # a crop keeps it quick
+    answers = {kernel: DepthUpsampler(device='cpu', cpu_kernel=kernel, solver=solver,
+                                      iterations=48 if solver == 'pyramid' else 7)(rgb, depth)
+               for kernel in ('numba', 'torch')}
+    for out in answers.values():
+        assert_measured_kept(out, depth)
+    finite = np.isfinite(answers['torch'])
+    np.testing.assert_array_equal(np.isfinite(answers['numba']), finite)
+    np.testing.assert_allclose(answers['numba'][finite], answers['torch'][finite], rtol=1e-5)

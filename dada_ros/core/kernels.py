@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 import torch
@@ -132,24 +132,83 @@ def _fused_steps(estimate: np.ndarray, padded: np.ndarray, padded_next: np.ndarr
     return padded
 
 
-_compiled: Optional[Callable[..., np.ndarray]] = None
+def _stencil_steps(image: np.ndarray, scratch: np.ndarray, w_center: np.ndarray,
+                   w_up: np.ndarray, w_down: np.ndarray, w_left: np.ndarray,
+                   w_right: np.ndarray, steps: int) -> bool:
+    """Run ``steps`` plain Eq. 1 steps with per-pixel weights (the sparse solver's stencil).
+
+    ``out = w_center * I + w_up * I[above] + w_down * I[below] + w_left * I[left] +
+    w_right * I[right]`` per step, ping-ponging between ``image`` and ``scratch``.
+
+    Args:
+        image: ``(H, W)`` float32 start.
+        scratch: ``(H, W)`` float32, the other buffer.
+        w_center: ``(H, W)`` weight of the pixel itself.
+        w_up: ``(H-1, W)``: row ``i`` weights pixel ``(i, j)`` in row ``i + 1``.
+        w_down: ``(H-1, W)``: row ``i`` weights pixel ``(i + 1, j)`` in row ``i``.
+        w_left: ``(H, W-1)``: column ``j`` weights pixel ``(i, j)`` in column ``j + 1``.
+        w_right: ``(H, W-1)``: column ``j`` weights pixel ``(i, j + 1)`` in column ``j``.
+        steps: number of steps.
+
+    Returns:
+        True when the result is in ``scratch`` (an odd number of steps), else False.
+    """
+    height, width = image.shape
+    source, target = image, scratch
+    for _ in range(steps):
+        for row in numba.prange(height):
+            centre, above, below = w_center[row], row > 0, row < height - 1
+            for col in range(width):
+                target[row, col] = centre[col] * source[row, col]
+            if above:
+                weights, neighbours = w_up[row - 1], source[row - 1]
+                for col in range(width):
+                    target[row, col] += weights[col] * neighbours[col]
+            if below:
+                weights, neighbours = w_down[row], source[row + 1]
+                for col in range(width):
+                    target[row, col] += weights[col] * neighbours[col]
+            left, right, values, out = w_left[row], w_right[row], source[row], target[row]
+            for col in range(1, width):
+                out[col] += left[col - 1] * values[col - 1]
+            for col in range(width - 1):
+                out[col] += right[col] * values[col + 1]
+        source, target = target, source
+    return steps % 2 == 1
 
 
-def fused_steps(*args: Any) -> np.ndarray:
-    """Compile (once, cached on disk) and run :func:`_fused_steps` on every core torch uses."""
-    global _compiled, numba
+#: Compiled kernels by name, made on first use.
+_COMPILED: Dict[str, Callable[..., Any]] = {}
+
+
+def _run_compiled(function: Callable[..., Any], args: Tuple[Any, ...]) -> Any:
+    """Compile ``function`` once (cached on disk) and run it on every core torch uses."""
+    global numba
     if not AVAILABLE:
         raise RuntimeError('numba is not installed')
     threads = torch.get_num_threads()
     with _LOCK:
-        if _compiled is None:
+        compiled = _COMPILED.get(function.__name__)
+        if compiled is None:
             numba = importlib.import_module('numba')
-            _compiled = numba.njit(parallel=True, nogil=True, cache=True)(_fused_steps)
+            compiled = numba.njit(parallel=True, nogil=True, cache=True)(function)
+            _COMPILED[function.__name__] = compiled
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:
-            return _compiled(*args)
+            return compiled(*args)
         finally:
             # numba's OpenMP layer shares torch's runtime (libgomp) and may reset its
             # thread count when it starts; the caller's torch setting stays as it was.
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
+
+
+def fused_steps(*args: Any) -> np.ndarray:
+    """Run :func:`_fused_steps` compiled (same arguments)."""
+    result: np.ndarray = _run_compiled(_fused_steps, args)
+    return result
+
+
+def stencil_steps(*args: Any) -> bool:
+    """Run :func:`_stencil_steps` compiled (same arguments)."""
+    return bool(_run_compiled(_stencil_steps, args))

@@ -73,6 +73,7 @@ from scipy import ndimage
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .diffusion import LAMBDA
 from .guides import RgbGuide, SelfGuidedGuide
 from .inputs import check_arrays, rgb_features
@@ -131,6 +132,8 @@ class SparseSolver:
             raise ValueError(f'rate must be in (0, 0.25] for a stable step, got {rate}')
         self.rate = rate
         self.max_levels = max_levels
+        #: The ``cpu_kernel`` parameter (see :class:`dada_ros.core.solver.PyramidSolver`).
+        self.kernel = 'auto'
         self._levels: List[_SparseLevel] = []
         self._key: Tuple[object, ...] = ()
 
@@ -210,8 +213,13 @@ class SparseSolver:
         level.w_right.masked_fill_(fixed[:, :-1], 0.0)
         center.masked_fill_(fixed, 1.0)
 
-    @staticmethod
-    def _iterate(level: _SparseLevel, iterations: int) -> None:
+    def _iterate(self, level: _SparseLevel, iterations: int) -> None:
+        if kernels.use_compiled(self.kernel, level.image.device):  # one pass per step
+            arrays = (level.image, level.scratch, level.w_center, level.w_up, level.w_down,
+                      level.w_left, level.w_right)
+            if kernels.stencil_steps(*(array.numpy() for array in arrays), iterations):
+                level.image.copy_(level.scratch)
+            return
         image, out = level.image, level.scratch
         for _ in range(iterations):
             torch.mul(level.w_center, image, out=out)
@@ -427,6 +435,7 @@ def complete_sparse(upsampler: Any, rgb: np.ndarray, depth: np.ndarray,
     if solver is None:  # kept on the upsampler: its buffers are reused frame to frame
         solver = upsampler.sparse_solvers[reference] = SparseSolver(
             max_levels=1 if reference else MAX_LEVELS)
+    solver.kernel = upsampler.params['cpu_kernel']
     solver.set_measurements(torch.from_numpy(normalised).to(device),
                             torch.from_numpy(fixed).to(device))
 
