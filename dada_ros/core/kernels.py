@@ -1,6 +1,6 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Optional compiled CPU kernel of the pyramid solver's step (numba), one sweep per step.
+"""Optional compiled CPU kernels of the solvers' steps (numba), one sweep per step.
 
 The eager torch step (:meth:`dada_ros.core.solver.PyramidSolver._iterate`) is ten or so
 image-sized passes: Eq. 1 as a product and four shifted multiply-adds, Eq. 3 as a
@@ -11,8 +11,10 @@ image rows: it reads the estimate, the previous answer and the two link-weight a
 and writes the new answer and the next extrapolated point once; the block sums of Eq. 3
 and the rescaling happen while the block row is still in cache. Block rows are
 independent within a step, so they run in parallel (``numba.prange``).
+:func:`stencil_steps` does the same for the sparse solver's plain Eq. 1 stencil
+(:class:`dada_ros.core.sparse.SparseSolver`), one pass per row instead of five.
 
-numba compiles it on first use (cached on disk afterwards); installing numba is optional
+numba compiles each kernel on first use (cached on disk afterwards); installing numba is optional
 (the ``fast`` extra). Without it, or with ``cpu_kernel: torch``, the torch step runs, and
 both give the same answer to float32 rounding (the test compares them).
 """
