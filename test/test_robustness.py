@@ -405,9 +405,9 @@ def test_soak_500_frames_memory_and_threads(rig: Rig) -> None:
 def test_overload_3x_newest_first_bounded(ros: RosHarness, spawn_node: Any) -> None:
     """Pairs at ~3x the processing rate for 10 s: no backlog, bounded memory, drops counted."""
     height, width = 96, 128
-    # the torch step: with numba a 96x128 frame takes about a millisecond, too short to
-    # outpace from this process with real messages
-    rig = make_rig(ros, spawn_node, 'overload', 'iterations:=40', 'points.enable:=false',
+    # A frame of tens of ms (torch step, 400 iterations): a few-ms frame cannot be outpaced
+    # 3x from this process, whose own sending takes a few ms per pair.
+    rig = make_rig(ros, spawn_node, 'overload', 'iterations:=400', 'points.enable:=false',
                    'cpu_kernel:=torch')
     rng = np.random.default_rng(17)
     rgb = rng_image(rng, height, width)
