@@ -67,7 +67,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType, SetParametersResult)
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.rcutils_logger import RcutilsLogger
 from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
@@ -793,11 +793,15 @@ def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None
     and one readable fatal log line, without a traceback.
     """
     rclpy.init(args=args)
+    # The executor is made before the node logs 'ready': made after a SIGTERM has shut the
+    # context down, its constructor fails half-way and its destructor prints a traceback.
+    executor = SingleThreadedExecutor()
     node: Optional[Node] = None
     code = 0
     try:
         node = factory()
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (RuntimeError, ValueError, OSError, ParameterException) as error:
@@ -813,6 +817,7 @@ def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None
     finally:
         engine: Optional[DadaEngine] = getattr(node, 'engine', None)
         finished = engine.stop_worker() if engine is not None else True
+        executor.shutdown(timeout_sec=0)
         if node is not None and finished:
             node.destroy_node()
         rclpy.try_shutdown()
