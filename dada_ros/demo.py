@@ -375,22 +375,30 @@ def _run(args: argparse.Namespace, frame: DemoScene, low_mm: Array, low_sent: Ar
         def on_points(msg: PointCloud2) -> None:
             received['points'][(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg
 
-        node.create_subscription(Image, 'depth_dense/image', on_depth, qos)
-        node.create_subscription(PointCloud2, 'points', on_points, qos)
+        sub_depth = node.create_subscription(Image, 'depth_dense/image', on_depth, qos)
+        sub_points = node.create_subscription(PointCloud2, 'points', on_points, qos)
 
         def failed(reason: str) -> int:
             print(f'[demo] FAILED: {reason}\n[demo] last lines of {log_path}:\n'
                   f'{_tail(log_path)}', file=sys.stderr)
             return 1
 
+        # Both directions must be matched before the first frame: the node publishes
+        # ``points`` only while it sees a subscriber, and volatile topics do not replay.
         deadline = time.monotonic() + args.timeout
         while min(pub_rgb.get_subscription_count(), pub_depth.get_subscription_count(),
-                  pub_info.get_subscription_count()) == 0:
+                  pub_info.get_subscription_count(), sub_depth.get_publisher_count(),
+                  sub_points.get_publisher_count()) == 0:
             if process.poll() is not None:
                 return failed(f'dada_node exited with code {process.returncode}')
             if time.monotonic() > deadline:
-                return failed(f'dada_node did not subscribe within {args.timeout:.0f} s')
+                return failed(f'dada_node did not connect within {args.timeout:.0f} s')
             rclpy.spin_once(node, timeout_sec=0.1)
+        # Each side sees the match on its own; a short pause lets the node's writers see our
+        # readers as well.
+        settle = time.monotonic() + 0.5
+        while time.monotonic() < settle:
+            rclpy.spin_once(node, timeout_sec=0.05)
         print('[demo] dada_node is up')
 
         h, w = frame.depth.shape
