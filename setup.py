@@ -73,7 +73,10 @@ setup(
         'matplotlib>=3.6,<4',
     ],
     extras_require={
-        'test': ['pytest>=7,<10', 'hypothesis>=6.80,<7', 'flake8>=6,<8'] + LINT,
+        # pytest-timeout: a per-test bound (setup.cfg) so that a hang fails fast with the
+        # stacks of all threads instead of at CI's limit.
+        'test': ['pytest>=7,<10', 'pytest-timeout>=2.2,<3', 'hypothesis>=6.80,<7',
+                 'flake8>=6,<8'] + LINT,
         'colcon': ['colcon-common-extensions>=0.3,<1'],
         'bag': ['rosbags>=0.10,<1'],
         # The compiled CPU step of the pyramid solver (dada_ros.core.kernels); optional.

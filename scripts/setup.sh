@@ -50,7 +50,7 @@ want=$({ cat "$ROOT/scripts/setup.sh" "$ROOT/scripts/torch_first.sh" "$ROOT/setu
 check() {
   env -u LD_LIBRARY_PATH "$VPY" - <<'PY' >/dev/null 2>&1
 import importlib.util, sys
-import torch, numpy, cv2, scipy, yaml, pytest, hypothesis, numba  # noqa: F401
+import torch, numpy, cv2, scipy, yaml, pytest, pytest_timeout, hypothesis, numba  # noqa: F401
 import mypy, ament_flake8, ament_pep257, colcon_core  # noqa: F401
 import rclpy, sensor_msgs.msg, std_msgs.msg, diagnostic_msgs.msg  # noqa: F401
 spec = importlib.util.find_spec('dada_ros')

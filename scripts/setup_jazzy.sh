@@ -48,7 +48,7 @@ check() {
   "$VPY" - <<'PY' >/dev/null 2>&1
 import importlib.metadata as md
 import sys
-import torch, numpy, cv2, pytest  # noqa: F401
+import torch, numpy, cv2, pytest, pytest_timeout  # noqa: F401
 import rclpy, sensor_msgs.msg, std_msgs.msg, diagnostic_msgs.msg  # noqa: F401
 import dada_ros.core  # noqa: F401
 sys.exit(0 if md.version('ros-rclpy').startswith('7.') else 1)
@@ -70,9 +70,9 @@ install_torch_first "$VPY" "$TORCH_SPEC" "$CONSTRAINTS" setup-jazzy
 echo "[setup-jazzy] installing ROS 2 Jazzy wheels: ${JAZZY_WHEELS[*]}"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "${JAZZY_WHEELS[@]}"
 
-echo "[setup-jazzy] installing dada_ros (editable), pytest and hypothesis"
+echo "[setup-jazzy] installing dada_ros (editable), pytest, pytest-timeout and hypothesis"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation --use-pep517 -e "$ROOT" \
-  'pytest>=7,<10' 'hypothesis>=6.80,<7'
+  'pytest>=7,<10' 'pytest-timeout>=2.2,<3' 'hypothesis>=6.80,<7'
 
 if ! check; then
   echo "[setup-jazzy] ERROR: $VENV does not import torch, rclpy 7 (Jazzy), dada_ros" >&2

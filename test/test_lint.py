@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ament code checks of an ament_python package, plus typing and Python versions.
 
+All checks run in processes of their own (never forked from the test process, see
+:func:`_run_linter`). Each test has an explicit pytest-timeout bound.
+
 * flake8 through ``ament_flake8`` (its configuration: line length 99, google import order,
   single quotes, docstrings, builtins, comprehensions) over all Python files,
 * pep257 through ``ament_pep257`` with the Google convention (the style of the code's
@@ -19,15 +22,13 @@ missing, so that a broken environment cannot pass silently.
 from __future__ import annotations
 
 import ast
-import contextlib
 import glob
-import io
 import os
 from pathlib import Path
 import shutil
 import subprocess
 import sys
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import pytest
 
@@ -52,33 +53,62 @@ def python_files() -> List[Path]:
     return files
 
 
-@contextlib.contextmanager
-def chdir(path: Path) -> Iterator[None]:
-    """Run the block with ``path`` as the working directory."""
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
+def _run_linter(code: str, timeout: float) -> 'subprocess.CompletedProcess[str]':
+    """Run ``code`` in a fresh interpreter with the repository root as working directory.
+
+    The linters run in a process of their own, never in the test process: flake8 checks
+    files with a ``multiprocessing`` pool that forks, and a fork of this process after the
+    in-process ROS tests (rclpy executors, torch and numba threads) can crash a worker,
+    after which the pool waits for ever for the lost task (issue 25). A fresh interpreter
+    has no such threads, and ``timeout`` bounds it anyway.
+    """
+    env = {k: v for k, v in os.environ.items() if k != '_ROS_WHEELS_BOOTSTRAP_COMPLETE'}
+    return subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.flake8
+@pytest.mark.timeout(600)  # about 60 s alone on two busy cores; the subprocess has its own 540 s
 def test_flake8() -> None:
-    from ament_flake8.main import main_with_errors
-    with chdir(ROOT):
-        rc, errors = main_with_errors(argv=list(PYTHON_PATHS))
-    assert rc == 0, f'{len(errors)} flake8 errors:\n' + '\n'.join(errors)
+    code = ('import sys\n'
+            'from ament_flake8.main import main_with_errors\n'
+            f'rc, errors = main_with_errors(argv={list(PYTHON_PATHS)!r})\n'
+            'print(f"{len(errors)} flake8 errors")\n'
+            'sys.exit(rc)\n')
+    result = _run_linter(code, timeout=540)
+    assert 'No module named' not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
 
 
 @pytest.mark.pep257
+@pytest.mark.timeout(600)
 def test_pep257() -> None:
-    from ament_pep257.main import main
-    out = io.StringIO()
-    with chdir(ROOT), contextlib.redirect_stdout(out):
-        rc = main(argv=['--convention', 'google', '--add-ignore', *AMENT_PEP257_IGNORE,
-                        '--', *PYTHON_PATHS])
-    assert rc == 0, f'pep257 errors:\n{out.getvalue()[-5000:]}'
+    code = ('import sys\n'
+            'from ament_pep257.main import main\n'
+            "sys.exit(main(argv=['--convention', 'google', '--add-ignore', "
+            f"*{list(AMENT_PEP257_IGNORE)!r}, '--', *{list(PYTHON_PATHS)!r}]))\n")
+    result = _run_linter(code, timeout=540)
+    assert 'No module named' not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, \
+        f'pep257 errors:\n{result.stdout[-5000:]}{result.stderr[-2000:]}'
+
+
+#: Ways to fork a Python process without exec. A fork after threads exist (rclpy executors,
+#: torch, numba) can deadlock or crash the child (issue 25); subprocess (fork + exec in C)
+#: and the 'spawn' start method are safe.
+_FORKING = ('import multiprocessing', 'from multiprocessing', 'os.fork(', 'ProcessPoolExecutor',
+            'num_workers=')
+
+
+def test_no_fork_without_exec_in_package_tests_or_tools() -> None:
+    offenders = []
+    for path in python_files():
+        if path.name == 'test_lint.py':
+            continue
+        for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+            if any(pattern in line for pattern in _FORKING):
+                offenders.append(f'{path.relative_to(ROOT)}:{number}: {line.strip()}')
+    assert not offenders, 'fork without exec (use subprocess or spawn):\n' + '\n'.join(offenders)
 
 
 def _mypy(paths: List[str], cwd: Path) -> None:
@@ -90,10 +120,12 @@ def _mypy(paths: List[str], cwd: Path) -> None:
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
+@pytest.mark.timeout(960)  # a cold mypy cache takes minutes on two cores; the subprocess: 900 s
 def test_mypy_package_tests_benchmarks_scripts() -> None:
     _mypy(['dada_ros', 'test', 'benchmarks', 'scripts', 'setup.py'], ROOT)
 
 
+@pytest.mark.timeout(960)
 def test_mypy_launch_files() -> None:
     # Checked from inside launch/: from the repository root, the folder launch/ would be
     # taken for the ROS 'launch' package.
@@ -123,6 +155,7 @@ def _interpreter(version: str) -> Optional[str]:
 
 
 @pytest.mark.parametrize('version', ['3.10', '3.12'])
+@pytest.mark.timeout(360)
 def test_every_file_compiles_with_python(version: str) -> None:
     python = _interpreter(version)
     if python is None:
