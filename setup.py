@@ -93,14 +93,14 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'dada_node = dada_ros.node:main',
-            'dada_lifecycle_node = dada_ros.lifecycle_node:main',
-            'dada_demo = dada_ros.demo:main',
-            'dada_process_bag = dada_ros.process_bag:main',
-            'dada_make_sample_bag = dada_ros.make_sample_bag:main',
-            'dada_play_bag = dada_ros.play_bag:main',
-            'dada_train = dada_ros.train:main',
-            'dada_eval = dada_ros.evaluate:main',
+            'dada_node = dada_ros.ros.node:main',
+            'dada_lifecycle_node = dada_ros.ros.lifecycle_node:main',
+            'dada_demo = dada_ros.tools.demo:main',
+            'dada_process_bag = dada_ros.tools.process_bag:main',
+            'dada_make_sample_bag = dada_ros.tools.make_sample_bag:main',
+            'dada_play_bag = dada_ros.tools.play_bag:main',
+            'dada_train = dada_ros.training.train:main',
+            'dada_eval = dada_ros.training.evaluate:main',
         ],
     },
 )

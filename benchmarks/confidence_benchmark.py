@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.core import DepthUpsampler  # noqa: E402, I100
 from dada_ros.core.confidence import depth_confidence  # noqa: E402
-from dada_ros.evaluation import lidar  # noqa: E402
-from dada_ros.evaluation.datasets import (load_scenes, make_sample,  # noqa: E402
-                                          training_scene_names)
+from dada_ros.training import lidar  # noqa: E402
+from dada_ros.training.datasets import (load_scenes, make_sample,  # noqa: E402
+                                        training_scene_names)
 
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 #: (name, rgb, input depth, ground truth, scored mask)

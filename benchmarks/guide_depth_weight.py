@@ -9,7 +9,7 @@ Run from the repository root (with ../shared/data beside it)::
 For each candidate depth channel (``mean``: depth / mean, the former ``model: rgb``;
 ``std xW``: W * depth / std, W = 1 is the paper's GAD) it runs the deployed pyramid solver
 at the default budget and at a converged budget on the frames of
-:data:`dada_ros.evaluation.datasets.RGBD_FRAMES` (NYUv2, TUM, SUN RGB-D, ICL-NUIM; no Middlebury
+:data:`dada_ros.training.datasets.RGBD_FRAMES` (NYUv2, TUM, SUN RGB-D, ICL-NUIM; no Middlebury
 test scene) at x4, x8, x16, with the block average of the depth as input, and prints the
 mean RMSE relative to GAD (< 1 = better) per factor and budget.
 """
@@ -23,8 +23,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import coefficients, K_DEFAULT
 from dada_ros.core.guides import Guide, RgbGuide
-from dada_ros.evaluation.datasets import (errors, load_rgbd_frames, load_scenes, make_sample,
-                                          training_scene_names)
+from dada_ros.training.datasets import (errors, load_rgbd_frames, load_scenes, make_sample,
+                                        training_scene_names)
 import numpy as np
 import torch
 

@@ -35,9 +35,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import depth_spread, K_DEFAULT
 from dada_ros.core.models import load_learned_guide, SelfGuidedGuide
-from dada_ros.evaluation.datasets import (crop_to_factor, errors, load_scenes, make_sample,
-                                          middlebury_dir, Scene, training_scene_names)
-from dada_ros.train import SELECTION_SCENES
+from dada_ros.training.datasets import (crop_to_factor, errors, load_scenes, make_sample,
+                                        middlebury_dir, Scene, training_scene_names)
+from dada_ros.training.train import SELECTION_SCENES
 import numpy as np
 import torch
 import torch.nn.functional as F

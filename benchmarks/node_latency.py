@@ -72,7 +72,7 @@ def interleaved(rgb: np.ndarray, depth: np.ndarray, iterations: int, model: str,
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_msgs.msg import Header
 
-    from dada_ros.conversions import array_to_image, rgb_to_image
+    from dada_ros.msgs.conversions import array_to_image, rgb_to_image
 
     ns = '/dada_latency'
     logs = Path(tempfile.mkdtemp(prefix='dada_latency_'))

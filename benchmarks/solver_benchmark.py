@@ -37,7 +37,7 @@ from dada_ros.core.initial import masked_bicubic
 from dada_ros.core.inputs import rgb_features
 from dada_ros.core.params import BY_NAME
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.evaluation.datasets import shared_data_dir
+from dada_ros.training.datasets import shared_data_dir
 import numpy as np
 import torch
 

@@ -8,11 +8,11 @@ whether measured pixels are kept bit-exactly) with the machine info:
 
 * ``scan``: real KITTI Velodyne scans (``kitti_object_lidar``) projected into the colour
   camera with the calibration; 20 % of the pixels hit by the scan are held out
-  (:func:`dada_ros.evaluation.lidar.hold_out_points`, ``--splits`` random splits per frame), the
+  (:func:`dada_ros.training.lidar.hold_out_points`, ``--splits`` random splits per frame), the
   rest is completed and the held-out pixels are scored against their measured depth.
 * ``kitti``: the KITTI frames with semi-dense ground truth (``metric3d_kitti_nyu_demo``);
   the input is a LiDAR-like sampling of about 5 % of the ground-truth pixels
-  (:func:`dada_ros.evaluation.lidar.lidar_like_mask`), the other ground-truth pixels are scored.
+  (:func:`dada_ros.training.lidar.lidar_like_mask`), the other ground-truth pixels are scored.
 * ``nyu``: the NYUv2 frames (raw depth with holes); 150 extra 12x12 holes are punched
   into the measured area with a fixed seed and scored.
 
@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.core import DepthUpsampler  # noqa: E402, I100
 from dada_ros.core.params import BY_NAME  # noqa: E402
-from dada_ros.evaluation import completion_baselines as baselines  # noqa: E402
-from dada_ros.evaluation import lidar  # noqa: E402
+from dada_ros.training import completion_baselines as baselines  # noqa: E402
+from dada_ros.training import lidar  # noqa: E402
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: (frame name, rgb, sparse input, ground truth or None, held-out mask or None)

@@ -4,7 +4,7 @@
 
 Run from the repository root: ``python benchmarks/tune_baselines.py``. It prints the best
 guided-filter and fast-global-smoother parameters per factor; copy them into
-``dada_ros/evaluation/baselines.py`` (GUIDED_FILTER_PARAMS, FGS_PARAMS). The held-out
+``dada_ros/training/baselines.py`` (GUIDED_FILTER_PARAMS, FGS_PARAMS). The held-out
 validation scenes are never used here.
 """
 
@@ -15,10 +15,10 @@ import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dada_ros.evaluation.baselines import (fast_global_smoother, FGS_GRID, GF_GRID,  # noqa: E402
-                                           guided_filter, tune)
-from dada_ros.evaluation.datasets import (FACTORS, load_scenes, make_sample,  # noqa: E402
-                                          training_scene_names)
+from dada_ros.training.baselines import (fast_global_smoother, FGS_GRID, GF_GRID,  # noqa: E402
+                                         guided_filter, tune)
+from dada_ros.training.datasets import (FACTORS, load_scenes, make_sample,  # noqa: E402
+                                        training_scene_names)
 
 
 def main() -> int:

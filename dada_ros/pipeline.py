@@ -3,7 +3,7 @@
 """The one road of a frame: input messages in, output messages out.
 
 ``decode -> validate -> camera_info -> pair -> solve -> outputs``, written once and used by
-``dada_node``, ``dada_lifecycle_node`` (through :mod:`dada_ros.node`) and
+``dada_node``, ``dada_lifecycle_node`` (through :mod:`dada_ros.ros.node`) and
 ``dada_process_bag``. :class:`FramePipeline` holds no rclpy node object: it takes messages
 with their arrival time, returns :class:`PairedFrame` objects, turns a frame into
 :class:`FrameOutputs` (dense depth, ``depth_dense/image``, ``depth_dense/camera_info``,
@@ -28,7 +28,7 @@ Policies (the same live and offline):
 * Levels: ``error`` = a message rejected (never reaches a frame); ``warning`` = served, but
   something is off; ``info`` = a policy decision worth counting.
 
-Inputs from real sensors (:mod:`dada_ros.sensor_inputs`):
+Inputs from real sensors (:mod:`dada_ros.msgs.sensor_inputs`):
 
 * ``rgb`` may be ``sensor_msgs/Image`` or ``CompressedImage`` (``compressed``), ``depth``
   ``Image`` or ``CompressedImage`` (``compressedDepth``): decoded by the message's type.
@@ -58,17 +58,17 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
-from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
-                          copy_header, depth_to_image, ImageConversionError,
-                          output_camera_info, PointCloudBuilder)
 from .core.confidence import depth_confidence, mask_low_confidence
 from .core.params import BY_NAME, checked_params, defaults, SOLVER_PARAMETERS
 from .core.registration import choose_depth_mode, project_points, transform_points
 from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
-from .sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
-                            frame_mismatch_warning, register_depth_message, rgb_projection)
-from .transforms import resolve_transform, TransformLookup
+from .msgs.conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
+                               copy_header, depth_to_image, ImageConversionError,
+                               output_camera_info, PointCloudBuilder)
+from .msgs.sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
+                                 frame_mismatch_warning, register_depth_message, rgb_projection)
+from .msgs.transforms import resolve_transform, TransformLookup
 
 __all__ = ['CAMERA_INFO_CACHE', 'Counters', 'Event', 'FrameOutputs', 'FramePipeline',
            'MAX_DEPTH_M', 'PairedFrame', 'RUNTIME_PARAMETERS']

@@ -30,7 +30,7 @@ import os
 from typing import Any, Dict, List, Tuple, Union
 
 from ament_index_python.packages import get_package_share_directory
-from dada_ros.core.presets import read_preset
+from dada_ros.ros.presets import read_preset
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition

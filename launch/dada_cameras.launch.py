@@ -7,7 +7,7 @@ Example::
     ros2 launch dada_ros dada_cameras.launch.py \\
         cameras_file:=/path/to/cameras.yaml params_file:=/path/to/dada.yaml
 
-Each camera ``NAME`` of ``cameras_file`` (format: ``dada_ros/cameras.py``, example
+Each camera ``NAME`` of ``cameras_file`` (format: ``dada_ros/ros/cameras.py``, example
 ``config/cameras.yaml``) becomes ``/NAME/dada_node`` with outputs under ``/NAME``; all nodes
 share ``params_file`` and each applies its own ``parameters`` overrides and input remappings.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List
 
 from ament_index_python.packages import get_package_share_directory
-from dada_ros.cameras import camera_nodes
+from dada_ros.ros.cameras import camera_nodes
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration

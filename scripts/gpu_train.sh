@@ -7,7 +7,7 @@
 #
 # 1. Here (with ../shared/data), pack the training and selection scenes into an ignored
 #    folder of the checkout (about 20 MB):
-#      python -m dada_ros.train --extra-data --pack training_data/dada_train.npz
+#      python -m dada_ros.training.train --extra-data --pack training_data/dada_train.npz
 #    (training_data/ is in .gitignore: name it in the device run's carry list so it is
 #    copied to the GPU machine).
 # 2. There, from the repository root, with OUT set to the output folder:
@@ -19,8 +19,8 @@
 #    (e.g. --width 16 --full-decoder).
 #    To continue a run: put its train_state.pt in RESUME_DIR (a carried folder).
 # 3. Back here: evaluate or continue on the CPU,
-#      python -m dada_ros.evaluate --weights OUT/best.pt
-#      python -m dada_ros.train --out runs/gpu --resume ...   (after copying OUT/* there)
+#      python -m dada_ros.training.evaluate --weights OUT/best.pt
+#      python -m dada_ros.training.train --out runs/gpu --resume ...   (after copying OUT/* there)
 set -euo pipefail
 : "${OUT:?set OUT to the output folder}"
 PYTHON=${PYTHON:-python3}
@@ -37,7 +37,7 @@ if [ -n "${RESUME_DIR:-}" ] && [ -f "$RESUME_DIR/train_state.pt" ]; then
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 status=0
-"$PYTHON" -m dada_ros.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" --arch "$ARCH" \
+"$PYTHON" -m dada_ros.training.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" --arch "$ARCH" \
     --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" --total-steps "$STEPS" \
     --val-every "$VAL_EVERY" --batch 8 --window 256 --pre-min 96 --pre-max 2048 \
     --factors 4 8 8 16 16 32 --augment --lr 2e-3 --lr-min 2e-5 "$@" \

@@ -9,7 +9,7 @@ environment is set, so no DDS traffic leaves this machine whoever runs the tests
 Fixtures:
 
 * ``ros`` (module scope): a :class:`ros_helpers.RosHarness` (rclpy context + spinning node).
-* ``spawn_node``: factory ``spawn_node(*ros_args, name='node', module='dada_ros.node')``
+* ``spawn_node``: factory ``spawn_node(*ros_args, name='node', module='dada_ros.ros.node')``
   returning a started :class:`ros_helpers.NodeProcess`; stopped at the end of the test.
 * ``module_node_factory``: the same, stopped at the end of the module.
 * ``unique_namespace``: a fresh ROS namespace such as ``/t12345_3``.
@@ -48,7 +48,7 @@ def ros() -> Iterator[RosHarness]:
 
 
 def _factory(tmp_path: Path, processes: List[NodeProcess]) -> Callable[..., NodeProcess]:
-    def spawn(*ros_args: str, name: str = 'node', module: str = 'dada_ros.node',
+    def spawn(*ros_args: str, name: str = 'node', module: str = 'dada_ros.ros.node',
               extra_env: Any = None) -> NodeProcess:
         """Start one node process (see :class:`ros_helpers.NodeProcess`)."""
         process = NodeProcess(tmp_path / 'logs', ros_args, module=module,

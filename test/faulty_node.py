@@ -6,7 +6,7 @@
 ``PYTHONPATH``): the 2nd solve after the warm-up
 raises ``torch.OutOfMemoryError`` and the 4th a ``RuntimeError``, from inside the solve,
 after the input checks and allocations, as real failures would. The node is the real
-:class:`dada_ros.node.DadaNode`, given a :class:`DepthUpsampler` subclass through its
+:class:`dada_ros.ros.node.DadaNode`, given a :class:`DepthUpsampler` subclass through its
 ``make_upsampler`` argument.
 """
 
@@ -19,7 +19,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from dada_ros.core.upsampler import DepthUpsampler
-from dada_ros.node import DadaNode, run
+from dada_ros.ros.node import DadaNode, run
 import torch
 
 

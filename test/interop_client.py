@@ -4,9 +4,9 @@
 
 It is run as a child process by ``test/test_jazzy_interop.py`` under the Python of either
 ROS distro (``.venv`` = Kilted, ``.venv-jazzy`` = Jazzy), so it uses only rclpy and message
-APIs that both distros share and builds the messages itself (no dada_ros.conversions).
+APIs that both distros share and builds the messages itself (no dada_ros.msgs.conversions).
 
-It publishes the embedded procedural scene (``dada_ros.sample``: 640x480 ``rgb8``,
+It publishes the embedded procedural scene (``dada_ros.tools.sample``: 640x480 ``rgb8``,
 ``32FC1`` depth in metres at 1/8 of the size, camera info) into ``--namespace``, waits
 for ``depth_dense/image`` with the stamp it sent and prints one JSON line::
 
@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence
 
-from dada_ros.sample import sample_lowres
+from dada_ros.tools.sample import sample_lowres
 import numpy as np
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy

@@ -6,7 +6,7 @@
   namespace when the kernel allows it (root), so DDS traffic cannot leave the process
   tree; :func:`ros_env` is the environment (localhost-only discovery, own domain id,
   the shipped Fast DDS profile) that every rclpy process of the tests uses.
-* :class:`NodeProcess` starts ``python -m dada_ros.node`` (or another module) in a second
+* :class:`NodeProcess` starts ``python -m dada_ros.ros.node`` (or another module) in a second
   process and stops it with a signal.
 * :class:`RosHarness` is an rclpy context with one node spun in a background thread:
   publishers, collecting subscriptions, parameter service calls and waiting helpers.
@@ -121,7 +121,7 @@ class NodeProcess:
     """A ROS node started as a second process; stdout and stderr go to files."""
 
     def __init__(self, log_dir: Path, ros_args: Sequence[str] = (),
-                 module: str = 'dada_ros.node', name: str = 'node',
+                 module: str = 'dada_ros.ros.node', name: str = 'node',
                  extra_env: Optional[Mapping[str, str]] = None) -> None:
         """Start ``python -m module --ros-args *ros_args``."""
         log_dir.mkdir(parents=True, exist_ok=True)

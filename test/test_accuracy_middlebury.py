@@ -10,7 +10,7 @@ import warnings
 import cv2
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.initial import masked_bicubic
-from dada_ros.evaluation.datasets import shared_data_dir
+from dada_ros.training.datasets import shared_data_dir
 import numpy as np
 import pytest
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import subprocess
 import sys
 
-from dada_ros.bag_io import BagReader
-from dada_ros.batch_bags import find_bags
-from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
+from dada_ros.tools.bag_io import BagReader
+from dada_ros.tools.batch_bags import find_bags
+from dada_ros.tools.make_sample_bag import make_sample_bag, SampleBagOptions
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ def _options(storage: str, duration: float) -> SampleBagOptions:
 
 
 def _run(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'dada_ros.process_bag', *arguments],
+    return subprocess.run([sys.executable, '-m', 'dada_ros.tools.process_bag', *arguments],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
 
 

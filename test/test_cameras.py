@@ -3,7 +3,7 @@
 """Several cameras from one YAML: the launch file statically, two camera nodes live.
 
 ``launch_ros`` is not installable here, so the live test starts two real ``dada_node``
-processes with exactly what :func:`dada_ros.cameras.camera_nodes` hands the launch file's
+processes with exactly what :func:`dada_ros.ros.cameras.camera_nodes` hands the launch file's
 ``Node`` actions (namespace, parameters as a ``/**`` file, remappings).
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import time
 from typing import Any, Dict, List
 
-from dada_ros.cameras import camera_nodes, CameraNode
-from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image
 from dada_ros.core.params import BY_NAME
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
+from dada_ros.ros.cameras import camera_nodes, CameraNode
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest

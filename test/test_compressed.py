@@ -12,26 +12,14 @@ from __future__ import annotations
 import struct
 from typing import List
 
-from dada_ros.compressed import (
-    compressed_to_depth,
-    compressed_to_rgb,
-    CompressedDataError,
-    depth_to_compressed_depth,
-    is_compressed_depth,
-    parse_color_format,
-    parse_depth_format,
-    rgb_to_compressed,
-    UnsupportedFormatError,
-)
-from dada_ros.conversions import ImageConversionError
-from dada_ros.core.compressed_depth import (
-    dequantize_inverse_depth,
-    quantization_params,
-    quantize_inverse_depth,
-    rvl_decode,
-    rvl_encode,
-)
-from dada_ros.evaluation.lidar import nyu_frames, RgbdFrame
+from dada_ros.msgs.compressed import (compressed_to_depth, compressed_to_rgb, CompressedDataError,
+                                      depth_to_compressed_depth, is_compressed_depth,
+                                      parse_color_format, parse_depth_format, rgb_to_compressed,
+                                      UnsupportedFormatError)
+from dada_ros.msgs.conversions import ImageConversionError
+from dada_ros.msgs.depth_codecs import (dequantize_inverse_depth, quantization_params,
+                                        quantize_inverse_depth, rvl_decode, rvl_encode)
+from dada_ros.training.lidar import nyu_frames, RgbdFrame
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage

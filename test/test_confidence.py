@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.confidence import depth_confidence, mask_low_confidence
-from dada_ros.evaluation.datasets import load_scenes, make_sample, VALIDATION_SCENES
+from dada_ros.training.datasets import load_scenes, make_sample, VALIDATION_SCENES
 import numpy as np
 import pytest
 

@@ -1,33 +1,18 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Round-trip and error tests of ``dada_ros.conversions`` (messages only, no rclpy.init)."""
+"""Round-trip and error tests of ``dada_ros.msgs.conversions`` (messages only, no rclpy.init)."""
 
 from __future__ import annotations
 
 import array
 import sys
 
-from dada_ros.conversions import (
-    array_to_image,
-    camera_info_to_k,
-    CameraInfoError,
-    DataTooShortError,
-    depth_to_image,
-    depth_to_pointcloud,
-    EmptyImageError,
-    ENCODINGS,
-    image_to_array,
-    image_to_depth,
-    image_to_depth_checked,
-    image_to_rgb,
-    ImageConversionError,
-    pack_rgb,
-    PointCloudBuilder,
-    read_points,
-    rgb_to_image,
-    StepTooSmallError,
-    UnsupportedEncodingError,
-)
+from dada_ros.msgs.conversions import (array_to_image, camera_info_to_k, CameraInfoError,
+                                       DataTooShortError, depth_to_image, depth_to_pointcloud,
+                                       EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
+                                       image_to_depth_checked, image_to_rgb, ImageConversionError,
+                                       pack_rgb, PointCloudBuilder, read_points, rgb_to_image,
+                                       StepTooSmallError, UnsupportedEncodingError)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, PointField

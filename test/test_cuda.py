@@ -96,7 +96,7 @@ def test_out_of_memory_is_an_exception_and_the_next_frame_works() -> None:
 
 def test_node_on_cuda(spawn_node: Any, ros: Any) -> None:
     """dada_node with device:=cuda serves real topics; its depth equals the core call's."""
-    from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image
+    from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
     from ros_helpers import wait_until
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header

@@ -19,14 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_demo(args: List[str], timeout: float = 300.0) -> subprocess.CompletedProcess:
-    """Run ``python -m dada_ros.demo`` with DDS kept on this machine."""
+    """Run ``python -m dada_ros.tools.demo`` with DDS kept on this machine."""
     env = dict(os.environ)
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['ROS_LOCALHOST_ONLY'] = '1'
     env.pop('_ROS_WHEELS_BOOTSTRAP_COMPLETE', None)
     env['PYTHONPATH'] = str(ROOT) + os.pathsep + env.get('PYTHONPATH', '')
     domain = str(1 + (os.getpid() + len(args)) % 100)
-    return subprocess.run([sys.executable, '-m', 'dada_ros.demo', '--domain-id', domain] + args,
+    return subprocess.run([sys.executable, '-m', 'dada_ros.tools.demo', '--domain-id', domain]
+                          + args,
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

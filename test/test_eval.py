@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 import re
 
-from dada_ros.evaluate import FULL_BUDGET, main, methods
-from dada_ros.evaluation.baselines import bicubic, fast_global_smoother, guided_filter, tune
-from dada_ros.evaluation.datasets import (block_average, crop_to_factor, errors, load_scenes,
-                                          middlebury_dir)
+from dada_ros.training.baselines import bicubic, fast_global_smoother, guided_filter, tune
+from dada_ros.training.datasets import (block_average, crop_to_factor, errors, load_scenes,
+                                        middlebury_dir)
+from dada_ros.training.evaluate import FULL_BUDGET, main, methods
 import numpy as np
 import pytest
 

@@ -74,14 +74,14 @@ def jazzy_python() -> Path:
 
 
 class Node:
-    """``python -m dada_ros.node`` of a given venv, logging to a file."""
+    """``python -m dada_ros.ros.node`` of a given venv, logging to a file."""
 
     def __init__(self, python: Path, namespace: str, log: Path) -> None:
         """Start the node in ``namespace``."""
         self.log_path = log
         self._log = open(log, 'wb')
         self.process = subprocess.Popen(
-            [str(python), '-m', 'dada_ros.node', '--ros-args', '-r', f'__ns:={namespace}',
+            [str(python), '-m', 'dada_ros.ros.node', '--ros-args', '-r', f'__ns:={namespace}',
              *NODE_ARGS], cwd=REPO, env=child_env(), stdout=self._log,
             stderr=subprocess.STDOUT)
 

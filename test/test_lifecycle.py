@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any, List
 
-from dada_ros.conversions import array_to_image, image_to_depth, rgb_to_image
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -77,7 +77,7 @@ def test_lifecycle_transitions_gate_processing(ros: RosHarness, spawn_node: Any,
     node = f'{ns}/dada_node'
     process = spawn_node('-r', f'__ns:={ns}', '-p', 'iterations:=2',
                          '-p', 'diagnostics.period:=0.2', '-p', 'qos.reliable_input:=true',
-                         module='dada_ros.lifecycle_node', name='lifecycle')
+                         module='dada_ros.ros.lifecycle_node', name='lifecycle')
     rgb_pub = ros.publisher(Image, f'{ns}/rgb/image')
     depth_pub = ros.publisher(Image, f'{ns}/depth/image')
     info_pub = ros.publisher(CameraInfo, f'{ns}/rgb/camera_info')
@@ -151,7 +151,7 @@ def test_configure_failure_keeps_the_node_unconfigured(
     ns = unique_namespace
     node = f'{ns}/dada_node'
     process = spawn_node('-r', f'__ns:={ns}', '-p', f'device:={device}',
-                         module='dada_ros.lifecycle_node', name='lifecycle_cuda')
+                         module='dada_ros.ros.lifecycle_node', name='lifecycle_cuda')
     assert not _transition(ros, node, Transition.TRANSITION_CONFIGURE)
     assert _state(ros, node) == State.PRIMARY_STATE_UNCONFIGURED
     assert process.alive()
@@ -167,7 +167,7 @@ def test_every_engine_attribute_exists_before_configure() -> None:
     import rclpy
     from rclpy.context import Context
 
-    from dada_ros.lifecycle_node import DadaLifecycleNode
+    from dada_ros.ros.lifecycle_node import DadaLifecycleNode
     from ros_helpers import ros_env
     ros_env()
     context = Context()

@@ -14,12 +14,11 @@ from dada_ros import train
 from dada_ros.core import DepthUpsampler, models
 from dada_ros.core.diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT
 from dada_ros.core.guides import GadGuide, make_guide, RgbGuide, unlearned_features
-from dada_ros.core.models import (build_gain_guide, build_tiny_guide, FORMAT, GainNet,
-                                  import_smp, LearnedGuide, load_learned_guide,
-                                  PACKAGED_WEIGHTS, parameter_count, read_checkpoint,
-                                  SelfGuidedGuide, TinyUNet)
+from dada_ros.core.models import (build_gain_guide, build_tiny_guide, FORMAT, GainNet, import_smp,
+                                  LearnedGuide, load_learned_guide, PACKAGED_WEIGHTS,
+                                  parameter_count, read_checkpoint, SelfGuidedGuide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.evaluation.datasets import Scene
+from dada_ros.training.datasets import Scene
 import numpy as np
 import pytest
 import torch

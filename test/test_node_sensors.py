@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List
 
-from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
-from dada_ros.conversions import image_to_depth
-from dada_ros.evaluation.lidar import nyu_frames
-from dada_ros.make_sample_bag import camera_info_msg, lidar_cloud_msg, SAMPLE_CLOUD_TO_RGB
+from dada_ros.msgs.compressed import depth_to_compressed_depth, rgb_to_compressed
+from dada_ros.msgs.conversions import image_to_depth
+from dada_ros.tools.make_sample_bag import camera_info_msg, lidar_cloud_msg, SAMPLE_CLOUD_TO_RGB
+from dada_ros.training.lidar import nyu_frames
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from ros_helpers import diagnostics_values, RosHarness, wait_until
@@ -109,8 +109,8 @@ def test_compressed_inputs_live(ros: RosHarness, spawn_node: Any,
 
 def test_cloud_input_live(ros: RosHarness, spawn_node: Any, unique_namespace: str) -> None:
     """LiDAR-like clouds in frame 'lidar' with cloud.to_rgb: dense and depth_sparse out."""
-    from dada_ros.conversions import rgb_to_image
-    from dada_ros.sample import sample_scene
+    from dada_ros.msgs.conversions import rgb_to_image
+    from dada_ros.tools.sample import sample_scene
 
     ns = unique_namespace
     node = spawn_node('-r', f'__ns:={ns}', '-p', 'depth.source:=cloud', '-p',
@@ -153,7 +153,7 @@ def test_cloud_input_live(ros: RosHarness, spawn_node: Any, unique_namespace: st
 
 def test_register_live(ros: RosHarness, spawn_node: Any, unique_namespace: str) -> None:
     """Depth of a displaced 424x300 camera with depth/camera_info and depth.to_rgb."""
-    from dada_ros.conversions import array_to_image, rgb_to_image
+    from dada_ros.msgs.conversions import array_to_image, rgb_to_image
     from dada_ros.core.geometry import backproject
     from dada_ros.core.registration import matrix_to_pose, project_points, transform_points
 

@@ -86,7 +86,7 @@ def test_wheel_installs_the_ament_share_files(wheel: zipfile.ZipFile) -> None:
         assert data + 'dada_ros/' + path.relative_to(ROOT).as_posix() in names, path
     for path in (ROOT / 'dada_ros' / 'weights').glob('*.pt'):
         assert 'dada_ros/weights/' + path.name in names, path
-    assert 'dada_ros/core/sync.py' in names and 'dada_ros/sample.py' in names
+    assert 'dada_ros/core/sync.py' in names and 'dada_ros/tools/sample.py' in names
     assert not any(n.startswith('test/') for n in names)
 
 
@@ -95,8 +95,8 @@ def test_console_scripts_point_to_existing_functions(wheel: zipfile.ZipFile) -> 
     entry_points = configparser.ConfigParser()
     entry_points.read_string(wheel.read(info[0]).decode())
     scripts = dict(entry_points['console_scripts'])
-    assert scripts['dada_node'] == 'dada_ros.node:main'
-    assert scripts['dada_demo'] == 'dada_ros.demo:main'
+    assert scripts['dada_node'] == 'dada_ros.ros.node:main'
+    assert scripts['dada_demo'] == 'dada_ros.tools.demo:main'
     for name, target in scripts.items():
         module, _, function = target.partition(':')
         assert callable(getattr(importlib.import_module(module), function)), name

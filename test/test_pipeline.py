@@ -14,9 +14,9 @@ import inspect
 from typing import Any, List, Optional, Tuple
 import warnings
 
-from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
 from dada_ros.core.diffusion import SolveCancelled
 from dada_ros.core.upsampler import DepthUpsampler
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
 from dada_ros.pipeline import Event, FramePipeline, MAX_DEPTH_M, PairedFrame
 import numpy as np
 import pytest

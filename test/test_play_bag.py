@@ -14,9 +14,9 @@ import subprocess
 import sys
 from typing import Any, List
 
-from dada_ros.bag_io import BagReader
-from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
-from dada_ros.play_bag import parse_args
+from dada_ros.tools.bag_io import BagReader
+from dada_ros.tools.make_sample_bag import make_sample_bag, SampleBagOptions
+from dada_ros.tools.play_bag import parse_args
 from ros_helpers import REPO, ros_env, wait_until
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo
@@ -44,7 +44,7 @@ def test_clock_follows_the_recorded_time(ros: Any, tmp_path: Path,
         log_times = sorted(raw.log_time for raw in reader.messages(['/rgb/camera_info']))
     clocks: List[Clock] = ros.collect(Clock, '/clock', reliable=False, depth=1000)
     infos: List[CameraInfo] = ros.collect(CameraInfo, f'{unique_namespace}/rgb/camera_info')
-    command = [sys.executable, '-m', 'dada_ros.play_bag', str(bag), '--topics',
+    command = [sys.executable, '-m', 'dada_ros.tools.play_bag', str(bag), '--topics',
                '/rgb/camera_info', '--remap',
                f'/rgb/camera_info:={unique_namespace}/rgb/camera_info',
                '--wait-for-subscribers', '20', '--clock', '50']
@@ -71,7 +71,7 @@ def test_without_clock_nothing_is_published_on_clock(ros: Any, tmp_path: Path) -
     bag = tmp_path / 'bag'
     make_sample_bag(bag, OPTIONS)
     clocks: List[Clock] = ros.collect(Clock, '/clock', reliable=False)
-    command = [sys.executable, '-m', 'dada_ros.play_bag', str(bag), '--topics',
+    command = [sys.executable, '-m', 'dada_ros.tools.play_bag', str(bag), '--topics',
                '/rgb/camera_info', '--remap', '/rgb/camera_info:=/unused_info_topic']
     player = subprocess.run(command, cwd=REPO, env=ros_env(), capture_output=True, text=True,
                             timeout=120)

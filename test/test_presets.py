@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from dada_ros.core.presets import INPUT_TOPICS, preset_paths, read_preset
+from dada_ros.ros.presets import INPUT_TOPICS, preset_paths, read_preset
 import pytest
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config'

@@ -20,9 +20,9 @@ import time
 from typing import Any, Dict, List
 
 from dada_ros import process_bag as pb
-from dada_ros.bag_io import BagReader, deserialize, stamp_ns
-from dada_ros.conversions import image_to_depth, read_points
-from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
+from dada_ros.msgs.conversions import image_to_depth, read_points
+from dada_ros.tools.bag_io import BagReader, deserialize, stamp_ns
+from dada_ros.tools.make_sample_bag import make_sample_bag, SampleBagOptions
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from ros_helpers import diagnostics_values, REPO, ros_env, RosHarness, wait_until
@@ -72,7 +72,7 @@ def test_replayed_bag_through_node_matches_offline_processing(
         wait_until(lambda: ros.node.count_subscribers(f'{ns}{topic}') > 0, TIMEOUT,
                    message=f'the node subscribing {ns}{topic}')
 
-    command = [sys.executable, '-m', 'dada_ros.play_bag', str(bag), '--topics', *INPUTS,
+    command = [sys.executable, '-m', 'dada_ros.tools.play_bag', str(bag), '--topics', *INPUTS,
                '--wait-for-subscribers', '20']
     for topic in INPUTS:
         command += ['--remap', f'{topic}:={ns}{topic}']

@@ -29,8 +29,8 @@ import re
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from dada_ros.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
-from dada_ros.node import IDLE_RELEASE_S
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.ros.node import IDLE_RELEASE_S
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest
@@ -134,7 +134,7 @@ def fresh_stamp() -> Tuple[int, int]:
 
 
 def make_rig(ros: RosHarness, factory: Callable[..., NodeProcess], name: str,
-             *params: str, extra_env: Any = None, module: str = 'dada_ros.node') -> Rig:
+             *params: str, extra_env: Any = None, module: str = 'dada_ros.ros.node') -> Rig:
     """Start a node with reliable input in its own namespace and connect to it."""
     ns = f'/dada_robust_{name}_{int(time.time() * 1e3) % 100000}'
     args: List[str] = ['-r', f'__ns:={ns}', '-p', 'qos.reliable_input:=true',

@@ -1,6 +1,6 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
-"""Tests of the embedded procedural RGB-D sample (dada_ros.sample)."""
+"""Tests of the embedded procedural RGB-D sample (dada_ros.tools.sample)."""
 
 from __future__ import annotations
 

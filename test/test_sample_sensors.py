@@ -8,12 +8,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List
 
-from dada_ros.bag_io import BagReader, deserialize, message_class
-from dada_ros.conversions import image_to_depth, image_to_rgb
 from dada_ros.core.registration import pose_to_matrix
-from dada_ros.make_sample_bag import main, make_sample_bag, SAMPLE_CLOUD_FRAME, \
+from dada_ros.msgs.conversions import image_to_depth, image_to_rgb
+from dada_ros.msgs.sensor_inputs import cloud_to_sparse_depth, decode_depth_checked, decode_rgb
+from dada_ros.tools.bag_io import BagReader, deserialize, message_class
+from dada_ros.tools.make_sample_bag import main, make_sample_bag, SAMPLE_CLOUD_FRAME, \
     SAMPLE_CLOUD_TO_RGB, SampleBagOptions
-from dada_ros.sensor_inputs import cloud_to_sparse_depth, decode_depth_checked, decode_rgb
 import numpy as np
 import pytest
 

@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import array
 
-from dada_ros.compressed import depth_to_compressed_depth, rgb_to_compressed
-from dada_ros.conversions import array_to_image, CameraInfoError, ImageConversionError, \
-    rgb_to_image
 from dada_ros.core.registration import matrix_to_pose, pose_to_matrix
-from dada_ros.evaluation.lidar import (
-    nyu_frames,
-    project_velodyne,
-    read_kitti_calib,
-    read_velodyne,
-    require_shared_data,
-    RgbdFrame,
-)
-from dada_ros.sensor_inputs import (
-    cloud_to_sparse_depth,
-    decode_depth_checked,
-    decode_rgb,
-    distortion_warning,
-    frame_mismatch_warning,
-    register_depth_message,
-    rgb_projection,
-)
+from dada_ros.msgs.compressed import depth_to_compressed_depth, rgb_to_compressed
+from dada_ros.msgs.conversions import array_to_image, CameraInfoError, ImageConversionError, \
+    rgb_to_image
+from dada_ros.msgs.sensor_inputs import (cloud_to_sparse_depth, decode_depth_checked, decode_rgb,
+                                         distortion_warning, frame_mismatch_warning,
+                                         register_depth_message, rgb_projection)
+from dada_ros.training.lidar import (nyu_frames, project_velodyne, read_kitti_calib, read_velodyne,
+                                     require_shared_data, RgbdFrame)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, PointCloud2, PointField

@@ -13,8 +13,8 @@ from typing import Callable, Dict, List, Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.guides import RgbGuide
 from dada_ros.core.sparse import bridge_rows, complete_sparse, edge_support, hole_distance
-from dada_ros.evaluation import completion_baselines as baselines
-from dada_ros.evaluation import lidar
+from dada_ros.training import completion_baselines as baselines
+from dada_ros.training import lidar
 import numpy as np
 import pytest
 import torch

@@ -8,8 +8,7 @@ import math
 import random
 from typing import Any, Dict, List, Optional, Tuple
 
-from dada_ros.core.sync import (ApproximateTimePairer, ArrivalPairer, seconds_to_ns as ns,
-                                STAT_KEYS)
+from dada_ros.core.sync import ApproximateTimePairer, ArrivalPairer, seconds_to_ns as ns, STAT_KEYS
 from hypothesis import given, settings, strategies as st
 import pytest
 

@@ -11,12 +11,12 @@ from typing import List
 from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet, load_learned_guide,
                                   SelfGuidedGuide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
-from dada_ros.evaluation.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
-                                          training_scene_names, VALIDATION_SCENES)
-from dada_ros.evaluation.procedural import DISPARITY_RANGE, procedural_scene, procedural_scenes
-from dada_ros.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
-                            l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
-                            selection_score, split_bag_scenes, unpack_scenes)
+from dada_ros.training.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
+                                        training_scene_names, VALIDATION_SCENES)
+from dada_ros.training.procedural import DISPARITY_RANGE, procedural_scene, procedural_scenes
+from dada_ros.training.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
+                                     l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
+                                     selection_score, split_bag_scenes, unpack_scenes)
 import numpy as np
 import pytest
 import torch
@@ -104,7 +104,7 @@ def test_best_checkpoint_is_kept_and_shipped(tmp_path: Path) -> None:
 
 
 def test_batches_are_deterministic_and_consistent() -> None:
-    from dada_ros.evaluation.datasets import load_scenes
+    from dada_ros.training.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:3], views=(1, 5))
     a = draw_batch(scenes, 7, 0, 2, (4, 8, 16, 32), torch.device('cpu'))
     b = draw_batch(scenes, 7, 0, 2, (4, 8, 16, 32), torch.device('cpu'))
@@ -142,7 +142,7 @@ def test_augmentation_moves_image_and_depth_together() -> None:
 
 
 def test_loss_gradient_reaches_the_network() -> None:
-    from dada_ros.evaluation.datasets import load_scenes
+    from dada_ros.training.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:2])
     batch = draw_batch(scenes, 0, 0, 1, (8,), torch.device('cpu'))
     guide = build_tiny_guide()
@@ -183,7 +183,7 @@ def test_resume_without_state_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_gain_net_gradient_reaches_the_network() -> None:
-    from dada_ros.evaluation.datasets import load_scenes
+    from dada_ros.training.datasets import load_scenes
     scenes = load_scenes(names=training_scene_names()[:2])
     batch = draw_batch(scenes, 0, 0, 1, (8,), torch.device('cpu'))
     guide = build_gain_guide()
@@ -269,7 +269,7 @@ def test_max_minutes_stops_with_a_resumable_state(tmp_path: Path) -> None:
 def test_training_on_a_recorded_bag(tmp_path: Path) -> None:
     """dada_train --bag: RGB + dense depth from a real rosbag2 (Middlebury scene, noise)."""
     pytest.importorskip('rosbags')
-    from dada_ros.make_sample_bag import make_sample_bag, SampleBagOptions
+    from dada_ros.tools.make_sample_bag import make_sample_bag, SampleBagOptions
     bag = tmp_path / 'bag'
     scene = middlebury_dir() / training_scene_names()[0]
     frames = make_sample_bag(bag, SampleBagOptions(duration=0.5, width=192, height=160,
@@ -325,7 +325,7 @@ def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
 
 def test_crops_see_the_depth_spread_of_the_whole_scene() -> None:
     """A crop's own depth spread is smaller; training passes the whole scene's instead."""
-    from dada_ros.evaluation.datasets import load_scenes
+    from dada_ros.training.datasets import load_scenes
     from dada_ros.core.diffusion import depth_spread
     scenes = load_scenes(names=training_scene_names()[:4], views=(1,))
     ratios = []

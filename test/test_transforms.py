@@ -13,7 +13,7 @@ from typing import Any
 
 from dada_ros import transforms
 from dada_ros.core.registration import pose_to_matrix
-from dada_ros.transforms import resolve_transform, transform_to_matrix, TransformLookup
+from dada_ros.msgs.transforms import resolve_transform, transform_to_matrix, TransformLookup
 from geometry_msgs.msg import Transform
 import numpy as np
 import pytest

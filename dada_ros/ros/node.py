@@ -31,7 +31,7 @@ takes; this module only adds ROS I/O and scheduling, in three parts:
   worker has been busy for long, ERROR when it looks stalled).
 
 :class:`DadaEngine` ties them to a host rclpy node, plain (:class:`DadaNode`) or managed
-(:mod:`dada_ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted per
+(:mod:`dada_ros.ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted per
 kind in the diagnostics; the node keeps serving the next valid frame. At start-up (and at
 every lifecycle configure) the worker runs one small warm-up solve so the first real frame
 does not pay torch's first-call costs (``warmup_ms``). An out-of-memory error inside the
@@ -49,7 +49,7 @@ subscriber loses images of about 1.2 MB and more. Either subscribe with
     export FASTRTPS_DEFAULT_PROFILES_FILE=$FASTDDS_DEFAULT_PROFILES_FILE  # Fast DDS 2.x
 
 Run: ``ros2 run dada_ros dada_node --ros-args -p iterations:=32`` or
-``python -m dada_ros.node --ros-args ...``.
+``python -m dada_ros.ros.node --ros-args ...``.
 """
 
 from __future__ import annotations
@@ -77,11 +77,11 @@ from rclpy.qos import (HistoryPolicy, qos_profile_sensor_data, QoSProfile,
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 import torch
 
-from .core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
-from .core.upsampler import DepthUpsampler, SolveCancelled
-from .pipeline import (Event, FrameOutputs, FramePipeline, LatencyWindow, PairedFrame,
-                       RUNTIME_PARAMETERS)
-from .transforms import TransformLookup
+from ..core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
+from ..core.upsampler import DepthUpsampler, SolveCancelled
+from ..msgs.transforms import TransformLookup
+from ..pipeline import (Event, FrameOutputs, FramePipeline, LatencyWindow, PairedFrame,
+                        RUNTIME_PARAMETERS)
 
 #: Seconds between two log lines of the same kind of problem.
 LOG_THROTTLE_S = 5.0
@@ -421,7 +421,7 @@ class DadaEngine:
     create the publishers), :meth:`activate` (subscribe: frames flow), :meth:`deactivate`
     (unsubscribe, forget queued input) and :meth:`cleanup` (stop the worker, release
     everything). :class:`DadaNode` does the first two in its constructor;
-    :class:`dada_ros.lifecycle_node.DadaLifecycleNode` maps them to lifecycle transitions.
+    :class:`dada_ros.ros.lifecycle_node.DadaLifecycleNode` maps them to lifecycle transitions.
     Parameters are declared at construction; every attribute exists from then on.
 
     Args:

@@ -36,7 +36,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from .core.geometry import backproject, decimate, validate_intrinsics
+from ..core.geometry import backproject, decimate, validate_intrinsics
 
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from .core.params import checked_params, read_params_file
+from ..core.params import checked_params, read_params_file
 
 __all__ = ['CameraNode', 'INPUTS', 'camera_nodes', 'read_cameras_file']
 

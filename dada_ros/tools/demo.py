@@ -31,9 +31,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .core.inputs import prepare_lowres
 from .preview import depth_metrics, DepthMetrics
 from .sample import block_average, sample_scene
+from ..core.inputs import prepare_lowres
 
 Array = np.ndarray
 PACKAGE = 'dada_ros'
@@ -223,7 +223,7 @@ def write_ply(path: Path, xyz: Array, rgb: Optional[Array]) -> int:
 # --- the node process ------------------------------------------------------------------------
 def package_file(relative: str) -> Optional[Path]:
     """Find a packaged file: the source tree first, then the ament index (installed)."""
-    source = Path(__file__).resolve().parents[1] / relative
+    source = Path(__file__).resolve().parents[2] / relative
     if source.exists():
         return source
     try:
@@ -252,7 +252,7 @@ def localhost_env(domain_id: int) -> Dict[str, str]:
     env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['ROS_LOCALHOST_ONLY'] = '1'
     env['ROS_DOMAIN_ID'] = str(domain_id)
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
     env['PYTHONUNBUFFERED'] = '1'
     return env
@@ -354,7 +354,7 @@ def _run(args: argparse.Namespace, frame: DemoScene, low_mm: Array, low_sent: Ar
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from std_msgs.msg import Header
 
-    from .conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+    from ..msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
 
     rclpy.init(args=None)
     node = rclpy.create_node('dada_demo')
@@ -466,7 +466,7 @@ def _run(args: argparse.Namespace, frame: DemoScene, low_mm: Array, low_sent: Ar
             colours = fields.get('rgb')
             source = 'the points topic'
         else:
-            from .core.geometry import backproject
+            from ..core.geometry import backproject
             xyz = backproject(dense, frame.k)
             colours = frame.rgb
             source = 'depth_dense/image (no points message received)'

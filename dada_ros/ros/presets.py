@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 import yaml
 
-from .params import checked_params, read_params_file
+from ..core.params import checked_params, read_params_file
 
 __all__ = ['INPUT_TOPICS', 'preset_paths', 'read_preset']
 

@@ -13,11 +13,11 @@ Two image_transport formats are read, as their publishers write them:
 * ``compressedDepth`` (compressed_depth_image_transport): ``format`` is
   ``'<16UC1|32FC1>; compressedDepth <png|rvl>'`` (``'...; compressedDepth'`` and a bare
   encoding mean PNG, as in older releases); the data is the 12-byte configuration header
-  and the PNG or RVL image (see :mod:`dada_ros.core.compressed_depth`).
+  and the PNG or RVL image (see :mod:`dada_ros.msgs.depth_codecs`).
   :func:`compressed_to_depth` returns ``(H, W)`` float32 metres, NaN = invalid, like
-  :func:`dada_ros.conversions.image_to_depth`.
+  :func:`dada_ros.msgs.conversions.image_to_depth`.
 
-Errors are :class:`~dada_ros.conversions.ImageConversionError` subclasses with their own
+Errors are :class:`~dada_ros.msgs.conversions.ImageConversionError` subclasses with their own
 ``kind``: :class:`UnsupportedFormatError` (``unsupported_format``: a format this node does
 not read, e.g. ``theora``, or a depth format on the colour input) and
 :class:`CompressedDataError` (``bad_compressed_data``: data that does not decode).
@@ -34,15 +34,8 @@ from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 
 from .conversions import copy_header, ImageConversionError, MILLIMETRE_ENCODINGS
-from .core.compressed_depth import (
-    CONFIG_HEADER_SIZE,
-    dequantize_inverse_depth,
-    pack_config_header,
-    quantize_inverse_depth,
-    rvl_decode,
-    rvl_encode,
-    unpack_config_header,
-)
+from .depth_codecs import (CONFIG_HEADER_SIZE, dequantize_inverse_depth, pack_config_header,
+                           quantize_inverse_depth, rvl_decode, rvl_encode, unpack_config_header)
 
 __all__ = [
     'UnsupportedFormatError', 'CompressedDataError', 'is_compressed_depth',

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train the learned DADA guide end to end through the diffusion solver.
 
-``python -m dada_ros.train --out runs/self_guided --steps 600`` (console script
+``python -m dada_ros.training.train --out runs/self_guided --steps 600`` (console script
 ``dada_train``).
 
 Guide (``--arch``): ``self_guided`` (default, the packaged weights;
@@ -18,7 +18,7 @@ self-guided one from the weights 0.1 / 6 found by a grid on training scenes).
 Data: the Middlebury 2005/2006 ThirdSize scenes in ``../shared/data`` (disparity in
 FullSize pixel units, 0 = unknown), split three ways:
 
-* test: the fixed held-out scenes :data:`dada_ros.evaluation.datasets.VALIDATION_SCENES`
+* test: the fixed held-out scenes :data:`dada_ros.training.datasets.VALIDATION_SCENES`
   (Aloe, Art, Books, Moebius, Rocks2), never read here; only ``dada_eval`` reports them;
 * selection: :data:`SELECTION_SCENES` (``--val-scenes``, both views), the validation
   curve and the choice of the best checkpoint;
@@ -26,7 +26,7 @@ FullSize pixel units, 0 = unknown), split three ways:
   (Cones, Teddy) and/or the 640x480 RGB-D frames of ``../shared`` (no test scene);
   ``--procedural N`` adds N generated scenes textured from the training photographs,
   whose texture edges are known not to be depth edges
-  (:mod:`dada_ros.evaluation.procedural`).
+  (:mod:`dada_ros.training.procedural`).
 
 ``--bag PATH --rgb-topic T --depth-topic T`` trains on a recording instead (a rosbag2 with
 RGB and a dense depth registered to it, e.g. a camera's depth aligned to colour): the
@@ -93,16 +93,16 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .core.diffusion import LAMBDA, reference_diffusion
-from .core.inputs import prepare_lowres
-from .core.models import (AnyLearnedGuide, build_gain_guide, build_tiny_guide,
-                          guide_from_checkpoint, read_checkpoint, SelfGuidedGuide)
-from .core.solver import PyramidSolver, solve_differentiable
-from .core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
-from .evaluation.datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
-                                  load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
-                                  training_scene_names, VALIDATION_SCENES)
-from .evaluation.procedural import procedural_scenes
+from .datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
+                       load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
+                       training_scene_names, VALIDATION_SCENES)
+from .procedural import procedural_scenes
+from ..core.diffusion import LAMBDA, reference_diffusion
+from ..core.inputs import prepare_lowres
+from ..core.models import (AnyLearnedGuide, build_gain_guide, build_tiny_guide,
+                           guide_from_checkpoint, read_checkpoint, SelfGuidedGuide)
+from ..core.solver import PyramidSolver, solve_differentiable
+from ..core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 
 CROP_SIZES = (128, 160, 192, 224, 256)
 
@@ -213,8 +213,8 @@ def bag_scenes(path: Path, rgb_topic: str, depth_topic: str, slop: float = 0.05,
     Raises:
         ValueError: a topic is missing, or no pair matches.
     """
-    from . import bag_io
-    from .conversions import image_to_depth, image_to_rgb
+    from .. import bag_io
+    from ..msgs.conversions import image_to_depth, image_to_rgb
     image_cls = bag_io.message_class('sensor_msgs/msg/Image')
     rgbs: List[Tuple[int, np.ndarray]] = []
     depths: List[Tuple[int, np.ndarray]] = []
@@ -577,7 +577,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'frames); the flag alone = both')
     parser.add_argument('--procedural', type=int, default=0,
                         help='also train on this many procedurally generated scenes, textured '
-                        'from the training photographs (dada_ros.evaluation.procedural; '
+                        'from the training photographs (dada_ros.training.procedural; '
                         'not with --bag or a --data pack)')
     parser.add_argument('--bag', type=Path, default=None,
                         help='train on a rosbag2 with RGB and dense depth instead of '

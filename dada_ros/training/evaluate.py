@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """``dada_eval``: RMSE and MAE per factor of DADA and classical baselines on real scenes.
 
-``python -m dada_ros.evaluate`` evaluates on the held-out Middlebury scenes
-(:data:`dada_ros.evaluation.datasets.VALIDATION_SCENES`, view 1) at x4/x8/x16/x32: bicubic,
+``python -m dada_ros.training.evaluate`` evaluates on the held-out Middlebury scenes
+(:data:`dada_ros.training.datasets.VALIDATION_SCENES`, view 1) at x4/x8/x16/x32: bicubic,
 guided filter, fast global smoother (parameters tuned on the training scenes), the paper's
 unlearned guided anisotropic diffusion (GAD: RGB + depth / std, :class:`GadGuide`),
 unlearned DADA (``model='rgb'``), learned DADA, all three at the default budget and, with
@@ -23,11 +23,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .core.guides import GadGuide
-from .core.upsampler import DepthUpsampler
-from .evaluation.baselines import BASELINES
-from .evaluation.datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample,
-                                  middlebury_dir, Scene, VALIDATION_SCENES)
+from .baselines import BASELINES
+from .datasets import (errors, FACTORS, list_scenes, load_scenes, make_sample, middlebury_dir,
+                       Scene, VALIDATION_SCENES)
+from ..core.guides import GadGuide
+from ..core.upsampler import DepthUpsampler
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: The paper's full budget: 8000 gradient-free + 1024 steps.

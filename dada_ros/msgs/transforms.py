@@ -22,7 +22,7 @@ from typing import Any, Optional, Tuple
 from geometry_msgs.msg import Transform
 import numpy as np
 
-from .core.registration import pose_to_matrix
+from ..core.registration import pose_to_matrix
 
 try:  # optional: tf2_ros ships with ROS, not with the PyPI wheels
     import tf2_ros

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Managed (lifecycle) variant of ``dada_node``: console script ``dada_lifecycle_node``.
 
-Same topics, parameters, diagnostics and processing as :mod:`dada_ros.node` (both drive
-one :class:`dada_ros.node.DadaEngine`); only the start-up follows the ROS 2 lifecycle:
+Same topics, parameters, diagnostics and processing as :mod:`dada_ros.ros.node` (both drive
+one :class:`dada_ros.ros.node.DadaEngine`); only the start-up follows the ROS 2 lifecycle:
 
 * unconfigured: parameters are declared, nothing else exists.
 * ``configure``: build the upsampler (load the model / weights, pick the device), warm it
@@ -18,7 +18,7 @@ one :class:`dada_ros.node.DadaEngine`); only the start-up follows the ROS 2 life
 Drive it with ``ros2 lifecycle set /dada_node configure`` (then ``activate``) or the
 ``change_state`` / ``get_state`` services. Run:
 ``ros2 run dada_ros dada_lifecycle_node --ros-args -p iterations:=32`` or
-``python -m dada_ros.lifecycle_node --ros-args ...``.
+``python -m dada_ros.ros.lifecycle_node --ros-args ...``.
 """
 
 from __future__ import annotations

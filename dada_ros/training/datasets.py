@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ..sample import block_average
+from ..tools.sample import block_average
 
 #: Scenes of ``middlebury_2005_2006_thirdsize`` held out from training (validation/eval).
 #: Aloe, Art, Books and Moebius also appear in other shared data sets (large-image and

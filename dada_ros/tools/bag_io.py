@@ -5,7 +5,7 @@
 Storage goes through the pure-Python ``rosbags`` library (``pip install rosbags``);
 messages are (de)serialised with ``rclpy.serialization`` into the same
 ``sensor_msgs.msg`` classes the node receives, so the offline tools reuse
-:mod:`dada_ros.conversions` unchanged and the bytes are exactly what a ROS 2 publisher
+:mod:`dada_ros.msgs.conversions` unchanged and the bytes are exactly what a ROS 2 publisher
 would send. No rclpy context is created, nothing touches the network.
 
 * :class:`BagReader` - topics, counts and raw messages of a bag in log-time order.

@@ -61,13 +61,13 @@ import numpy as np
 
 from .bag_io import (BagError, BagReader, BagWriter, deserialize, message_class, RawMessage,
                      stamp_ns, STORAGE_FORMATS)
-from .core.inputs import prepare_lowres
-from .core.params import (NODE_NAME, parse_override, read_params_file,  # noqa: F401 (API)
-                          resolve_parameters)
-from .core.sync import DROP_KEYS
-from .pipeline import FramePipeline, PairedFrame
 from .preview import (colorize_depth, colorize_error, depth_metrics, depth_range, DepthMetrics,
                       upscale_nearest, write_ply, write_png)
+from ..core.inputs import prepare_lowres
+from ..core.params import (NODE_NAME, parse_override, read_params_file,  # noqa: F401 (API)
+                           resolve_parameters)
+from ..core.sync import DROP_KEYS
+from ..pipeline import FramePipeline, PairedFrame
 
 __all__ = ['Topics', 'Report', 'BagProcessor', 'packaged_params_file', 'read_params_file',
            'parse_override', 'resolve_parameters', 'output_topics', 'process_bag', 'main']
@@ -86,7 +86,7 @@ OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points',
 # --- parameters -----------------------------------------------------------------------------
 def packaged_params_file() -> Optional[Path]:
     """Return the shipped ``config/dada.yaml``: source tree first, then the share folder."""
-    source = Path(__file__).resolve().parents[1] / 'config' / 'dada.yaml'
+    source = Path(__file__).resolve().parents[2] / 'config' / 'dada.yaml'
     if source.is_file():
         return source
     try:
@@ -326,7 +326,7 @@ class BagProcessor:
         """Handle one input message (already copied to the output by the caller)."""
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-        from .conversions import image_to_depth, ImageConversionError
+        from ..msgs.conversions import image_to_depth, ImageConversionError
 
         topic = raw.topic
         pipeline = self.pipeline
@@ -468,7 +468,7 @@ class BagProcessor:
         self._dense_waiting.clear()
         self._gt_waiting.clear()
         if self.preview_dir is not None and self._last is not None:
-            from .core.geometry import backproject
+            from ..core.geometry import backproject
             dense, k, rgb = self._last
             stride = int(self.params['points.stride'])
             colours = rgb[::stride, ::stride] if self.params['points.color'] else None
@@ -610,7 +610,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'OUTPUT_eval next to the output bag)')
     parser.add_argument('--jobs', type=int, default=None, metavar='N',
                         help='INPUT is a folder of bags: process them with N parallel '
-                        'processes, one per bag, into OUTPUT/<bag> (see dada_ros.batch_bags)')
+                        'processes, one per bag, into OUTPUT/<bag> '
+                        '(see dada_ros.tools.batch_bags)')
     parser.add_argument('--threads', type=int, default=None, metavar='T',
                         help='with --jobs: threads per process (default: cores / N)')
     bar = parser.add_mutually_exclusive_group()

@@ -13,7 +13,7 @@ The bag holds, per frame (default 3 s at 10 Hz, 640x480):
 * ``/depth_gt/image`` - the full-resolution ground truth, ``32FC1`` metres (NaN = unknown),
   with the RGB header (``--no-gt`` leaves it out).
 
-The scene is the embedded procedural sample (:mod:`dada_ros.sample`) or a
+The scene is the embedded procedural sample (:mod:`dada_ros.tools.sample`) or a
 Middlebury-layout folder (``--scene DIR`` with ``view1.png``, ``disp1.png`` and optionally
 ``dmin.txt``). Frames differ by a slow exposure change, RGB sensor noise and depth noise
 that grows with the square of the distance (like structured-light sensors); the geometry
@@ -30,7 +30,7 @@ Recordings of real sensors, for the compressed and LiDAR inputs:
 * ``--depth-transport compressedDepth`` writes the depth as compressed_depth_image_transport
   does (PNG, or RVL with ``--depth-codec rvl``) on ``<depth topic>/compressedDepth``;
 * ``--cloud-topic /points_raw`` adds a ``PointCloud2`` per frame: the ground-truth pixels a
-  64-beam LiDAR would hit (:func:`dada_ros.evaluation.lidar.lidar_like_mask`), as float32
+  64-beam LiDAR would hit (:func:`dada_ros.training.lidar.lidar_like_mask`), as float32
   ``x, y, z, intensity`` points in the frame ``lidar`` (x forward, y left, z up, 8 cm above
   the camera); :data:`SAMPLE_CLOUD_TO_RGB` is its ``cloud.to_rgb``.
 
@@ -196,7 +196,7 @@ def camera_info_msg(k: np.ndarray, width: int, height: int, header: object) -> o
     """Build a ``sensor_msgs/CameraInfo`` for an undistorted pinhole camera."""
     from sensor_msgs.msg import CameraInfo
 
-    from .conversions import copy_header
+    from ..msgs.conversions import copy_header
 
     info = CameraInfo()
     info.header = copy_header(header)  # type: ignore[arg-type]
@@ -225,7 +225,7 @@ def make_sample_bag(out: Path, options: Optional[SampleBagOptions] = None) -> Li
         BagError: ``out`` exists or the bag cannot be written.
         ValueError: inconsistent options (size not divisible by the factor, ...).
     """
-    from .conversions import depth_to_image
+    from ..msgs.conversions import depth_to_image
 
     options = options or SampleBagOptions()
     if options.depth_encoding not in ('16UC1', '32FC1'):
@@ -268,8 +268,8 @@ def make_sample_bag(out: Path, options: Optional[SampleBagOptions] = None) -> Li
 
 
 def _rgb_msg(rgb: np.ndarray, header: object, transport: str) -> object:
-    from .compressed import rgb_to_compressed
-    from .conversions import rgb_to_image
+    from ..msgs.compressed import rgb_to_compressed
+    from ..msgs.conversions import rgb_to_image
 
     if transport == 'compressed':
         return rgb_to_compressed(rgb, 'jpeg', header)  # type: ignore[arg-type]
@@ -277,8 +277,8 @@ def _rgb_msg(rgb: np.ndarray, header: object, transport: str) -> object:
 
 
 def _depth_msg(depth: np.ndarray, header: object, options: SampleBagOptions) -> object:
-    from .compressed import depth_to_compressed_depth
-    from .conversions import array_to_image, depth_to_image
+    from ..msgs.compressed import depth_to_compressed_depth
+    from ..msgs.conversions import array_to_image, depth_to_image
 
     if options.depth_encoding == '16UC1':
         mm = np.where(np.isfinite(depth), np.rint(depth * 1000.0), 0)
@@ -303,10 +303,10 @@ def lidar_cloud_msg(gt: np.ndarray, k: np.ndarray, header: object) -> object:
 
     from sensor_msgs.msg import PointCloud2, PointField
 
-    from .conversions import copy_header
-    from .core.geometry import backproject
-    from .evaluation.lidar import lidar_like_mask
-    from .core.registration import pose_to_matrix, transform_points
+    from ..msgs.conversions import copy_header
+    from ..core.geometry import backproject
+    from ..training.lidar import lidar_like_mask
+    from ..core.registration import pose_to_matrix, transform_points
 
     mask = lidar_like_mask(np.isfinite(gt), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]),
                            float(k[1, 2]))

@@ -112,7 +112,8 @@ def _start(job: BagJob, arguments: Sequence[str], threads: int,
                PYTHONUNBUFFERED='1')
     log = log_dir / f'{job.name}.log'
     with open(log, 'wb') as stream:
-        process = subprocess.Popen([sys.executable, '-m', 'dada_ros.process_bag', *arguments],
+        process = subprocess.Popen([sys.executable, '-m', 'dada_ros.tools.process_bag',
+                                    *arguments],
                                    stdout=stream, stderr=subprocess.STDOUT, env=env)
     return process, log, time.monotonic()
 

@@ -18,7 +18,7 @@ this module):
 * :func:`frame_mismatch_warning`: RGB and depth in different frames in a mode that assumes
   registered depth.
 
-Errors are :class:`~dada_ros.conversions.ImageConversionError` subclasses with a ``kind``
+Errors are :class:`~dada_ros.msgs.conversions.ImageConversionError` subclasses with a ``kind``
 to count, like every input error.
 """
 
@@ -30,17 +30,9 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from .compressed import compressed_to_depth, compressed_to_rgb, UnsupportedFormatError
-from .conversions import (
-    camera_info_fits,
-    camera_info_to_k,
-    CameraInfoError,
-    cloud_to_xyz,
-    DepthReport,
-    image_to_depth_checked,
-    image_to_rgb,
-    ImageConversionError,
-)
-from .core.registration import project_points, projection_matrix, register_depth, \
+from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
+                          DepthReport, image_to_depth_checked, image_to_rgb, ImageConversionError)
+from ..core.registration import project_points, projection_matrix, register_depth, \
     transform_points
 
 __all__ = [
@@ -144,7 +136,7 @@ def register_depth_message(depth: np.ndarray, depth_info: Optional[CameraInfo],
         depth: ``(h, w)`` depth in metres from :func:`decode_depth_checked`.
         depth_info: the depth image's ``camera_info`` (its ``K``).
         depth_to_rgb: ``(4, 4)`` transform from the depth optical frame to the RGB optical
-            frame (:func:`dada_ros.transforms.resolve_transform`).
+            frame (:func:`dada_ros.msgs.transforms.resolve_transform`).
         rgb_info: the RGB camera_info (:func:`rgb_projection`).
         rgb_shape: ``(H, W)`` of the RGB image.
 
@@ -181,7 +173,7 @@ def cloud_to_sparse_depth(cloud: PointCloud2, cloud_to_rgb: Optional[np.ndarray]
 
     Raises:
         CloudMissingFieldError, CloudFieldError, CloudDataError (see
-        :func:`~dada_ros.conversions.cloud_to_xyz`), NoTransformError, CameraInfoError.
+        :func:`~dada_ros.msgs.conversions.cloud_to_xyz`), NoTransformError, CameraInfoError.
     """
     points = cloud_to_xyz(cloud)
     if cloud_to_rgb is None:
