@@ -21,8 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dada_ros.core.params import (PARAMETERS, PARAMS_FILE_KEY,  # noqa: E402, I100
-                                  render_params_yaml)
+from dada_ros.core.params import PARAMETERS, PARAMS_FILE_KEY  # noqa: E402, I100
+from dada_ros.tools.params_docs import render_params_yaml  # noqa: E402
 
 LAUNCH = REPO / 'launch' / 'dada.launch.py'
 PARAMS = REPO / 'config' / 'dada.yaml'

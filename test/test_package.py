@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Packaging checks.
 
-package.xml, the built wheel's files and entry points, licence headers, the generated
-README parameter table and the scripts.
+package.xml, the built wheel's files and entry points, licence headers, the CI command
+and the scripts (the generated documents and the README are checked in ``test_docs.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ import zipfile
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'scripts'))
-
-import params_table  # noqa: E402, I100
-
 HEADER = ('# Copyright 2026 The dada_ros authors', '# SPDX-License-Identifier: Apache-2.0')
 
 
@@ -124,16 +120,6 @@ def test_every_source_file_has_the_licence_header() -> None:
         if 'SPDX-License-Identifier: Apache-2.0' not in text or HEADER[0][2:] not in text:
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, f'files without the Apache-2.0 header: {missing}'
-
-
-def test_readme_parameter_table_is_generated_from_params_py() -> None:
-    readme = (ROOT / 'README.md').read_text()
-    assert params_table.BEGIN in readme and params_table.END in readme
-    assert params_table.replace_block(readme, params_table.table()) == readme, \
-        'README parameter table is stale: run python scripts/params_table.py --update README.md'
-    from dada_ros.core.params import PARAMETERS
-    for spec in PARAMETERS:
-        assert f'| `{spec.name}` |' in readme
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

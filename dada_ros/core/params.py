@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 import importlib.util
 from pathlib import Path
-import textwrap
 import typing
 from typing import Any, Dict, IO, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -329,82 +328,3 @@ def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, A
                   file=warn)
     return {**defaults(), **checked_params(known, 'parameter file'),
             **checked_params(overrides, '-p')}
-
-
-# --- generated documents ---------------------------------------------------------------------
-_YAML_HEADER = f"""\
-# Copyright 2026 The dada_ros authors
-# SPDX-License-Identifier: Apache-2.0
-# Parameters of dada_node with their defaults (generated from dada_ros/core/params.py by
-# `python scripts/params_table.py --write`; a test checks that the two never drift). Use with
-#   ros2 run dada_ros dada_node --ros-args --params-file config/dada.yaml
-# or the params_file argument of launch/dada.launch.py. The key {PARAMS_FILE_KEY} applies to
-# dada_node in any namespace. (ro) = read only, needs a restart.
-{PARAMS_FILE_KEY}:
-  ros__parameters:
-"""
-
-
-def _render_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
-def render_params_yaml() -> str:
-    """Text of ``config/dada.yaml``: every parameter with its default and description."""
-    lines = []
-    for spec in PARAMETERS:
-        text = spec.description + (' (ro)' if spec.read_only else '')
-        if spec.choices is not None:
-            text += ' Choices: ' + ', '.join(str(c) for c in spec.choices) + '.'
-        elif spec.min_value is not None:
-            text += f' Range: [{spec.min_value}, {spec.max_value}].'
-        lines += ['    # ' + line for line in textwrap.wrap(text, 90)]
-        lines.append(f'    {spec.name}: {_render_value(spec.default)}')
-    return _YAML_HEADER + '\n'.join(lines) + '\n'
-
-
-#: Markers of the generated parameter table in README.md.
-README_BEGIN = '<!-- params-table:begin -->'
-README_END = '<!-- params-table:end -->'
-
-
-def _table_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return '`true`' if value else '`false`'
-    if isinstance(value, str):
-        return f"`'{value}'`" if value else "`''`"
-    return f'`{value}`'
-
-
-def _allowed(spec: ParamSpec) -> str:
-    if spec.choices is not None:
-        return ', '.join(_table_value(c) for c in spec.choices)
-    if spec.min_value is not None or spec.max_value is not None:
-        lo = '' if spec.min_value is None else f'{spec.min_value:g}'
-        hi = '' if spec.max_value is None else f'{spec.max_value:g}'
-        return f'{lo} .. {hi}'
-    return ''
-
-
-def render_readme_table() -> str:
-    """Return the README's parameter table (markdown), one row per parameter."""
-    rows: List[str] = [
-        '| name | default | type | allowed | scope | restart | description |',
-        '|---|---|---|---|---|---|---|',
-    ]
-    for spec in PARAMETERS:
-        description = spec.description.replace('|', '\\|')
-        rows.append(f'| `{spec.name}` | {_table_value(spec.default)} | {spec.type.__name__} '
-                    f'| {_allowed(spec)} | {spec.scope} | {"yes" if spec.read_only else "no"} '
-                    f'| {description} |')
-    return '\n'.join(rows) + '\n'
-
-
-def replace_readme_table(text: str) -> str:
-    """Return README ``text`` with the block between the markers regenerated."""
-    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
-    return text[:start] + '\n' + render_readme_table() + text[end:]
