@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.core import DepthUpsampler  # noqa: E402
 from dada_ros.core.guides import RgbGuide  # noqa: E402
-from dada_ros.core.models import LearnedGuide, load_learned_guide, parameter_count  # noqa: E402
+from dada_ros.core.models import LearnedGuide, load_learned_guide  # noqa: E402
+from dada_ros.training.builders import parameter_count  # noqa: E402
 from dada_ros.training.datasets import load_rgbd_frames, make_sample  # noqa: E402
 import torch  # noqa: E402
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import re
 from typing import Any, Dict, List, Sequence, Tuple
 
-from dada_ros import process_bag as pb
 from dada_ros.core.geometry import backproject
 from dada_ros.core.upsampler import DepthUpsampler
 from dada_ros.msgs.conversions import (array_to_image, depth_to_pointcloud, image_to_depth,
                                        image_to_rgb, read_points, rgb_to_image)
+from dada_ros.tools import process_bag as pb
 from dada_ros.tools.bag_io import BagError, BagReader, BagWriter, deserialize, stamp_ns
 from dada_ros.tools.make_sample_bag import DEPTH_NOISE, make_sample_bag, SampleBagOptions
 from dada_ros.tools.preview import depth_metrics, read_ply

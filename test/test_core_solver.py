@@ -9,8 +9,8 @@ from typing import Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (adjust_step, block_mean, coefficients, diffuse_step, LAMBDA,
                                      perona_malik, reference_diffusion, weighted_coefficients)
-from dada_ros.core.solver import (coarsen_coefficients, level_factors, PyramidSolver,
-                                  solve_differentiable)
+from dada_ros.core.solver import coarsen_coefficients, level_factors, PyramidSolver
+from dada_ros.training.differentiable import solve_differentiable
 import numpy as np
 import pytest
 import torch

@@ -10,14 +10,15 @@ import pickle
 import sys
 from typing import Any, Tuple
 
-from dada_ros import train
 from dada_ros.core import DepthUpsampler, models
 from dada_ros.core.diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT
 from dada_ros.core.guides import GadGuide, make_guide, RgbGuide, unlearned_features
-from dada_ros.core.models import (build_gain_guide, build_tiny_guide, FORMAT, GainNet, import_smp,
-                                  LearnedGuide, load_learned_guide, PACKAGED_WEIGHTS,
-                                  parameter_count, read_checkpoint, SelfGuidedGuide, TinyUNet)
+from dada_ros.core.models import (FORMAT, GainNet, import_smp, LearnedGuide, load_learned_guide,
+                                  PACKAGED_WEIGHTS, read_checkpoint, SelfGuidedGuide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
+from dada_ros.training import train
+from dada_ros.training.builders import (build_gain_guide, build_tiny_guide, guide_checkpoint,
+                                        parameter_count)
 from dada_ros.training.datasets import Scene
 import numpy as np
 import pytest
@@ -120,7 +121,7 @@ def test_gain_guide_checkpoint_round_trip(tmp_path: Path) -> None:
         for parameter in guide.parameters():
             parameter.add_(0.05 * torch.randn(parameter.shape, generator=gen))
     path = tmp_path / 'gain.pt'
-    torch.save(guide.checkpoint({'note': 'test'}), path)
+    torch.save(guide_checkpoint(guide, {'note': 'test'}), path)
     loaded = load_learned_guide(path)
     assert loaded.arch == 'gain_net' and loaded.config['depth_weight'] == 2.0
     rgb, initial = _inputs()
@@ -149,7 +150,7 @@ def test_guide_rejects_bad_shapes() -> None:
 def test_own_checkpoint_round_trip(tmp_path: Path, full_decoder: bool) -> None:
     guide = _perturbed_guide(full_decoder)
     path = tmp_path / 'w.pt'
-    torch.save(guide.checkpoint({'note': 'test'}), path)
+    torch.save(guide_checkpoint(guide, {'note': 'test'}), path)
     loaded = load_learned_guide(path)
     rgb, initial = _inputs()
     with torch.no_grad():
@@ -178,7 +179,7 @@ def test_not_a_checkpoint_is_a_value_error(tmp_path: Path) -> None:
 
 
 def test_wrong_weights_are_refused(tmp_path: Path) -> None:
-    checkpoint = build_tiny_guide().checkpoint()
+    checkpoint = guide_checkpoint(build_tiny_guide())
     del checkpoint['state_dict']['logk']
     path = tmp_path / 'broken.pt'
     torch.save(checkpoint, path)
@@ -375,7 +376,7 @@ def test_self_guided_checkpoint_round_trip_and_two_pass_upsampler(tmp_path: Path
     guide = _self_guided(first_fraction=0.75, refine_fraction=0.5, first_momentum_scale=0.1,
                          refine_momentum_scale=0.05)
     path = tmp_path / 'self_guided.pt'
-    torch.save(guide.checkpoint({'note': 'test'}), path)
+    torch.save(guide_checkpoint(guide, {'note': 'test'}), path)
     loaded = load_learned_guide(path)
     assert isinstance(loaded, SelfGuidedGuide)
     assert loaded.config == guide.config and loaded.pass_iterations(64) == (48, 32)
@@ -444,7 +445,7 @@ def test_self_guided_refiner_starts_neutral_round_trips_and_trains(tmp_path: Pat
         for parameter in refined.refiner.parameters():
             parameter.add_(0.01)
     path = tmp_path / 'refined.pt'
-    torch.save(refined.checkpoint(), path)
+    torch.save(guide_checkpoint(refined), path)
     loaded = load_learned_guide(path)
     assert isinstance(loaded, SelfGuidedGuide) and loaded.refiner_width == 4
     with torch.no_grad():

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from dada_ros import process_bag as pb
 from dada_ros.msgs.conversions import image_to_depth
+from dada_ros.tools import process_bag as pb
 from dada_ros.tools.bag_io import BagReader, deserialize, message_class
 from dada_ros.tools.make_sample_bag import make_sample_bag, SAMPLE_CLOUD_TO_RGB, SampleBagOptions
 from dada_ros.training.completion_baselines import linear_fill

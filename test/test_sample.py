@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dada_ros import sample
+from dada_ros.tools import sample
 import numpy as np
 import pytest
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import List
 
-from dada_ros.core.models import (build_gain_guide, build_tiny_guide, GainNet, load_learned_guide,
-                                  SelfGuidedGuide, TinyUNet)
+from dada_ros.core.models import GainNet, load_learned_guide, SelfGuidedGuide, TinyUNet
 from dada_ros.core.solver import PyramidSolver
+from dada_ros.training.builders import build_gain_guide, build_tiny_guide
 from dada_ros.training.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
                                         training_scene_names, VALIDATION_SCENES)
 from dada_ros.training.procedural import DISPARITY_RANGE, procedural_scene, procedural_scenes

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dada_ros import transforms
 from dada_ros.core.registration import pose_to_matrix
+from dada_ros.msgs import transforms
 from dada_ros.msgs.transforms import resolve_transform, transform_to_matrix, TransformLookup
 from geometry_msgs.msg import Transform
 import numpy as np

@@ -76,9 +76,9 @@ class TinyUNet(nn.Module):
     from 1/4 without ``full_decoder``). The coefficients depend on differences between
     neighbouring pixels, which a decoder at 1/4 resolution can only change smoothly;
     ``full_decoder`` lets the network cancel a texture edge or sharpen a depth edge at the
-    pixel. With :meth:`init_as_rgb_guide` the output starts as the former unlearned
-    features ``[RGB, depth / mean(depth)]`` (before ``model: rgb`` switched to the
-    standardised depth of :func:`dada_ros.core.diffusion.unlearned_features`).
+    pixel. With :func:`dada_ros.training.builders.init_as_rgb_guide` the output starts as
+    the former unlearned features ``[RGB, depth / mean(depth)]`` (before ``model: rgb``
+    switched to the standardised depth of :func:`dada_ros.core.diffusion.unlearned_features`).
 
     Input ``(B, in_channels, H, W)``, any H and W (padded internally to a multiple of 16);
     output ``(B, out_channels, H, W)``.
@@ -107,22 +107,6 @@ class TinyUNet(nn.Module):
         if full_decoder:
             self.dec1 = nn.Sequential(nn.Conv2d(6 * w, 2 * w, 1), _conv(2 * w, 2 * w))
             self.dec0 = nn.Sequential(nn.Conv2d(3 * w, w, 1), _conv(w, w))
-
-    def init_as_rgb_guide(self) -> None:
-        """Set the head so the output equals the features ``[RGB, mean-normalised depth]``.
-
-        The first ``in_channels`` outputs copy the input, scaled so that the channel mean
-        of ``|difference|`` is the same as over the input alone; everything else starts at
-        zero (the decoder still receives gradients through the head's weights).
-        """
-        with torch.no_grad():
-            for conv in (self.head_in, self.head_stem, self.head_dec):
-                conv.weight.zero_()
-            if self.head_in.bias is not None:
-                self.head_in.bias.zero_()
-            gain = self.out_channels / self.in_channels
-            for i in range(min(self.in_channels, self.out_channels)):
-                self.head_in.weight[i, i, 0, 0] = gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of the same height and width as ``x``."""
@@ -157,7 +141,7 @@ class GainNet(nn.Module):
     to cancel another), and depth edges can be made to count more than colour edges. Input
     of the net: the 1/4-resolution block means of the features and of their mean
     ``|difference|`` to the right and below (texture energy). With the head at zero
-    (:meth:`init_as_rgb_guide`, the constructor's default) the output equals the input.
+    (the constructor's zero head) the output equals the input.
 
     Input and output ``(B, channels, H, W)``, any H and W (padded internally).
     """
@@ -181,11 +165,7 @@ class GainNet(nn.Module):
         self.d1 = nn.Sequential(nn.Conv2d(3 * w, w, 1), _conv(w, w))
         self.d0 = nn.Sequential(nn.Conv2d(2 * w, w, 1), _conv(w, w))
         self.head = nn.Conv2d(w, channels, 1)
-        self.init_as_rgb_guide()
-
-    def init_as_rgb_guide(self) -> None:
-        """Zero the head: every gain is 1 and the output equals the input features."""
-        with torch.no_grad():
+        with torch.no_grad():  # a zero head: every gain is 1, the output equals the input
             self.head.weight.zero_()
             if self.head.bias is not None:
                 self.head.bias.zero_()
@@ -294,14 +274,6 @@ class LearnedGuide(nn.Module):
                 initial: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return the same as :meth:`coefficients`."""
         return self.coefficients(rgb, initial)
-
-    def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """Return a ``weights_only``-loadable dict in the dada_ros format (own arch only)."""
-        if self.arch not in OWN_ARCHS:
-            raise ValueError(f'only {OWN_ARCHS} guides can be saved, not {self.arch!r}')
-        return {'format': FORMAT, 'arch': self.arch, 'config': dict(self.config),
-                'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
-                'meta': dict(meta or {})}
 
 
 class SelfGuidedGuide(nn.Module):
@@ -419,12 +391,6 @@ class SelfGuidedGuide(nn.Module):
         return (max(1, int(round(iterations * self.first_fraction))),
                 max(1, int(round(iterations * self.refine_fraction))))
 
-    def checkpoint(self, meta: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """Return a ``weights_only``-loadable dict in the dada_ros format."""
-        return {'format': FORMAT, 'arch': self.arch, 'config': self.config,
-                'state_dict': {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
-                'meta': dict(meta or {})}
-
 
 class _Refiner(nn.Module):
     """Three 3x3 convolutions ``[RGB, D1 / std] (4 ch) -> residual features (4 ch)``.
@@ -460,20 +426,23 @@ def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
                          f'got {tuple(initial.shape)}')
 
 
-def build_tiny_guide(width: int = 8, out_channels: int = 8, k: float = K_DEFAULT,
-                     full_decoder: bool = False) -> LearnedGuide:
-    """Build a :class:`LearnedGuide` with a :class:`TinyUNet` that starts as the RGB guide."""
+def tiny_guide(width: int = 8, out_channels: int = 8, k: float = K_DEFAULT,
+               full_decoder: bool = False) -> LearnedGuide:
+    """Return a :class:`LearnedGuide` with a :class:`TinyUNet` of this configuration.
+
+    The weights are PyTorch's defaults: the loader overwrites them, and training starts
+    from :func:`dada_ros.training.builders.build_tiny_guide` instead.
+    """
     net = TinyUNet(4, out_channels, width, full_decoder)
-    net.init_as_rgb_guide()
     config: Dict[str, Any] = {'width': width, 'out_channels': out_channels}
     if full_decoder:  # older checkpoints have no such key: they load as before
         config['full_decoder'] = True
     return LearnedGuide(net, k, arch='tiny_unet', config=config)
 
 
-def build_gain_guide(width: int = 16, k: float = K_DEFAULT,
-                     depth_weight: float = RGB_DEPTH_WEIGHT) -> LearnedGuide:
-    """Build a :class:`LearnedGuide` with a :class:`GainNet`; it starts as ``model: rgb``.
+def gain_guide(width: int = 16, k: float = K_DEFAULT,
+               depth_weight: float = RGB_DEPTH_WEIGHT) -> LearnedGuide:
+    """Return a :class:`LearnedGuide` with a :class:`GainNet`; it starts as ``model: rgb``.
 
     The features are :func:`dada_ros.core.diffusion.unlearned_features` (RGB and the
     standardised depth times ``depth_weight``) times the learned gains.
@@ -622,13 +591,11 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
             _load_strict(self_guided, obj.get('state_dict'), source)
             return self_guided
         if obj.get('arch') == 'gain_net':
-            guide = build_gain_guide(int(config.get('width', 16)),
-                                     depth_weight=float(config.get('depth_weight',
-                                                                   RGB_DEPTH_WEIGHT)))
+            guide = gain_guide(int(config.get('width', 16)),
+                               depth_weight=float(config.get('depth_weight', RGB_DEPTH_WEIGHT)))
         else:
-            guide = build_tiny_guide(int(config.get('width', 8)),
-                                     int(config.get('out_channels', 8)),
-                                     full_decoder=bool(config.get('full_decoder', False)))
+            guide = tiny_guide(int(config.get('width', 8)), int(config.get('out_channels', 8)),
+                               full_decoder=bool(config.get('full_decoder', False)))
         _load_strict(guide, obj.get('state_dict'), source)
         return guide
     authors = _authors_state(obj)
@@ -661,8 +628,3 @@ def load_learned_guide(path: PathLike = '', device: Union[str, torch.device] = '
     for parameter in guide.parameters():
         parameter.requires_grad_(False)
     return guide.to(device)
-
-
-def parameter_count(module: nn.Module) -> int:
-    """Count the parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters())

@@ -57,8 +57,8 @@ blocks at x16/x32) keeps the local signal that matters near edges at 1/16 of the
 paper's back-propagation cost. On this CPU the window and its backward pass are most
 of a step (0.2-0.5 s per 192-256 px crop at W = 64); W = 128 halves the steps per hour.
 ``--through pyramid`` instead back-propagates through the whole deployed solver
-(:func:`dada_ros.core.solver.solve_differentiable`); on the Middlebury scenes it trained
-worse than the window (see the model card). ``--augment`` adds vertical flips, transposes
+(:func:`dada_ros.training.differentiable.solve_differentiable`); on the Middlebury scenes it
+trained worse than the window (see the model card). ``--augment`` adds vertical flips, transposes
 and colour jitter (:func:`augment_crop`).
 
 The learning rate follows a cosine from ``--lr`` to ``--lr-min`` over ``--total-steps``
@@ -93,15 +93,16 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
+from .builders import build_gain_guide, build_tiny_guide, guide_checkpoint
 from .datasets import (block_average, crop_to_factor, errors, FACTORS, load_rgbd_frames,
                        load_scenes, make_sample, middlebury_dir, Scene, shared_data_dir,
                        training_scene_names, VALIDATION_SCENES)
+from .differentiable import solve_differentiable
 from .procedural import procedural_scenes
 from ..core.diffusion import LAMBDA, reference_diffusion
 from ..core.inputs import prepare_lowres
-from ..core.models import (AnyLearnedGuide, build_gain_guide, build_tiny_guide,
-                           guide_from_checkpoint, read_checkpoint, SelfGuidedGuide)
-from ..core.solver import PyramidSolver, solve_differentiable
+from ..core.models import AnyLearnedGuide, guide_from_checkpoint, read_checkpoint, SelfGuidedGuide
+from ..core.solver import PyramidSolver
 from ..core.upsampler import DepthUpsampler, RGB_MEAN, RGB_STD
 
 CROP_SIZES = (128, 160, 192, 224, 256)
@@ -213,7 +214,7 @@ def bag_scenes(path: Path, rgb_topic: str, depth_topic: str, slop: float = 0.05,
     Raises:
         ValueError: a topic is missing, or no pair matches.
     """
-    from .. import bag_io
+    from ..tools import bag_io
     from ..msgs.conversions import image_to_depth, image_to_rgb
     image_cls = bag_io.message_class('sensor_msgs/msg/Image')
     rgbs: List[Tuple[int, np.ndarray]] = []
@@ -357,8 +358,8 @@ def forward_self_guided(guide: SelfGuidedGuide, batch: Batch, solver: PyramidSol
 
     Pass 1 has no learned parameter: it runs gradient-free (:class:`PyramidSolver`).
     Pass 2 is the deployed warm-started pyramid, differentiable end to end
-    (:func:`dada_ros.core.solver.solve_differentiable`), so the loss reaches the weights of
-    the batch's factor.
+    (:func:`dada_ros.training.differentiable.solve_differentiable`), so the loss reaches the
+    weights of the batch's factor.
     """
     first, second = guide.pass_iterations(iterations)
     with torch.no_grad():
@@ -380,7 +381,7 @@ def forward(guide: AnyLearnedGuide, batch: Batch, solver: PyramidSolver, pre_ite
     """Prediction ``(B, 1, H, W)`` with gradients to the guide.
 
     ``through='pyramid'``: the deployed pyramid solver at ``pre_iterations``, differentiable
-    end to end (:func:`dada_ros.core.solver.solve_differentiable`). ``'window'``: a
+    end to end (:func:`dada_ros.training.differentiable.solve_differentiable`). ``'window'``: a
     gradient-free pyramid start, then ``window`` differentiable steps of the paper's loop.
     A :class:`SelfGuidedGuide` always trains through its deployed passes
     (:func:`forward_self_guided`).
@@ -706,7 +707,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 'training_scenes': train_names,
                 'validation_rmse': dict(rmse), 'selection_score': score,
                 'command': 'dada_train ' + ' '.join(sys.argv[1:] if argv is None else argv)}
-        checkpoint = guide.checkpoint(meta)
+        checkpoint = guide_checkpoint(guide, meta)
         torch.save(checkpoint, args.out / 'latest.pt')
         torch.save(checkpoint, args.out / f'step_{step:06d}.pt')
         best = history.get('best')
