@@ -6,7 +6,8 @@
   ``scripts/params_table.py`` regenerates it);
 * the README stays a front door (at most 300 lines, the two commands, the launch line, the
   node's topics and key parameters as the code has them, a link to every page);
-* every relative link of the README and the pages points to a file that exists.
+* every relative link of the README and the pages points to a file that exists;
+* ``scripts/readme_figure.py`` still draws the README's picture.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import subprocess
 import sys
 from typing import Dict, Iterator, List, Tuple
+
+import cv2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -122,3 +125,20 @@ def test_relative_links_point_to_existing_files() -> None:
             if not (page.parent / target.split('#')[0]).exists():
                 broken.append(f'{page.relative_to(ROOT)}: {target}')
     assert not broken, f'links to missing files: {broken}'
+
+
+def test_readme_figure_script_draws_the_picture(tmp_path: Path) -> None:
+    """The script that draws the README's picture runs (on the embedded scene, no data)."""
+    out = tmp_path / 'figure.png'
+    result = subprocess.run([sys.executable, str(ROOT / 'scripts' / 'readme_figure.py'),
+                             '--frame', 'sample', '--out', str(out)],
+                            capture_output=True, text=True, timeout=200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = re.search(r'bicubic RMSE ([\d.]+) m, DADA RMSE ([\d.]+) m', result.stdout)
+    assert match, result.stdout
+    assert float(match.group(2)) < float(match.group(1))
+    picture = cv2.imread(str(out))
+    committed = cv2.imread(str(DOCS / 'before_after.png'))
+    assert picture is not None and committed is not None
+    assert picture.shape[1] == committed.shape[1] == 5 * 256
+    assert '](docs/before_after.png)' in README.read_text()
