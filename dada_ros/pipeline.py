@@ -349,7 +349,7 @@ class FramePipeline:
         arrival = time.monotonic() if arrival is None else arrival
         self.counters.receive('rgb')
         try:
-            rgb = decode_rgb(msg)
+            rgb = decode_rgb(msg, int(self.params['input.max_pixels']))
         except ImageConversionError as error:
             self.report('error', error.kind, 'rgb', f'rgb/image rejected: {error}')
             return []
@@ -369,7 +369,7 @@ class FramePipeline:
         arrival = time.monotonic() if arrival is None else arrival
         self.counters.receive('depth')
         try:
-            depth, found = decode_depth_checked(msg)
+            depth, found = decode_depth_checked(msg, int(self.params['input.max_pixels']))
         except ImageConversionError as error:
             self.report('error', error.kind, 'depth', f'depth/image rejected: {error}')
             return []

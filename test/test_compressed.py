@@ -13,13 +13,15 @@ import struct
 from typing import List
 
 from dada_ros.msgs.compressed import (compressed_to_depth, compressed_to_rgb, CompressedDataError,
+                                      CompressedHeaderError, declared_size,
                                       depth_to_compressed_depth, is_compressed_depth,
                                       parse_color_format, parse_depth_format, rgb_to_compressed,
                                       UnsupportedFormatError)
-from dada_ros.msgs.conversions import ImageConversionError
+from dada_ros.msgs.conversions import ImageConversionError, ImageTooLargeError, MAX_PIXELS
 from dada_ros.msgs.depth_codecs import (dequantize_inverse_depth, quantization_params,
                                         quantize_inverse_depth, rvl_decode, rvl_encode)
 from dada_ros.training.lidar import nyu_frames, RgbdFrame
+from hostile_messages import jpeg_declaring, png_bomb
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage
@@ -212,7 +214,7 @@ def test_malformed_data_raises_counted_kinds(frame: RgbdFrame) -> None:
         (compressed_to_depth, _broken(rvl_depth, rvl[:len(rvl) // 2 // 4 * 4]),
          'bad_compressed_data'),
         (compressed_to_depth, _broken(rvl_depth, rvl[:12] + b'\xff' * 8 + rvl[20:]),
-         'bad_compressed_data'),
+         'image_too_large'),
         (compressed_to_depth, CompressedImage(format='32FC1; compressedDepth zstd', data=data),
          'unsupported_format'),
         (compressed_to_depth, CompressedImage(format='rgb8; compressedDepth png', data=data),
@@ -227,12 +229,13 @@ def test_malformed_data_raises_counted_kinds(frame: RgbdFrame) -> None:
     nan_header = struct.pack('<iff', 0, float('nan'), 1.0)
     cases.append((compressed_to_depth,
                   CompressedImage(format='32FC1; compressedDepth png',
-                                  data=nan_header + data[12:]), 'bad_compressed_data'))
+                                  data=nan_header + data[12:]), 'bad_compressed_header'))
     for decode, msg, kind in cases:
         with pytest.raises(ImageConversionError) as raised:
             decode(msg)
         assert raised.value.kind == kind, (msg.format, len(msg.data), raised.value)
-        assert isinstance(raised.value, (CompressedDataError, UnsupportedFormatError))
+        assert isinstance(raised.value, (CompressedDataError, UnsupportedFormatError,
+                                         CompressedHeaderError, ImageTooLargeError))
         assert isinstance(raised.value, ValueError)
 
 
@@ -242,3 +245,79 @@ def test_input_message_is_not_modified(frame: RgbdFrame) -> None:
     before = bytes(msg.data)
     compressed_to_depth(msg)
     assert bytes(msg.data) == before
+
+
+# --- decompression bombs (issue 23) ---------------------------------------------------------
+def _peak_rss_kb() -> int:
+    import resource
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def test_declared_size_of_real_images(frame: RgbdFrame) -> None:
+    """The size is read from the PNG IHDR and the JPEG SOF, as OpenCV decodes it."""
+    import cv2
+    height, width = frame.depth.shape
+    for codec in ('jpeg', 'png'):
+        assert declared_size(bytes(rgb_to_compressed(frame.rgb, codec).data)) == (width, height)
+    ok, progressive = cv2.imencode('.jpg', frame.rgb, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert declared_size(progressive.tobytes()) == (width, height)
+    depth = depth_to_compressed_depth(_depth_mm(frame), '16UC1', 'png')
+    assert declared_size(bytes(depth.data)[12:]) == (width, height)
+    with pytest.raises(CompressedDataError, match='neither PNG nor JPEG'):
+        declared_size(cv2.imencode('.bmp', frame.rgb)[1].tobytes())
+
+
+def test_png_bomb_is_refused_before_decoding() -> None:
+    """A 0.78 MB PNG declaring 20000x20000 16-bit pixels: refused without 800 MB decoded."""
+    bomb = png_bomb(20000, 20000)
+    assert len(bomb) < 1_000_000
+    msg = CompressedImage(format='16UC1; compressedDepth png',
+                          data=struct.pack('<iff', 0, 0.0, 0.0) + bomb)
+    peak = _peak_rss_kb()
+    with pytest.raises(ImageTooLargeError) as raised:
+        compressed_to_depth(msg)
+    assert raised.value.kind == 'image_too_large'
+    assert '20000x20000' in str(raised.value) and 'input.max_pixels' in str(raised.value)
+    assert _peak_rss_kb() < peak + 100_000  # decoding would take 800 MB
+    colour = CompressedImage(format='rgb8; png compressed bgr8', data=png_bomb(12000, 12000, 8, 2))
+    with pytest.raises(ImageTooLargeError):
+        compressed_to_rgb(colour)
+
+
+def test_the_bound_is_the_callers() -> None:
+    """A 2000x1000 PNG passes the default bound and is refused below 2 Mpixel."""
+    msg = CompressedImage(format='16UC1; compressedDepth png',
+                          data=struct.pack('<iff', 0, 0.0, 0.0) + png_bomb(2000, 1000))
+    assert np.isnan(compressed_to_depth(msg)).all()  # zeros: all invalid
+    assert 2000 * 1000 <= MAX_PIXELS
+    with pytest.raises(ImageTooLargeError):
+        compressed_to_depth(msg, max_pixels=1_999_999)
+    compressed_to_depth(msg, max_pixels=2_000_000)
+
+
+def test_jpeg_and_rvl_declared_sizes_share_the_bound(frame: RgbdFrame) -> None:
+    """A JPEG whose SOF declares 60000x50000 and an RVL prefix of 9000x9000 are refused."""
+    colour = rgb_to_compressed(frame.rgb, 'jpeg')
+    lying = CompressedImage(format=colour.format,
+                            data=jpeg_declaring(bytes(colour.data), 60000, 50000))
+    with pytest.raises(ImageTooLargeError, match='60000x50000'):
+        compressed_to_rgb(lying)
+    height, width = frame.depth.shape
+    rvl = depth_to_compressed_depth(_depth_mm(frame), '16UC1', 'rvl')
+    with pytest.raises(ImageTooLargeError, match='compressedDepth rvl'):
+        compressed_to_depth(rvl, max_pixels=width * height - 1)
+    assert compressed_to_depth(rvl, max_pixels=width * height).shape == (height, width)
+
+
+def test_compressed_depth_header_is_checked(frame: RgbdFrame) -> None:
+    """An unknown format enum is refused; 16UC1 ignores a and b (the publisher leaves them)."""
+    png = depth_to_compressed_depth(_depth_mm(frame), '16UC1', 'png')
+    image = bytes(png.data)[12:]
+    for enum in (1, -1, 7):
+        msg = CompressedImage(format=png.format,
+                              data=struct.pack('<iff', enum, float('nan'), float('nan')) + image)
+        with pytest.raises(CompressedHeaderError, match='format enum'):
+            compressed_to_depth(msg)
+    unset = CompressedImage(format=png.format,
+                            data=struct.pack('<iff', 0, float('nan'), float('inf')) + image)
+    np.testing.assert_array_equal(compressed_to_depth(unset), compressed_to_depth(png))

@@ -8,9 +8,10 @@ import array
 import sys
 
 from dada_ros.msgs.conversions import (array_to_image, camera_info_to_k, CameraInfoError,
-                                       DataTooShortError, depth_to_image, depth_to_pointcloud,
-                                       EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
-                                       image_to_depth_checked, image_to_rgb, ImageConversionError,
+                                       DataTooLongError, DataTooShortError, depth_to_image,
+                                       depth_to_pointcloud, EmptyImageError, ENCODINGS,
+                                       image_to_array, image_to_depth, image_to_depth_checked,
+                                       image_to_rgb, ImageConversionError, ImageTooLargeError,
                                        pack_rgb, PointCloudBuilder, read_points, rgb_to_image,
                                        StepTooSmallError, UnsupportedEncodingError)
 import numpy as np
@@ -149,7 +150,11 @@ def test_depth_report_counts_valid_and_infinite_pixels() -> None:
     """image_to_depth_checked reports valid and +-Inf input pixels."""
     values = np.array([[np.inf, -np.inf, np.nan, 0.0, 1.0, 2.0]], dtype=np.float32)
     depth, report = image_to_depth_checked(array_to_image(values, '32FC1'))
-    assert (report.valid, report.infinite, report.total) == (2, 2, 6)
+    assert (report.valid, report.infinite, report.total, report.negative) == (2, 2, 6, 0)
+    negative = np.array([[-1.0, -0.0, -3e38, 1.0]], dtype=np.float32)
+    signed, report = image_to_depth_checked(array_to_image(negative, '32FC1'))
+    assert (report.valid, report.negative) == (1, 2)
+    assert np.isnan(signed[0, :3]).all()
     assert np.isnan(depth[0, :4]).all()
     _, report = image_to_depth_checked(array_to_image(np.zeros((2, 2), np.uint16), '16UC1'))
     assert (report.valid, report.infinite, report.total) == (0, 0, 4)
@@ -188,6 +193,9 @@ def _raw(encoding: str, height: int, width: int, step: int, size: int) -> Image:
     (_raw('rgb8', 2, 4, 11, 22), StepTooSmallError, 'step_too_small'),
     (_raw('16UC1', 2, 4, 8, 15), DataTooShortError, 'data_too_short'),
     (_raw('rgb8', 2, 4, 14, 27), DataTooShortError, 'data_too_short'),
+    (_raw('16UC1', 2, 4, 8, 17), DataTooLongError, 'data_too_long'),
+    (_raw('rgb8', 2, 4, 14, 29), DataTooLongError, 'data_too_long'),
+    (_raw('mono8', 9000, 8000, 8000, 0), ImageTooLargeError, 'image_too_large'),
 ])
 def test_errors(msg: Image, error: type, kind: str) -> None:
     """Malformed images raise a ValueError subclass with a counter kind and a reason."""
@@ -197,6 +205,16 @@ def test_errors(msg: Image, error: type, kind: str) -> None:
     assert isinstance(info.value, ValueError)
     assert info.value.kind == kind
     assert str(info.value)
+
+
+def test_the_size_bound_is_the_callers() -> None:
+    """``max_pixels`` refuses a raw image before conversion; the default admits it."""
+    msg = array_to_image(np.ones((30, 40), np.float32), '32FC1')
+    assert image_to_depth(msg).shape == (30, 40)
+    with pytest.raises(ImageTooLargeError, match='1199'):
+        image_to_depth(msg, max_pixels=1199)
+    with pytest.raises(ImageTooLargeError):
+        image_to_rgb(array_to_image(np.zeros((30, 40, 3), np.uint8), 'rgb8'), max_pixels=10)
 
 
 def test_padding_bytes_are_ignored() -> None:

@@ -29,13 +29,16 @@ import re
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
+from dada_ros.msgs.compressed import depth_to_compressed_depth, rgb_to_compressed
 from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
-from dada_ros.ros.node import IDLE_RELEASE_S
+from dada_ros.msgs.depth_codecs import pack_config_header
+from dada_ros.ros.worker import IDLE_RELEASE_S
 from diagnostic_msgs.msg import DiagnosticArray
+from hostile_messages import png_bomb
 import numpy as np
 import pytest
 from ros_helpers import diagnostics_values, NodeProcess, REPO, RosHarness, wait_until
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
 TIMEOUT = 60.0
@@ -44,7 +47,8 @@ FX = 40.0
 _STAMPS = itertools.count(10_000)
 
 #: Rejections of single messages by the converters (one count per message).
-MESSAGE_KINDS = ('unknown_encoding', 'step_too_small', 'data_too_short', 'empty_image')
+MESSAGE_KINDS = ('unknown_encoding', 'step_too_small', 'data_too_short', 'empty_image',
+                 'data_too_long', 'image_too_large')
 #: Seconds between two fuzzing messages.
 PACE_S = 0.0016
 
@@ -133,18 +137,34 @@ def fresh_stamp() -> Tuple[int, int]:
     return next(_STAMPS), 0
 
 
+#: Input topics and types of a rig: raw images, compressed transports, a cloud.
+INPUTS = {
+    'raw': ((Image, 'rgb/image'), (Image, 'depth/image'), ()),
+    'compressed': ((CompressedImage, 'rgb/image/compressed'),
+                   (CompressedImage, 'depth/image/compressedDepth'),
+                   ('rgb.transport:=compressed', 'depth.transport:=compressedDepth')),
+    'cloud': ((Image, 'rgb/image'), (PointCloud2, 'cloud'), ('depth.source:=cloud',)),
+}
+
+
 def make_rig(ros: RosHarness, factory: Callable[..., NodeProcess], name: str,
-             *params: str, extra_env: Any = None, module: str = 'dada_ros.ros.node') -> Rig:
-    """Start a node with reliable input in its own namespace and connect to it."""
+             *params: str, extra_env: Any = None, module: str = 'dada_ros.ros.node',
+             inputs: str = 'raw') -> Rig:
+    """Start a node with reliable input in its own namespace and connect to it.
+
+    ``inputs`` picks the input topics (:data:`INPUTS`): ``rig.rgb`` and ``rig.depth``
+    publish the matching message types.
+    """
     ns = f'/dada_robust_{name}_{int(time.time() * 1e3) % 100000}'
+    (rgb_type, rgb_topic), (depth_type, depth_topic), implied = INPUTS[inputs]
     args: List[str] = ['-r', f'__ns:={ns}', '-p', 'qos.reliable_input:=true',
                        '-p', 'diagnostics.period:=0.2', '-p', 'iterations:=1']
-    for param in params:
+    for param in (*implied, *params):
         args += ['-p', param]
     node = factory(*args, name=name, extra_env=extra_env, module=module)
     rig = Rig(ros, node, ns,
-              rgb=ros.publisher(Image, f'{ns}/rgb/image', depth=1000),
-              depth=ros.publisher(Image, f'{ns}/depth/image', depth=1000),
+              rgb=ros.publisher(rgb_type, f'{ns}/{rgb_topic}', depth=1000),
+              depth=ros.publisher(depth_type, f'{ns}/{depth_topic}', depth=1000),
               info=ros.publisher(CameraInfo, f'{ns}/rgb/camera_info', depth=1000),
               out_depth=ros.collect(Image, f'{ns}/depth_dense/image', depth=100),
               out_points=ros.collect(PointCloud2, f'{ns}/points', depth=100),
@@ -184,11 +204,14 @@ def malformed_image(rng: np.random.Generator, kind: str, depth_topic: bool) -> I
     elif kind == 'step_too_small':
         step = int(rng.integers(0, step))
     elif kind == 'data_too_short':
-        if rng.random() < 0.5:  # huge claimed dimensions
-            height = int(rng.integers(10 ** 5, 2 ** 32))
-            width = int(rng.integers(10 ** 5, 10 ** 9))
-            step = width * bpp
-        size = int(rng.integers(0, step * height)) if step * height < 4096 else 100
+        size = int(rng.integers(0, step * height))
+    elif kind == 'data_too_long':  # more data than the header describes
+        size += int(rng.integers(1, 64))
+    elif kind == 'image_too_large':  # huge claimed dimensions, refused before anything else
+        height = int(rng.integers(10 ** 5, 2 ** 32))
+        width = int(rng.integers(10 ** 5, 10 ** 9))
+        step = width * bpp
+        size = int(rng.integers(0, 100))
     elif kind == 'empty_image':
         height, width = (0, width) if rng.random() < 0.5 else (height, 0)
         step = width * bpp
@@ -571,3 +594,70 @@ def test_learned_model_with_missing_weights_exits_clearly(spawn_node: Any) -> No
     assert 'cannot start' in out + err and '/nonexistent/guide.pt' in out + err
     assert 'does not exist' in out + err
     assert 'Traceback' not in out + err
+
+
+# --- hostile input (issue 23) ---------------------------------------------------------------
+def peak_kb(pid: int) -> int:
+    """Peak resident memory (VmHWM, kB) of process ``pid``."""
+    text = Path(f'/proc/{pid}/status').read_text()
+    return int(re.search(r'VmHWM:\s+(\d+)', text).group(1))  # type: ignore[union-attr]
+
+
+def _stamped(stamp: Tuple[int, int], frame_id: str = 'cam') -> Header:
+    header = Header(frame_id=frame_id)
+    header.stamp.sec, header.stamp.nanosec = stamp
+    return header
+
+
+def _assert_logged_once_throttled(rig: Rig, kind: str) -> None:
+    out, err = rig.node.output()
+    assert f'[{kind}]' in out + err, f'no log line for {kind}'
+    assert 'Traceback' not in out + err
+
+
+def test_decompression_bombs_are_refused_before_decoding(ros: RosHarness,
+                                                         spawn_node: Any) -> None:
+    """A 0.78 MB PNG of 20000x20000 depth and a 12000x12000 RGB PNG: refused, counted.
+
+    The node's peak memory stays within 150 MB (decoding the depth bomb alone takes
+    800 MB; the probe saw 3.26 GB), and the next valid compressed pair is served. A
+    ``input.max_pixels`` lowered by the user refuses a normal 96x128 image the same way.
+    """
+    rig = make_rig(ros, spawn_node, 'bomb', inputs='compressed')
+    rng = np.random.default_rng(31)
+    rgb = rng_image(rng, 96, 128)
+    depth_mm = np.full((24, 32), 1500, np.uint16)
+
+    def send_valid() -> Header:
+        header = _stamped(fresh_stamp())
+        rig.info.publish(camera_info(header, 128, 96))
+        rig.rgb.publish(rgb_to_compressed(rgb, 'png', header))
+        rig.depth.publish(depth_to_compressed_depth(depth_mm, '16UC1', 'png', header))
+        return header
+
+    rig.output(send_valid())
+    pid = rig.node.process.pid
+    peak0 = peak_kb(pid)
+    header = _stamped(fresh_stamp())
+    rig.depth.publish(CompressedImage(header=header, format='16UC1; compressedDepth png',
+                                      data=pack_config_header() + png_bomb(20000, 20000)))
+    rig.rgb.publish(CompressedImage(header=header, format='rgb8; png compressed bgr8',
+                                    data=png_bomb(12000, 12000, 8, 2)))
+    stats = rig.wait_stats(lambda s: int(s.get('errors.image_too_large', 0)) == 2)
+    assert int(stats.get('errors.size_mismatch', 0)) == 0
+    served = send_valid()
+    np.testing.assert_allclose(image_to_depth(rig.output(served)), 1.5, rtol=1e-3)
+    assert peak_kb(pid) < peak0 + 150_000, (peak0, peak_kb(pid))
+    _assert_logged_once_throttled(rig, 'image_too_large')
+
+
+def test_the_pixel_bound_is_a_parameter(ros: RosHarness, spawn_node: Any) -> None:
+    """``input.max_pixels:=10000`` refuses a 96x128 raw RGB image (12288 pixels), counted."""
+    rig = make_rig(ros, spawn_node, 'bound', 'input.max_pixels:=10000')
+    rng = np.random.default_rng(37)
+    rig.send_pair(rng_image(rng, 96, 128), np.ones((24, 32), np.float32), fresh_stamp())
+    rig.wait_stats(lambda s: int(s.get('errors.image_too_large', 0)) == 1)
+    served = rig.send_pair(rng_image(rng), np.ones((H // FACTOR, W // FACTOR), np.float32),
+                           fresh_stamp())
+    rig.output(served)
+    _assert_logged_once_throttled(rig, 'image_too_large')

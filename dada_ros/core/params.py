@@ -140,6 +140,13 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'depth/image/compressedDepth (compressed_depth_image_transport: 16UC1 or 32FC1, '
               'PNG or RVL).',
               choices=('raw', 'compressedDepth'), read_only=True),
+    ParamSpec('input.max_pixels', 1 << 26,
+              'Largest image (width x height) an input may declare. Compressed images are '
+              'refused before decoding by the size in their header (PNG IHDR, JPEG SOF, RVL), '
+              'raw images before conversion; counted as errors.image_too_large. A '
+              '20000x20000 PNG of zeros is 0.8 MB on the wire but 800 MB decoded; the default '
+              '(64 Mpixel) admits every camera.',
+              min_value=1, max_value=1 << 31, read_only=True),
     ParamSpec('depth.source', 'image',
               "'image': pair rgb/image with a depth image; 'cloud': with a PointCloud2 on "
               'cloud (float32 x, y, z; e.g. a LiDAR), moved by cloud.to_rgb and projected into '

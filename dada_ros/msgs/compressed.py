@@ -17,15 +17,23 @@ Two image_transport formats are read, as their publishers write them:
   :func:`compressed_to_depth` returns ``(H, W)`` float32 metres, NaN = invalid, like
   :func:`dada_ros.msgs.conversions.image_to_depth`.
 
+Decompression bombs: the size a PNG (IHDR) or JPEG (SOF) declares is read before
+decoding and checked against ``max_pixels`` (the ``input.max_pixels`` parameter), as the
+RVL size prefix is; data that is neither PNG nor JPEG is refused rather than handed to
+OpenCV's guessing among other formats.
+
 Errors are :class:`~dada_ros.msgs.conversions.ImageConversionError` subclasses with their own
 ``kind``: :class:`UnsupportedFormatError` (``unsupported_format``: a format this node does
-not read, e.g. ``theora``, or a depth format on the colour input) and
-:class:`CompressedDataError` (``bad_compressed_data``: data that does not decode).
-Input messages are never modified.
+not read, e.g. ``theora``, or a depth format on the colour input),
+:class:`~dada_ros.msgs.conversions.ImageTooLargeError` (``image_too_large``),
+:class:`CompressedHeaderError` (``bad_compressed_header``: a compressedDepth configuration
+header no publisher writes) and :class:`CompressedDataError` (``bad_compressed_data``:
+data that does not decode). Input messages are never modified.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Optional, Tuple
 
 import cv2
@@ -33,13 +41,17 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 
-from .conversions import copy_header, ImageConversionError, MILLIMETRE_ENCODINGS
-from .depth_codecs import (CONFIG_HEADER_SIZE, dequantize_inverse_depth, pack_config_header,
-                           quantize_inverse_depth, rvl_decode, rvl_encode, unpack_config_header)
+from .conversions import check_image_size, copy_header, ImageConversionError, MAX_PIXELS, \
+    MILLIMETRE_ENCODINGS
+from .depth_codecs import (check_config_header, CONFIG_HEADER_SIZE, dequantize_inverse_depth,
+                           pack_config_header, quantize_inverse_depth, rvl_decode, rvl_encode,
+                           unpack_config_header)
 
 __all__ = [
-    'UnsupportedFormatError', 'CompressedDataError', 'is_compressed_depth',
-    'parse_color_format', 'parse_depth_format', 'compressed_to_rgb', 'compressed_to_depth',
+    'UnsupportedFormatError', 'CompressedDataError', 'CompressedHeaderError',
+    'is_compressed_depth',
+    'parse_color_format', 'parse_depth_format', 'declared_size', 'compressed_to_rgb',
+    'compressed_to_depth',
     'rgb_to_compressed', 'depth_to_compressed_depth',
 ]
 
@@ -60,6 +72,12 @@ class CompressedDataError(ImageConversionError):
     """The data of a ``CompressedImage`` does not decode (truncated, corrupted, wrong kind)."""
 
     kind = 'bad_compressed_data'
+
+
+class CompressedHeaderError(ImageConversionError):
+    """A compressedDepth configuration header no publisher writes (format enum, a, b)."""
+
+    kind = 'bad_compressed_header'
 
 
 def is_compressed_depth(msg: CompressedImage) -> bool:
@@ -121,9 +139,69 @@ def parse_depth_format(fmt: str) -> Tuple[str, str]:
         "'<16UC1|32FC1>; compressedDepth <png|rvl>'")
 
 
-def _imdecode(data: bytes, what: str) -> np.ndarray:
+#: JPEG start-of-frame markers (every SOFn but DHT C4, JPG C8 and DAC CC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: JPEG markers without a length field: TEM, RST0-7, SOI.
+_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])
+
+
+def _png_size(data: bytes) -> Tuple[int, int]:
+    """``(width, height)`` of the IHDR chunk, which must follow the PNG signature."""
+    if len(data) < 24 or data[12:16] != b'IHDR':
+        raise CompressedDataError('PNG data has no IHDR chunk after the signature')
+    width, height = struct.unpack('>II', data[16:24])
+    return int(width), int(height)
+
+
+def _jpeg_size(data: bytes) -> Tuple[int, int]:
+    """``(width, height)`` of the first start-of-frame segment, walking the markers."""
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            raise CompressedDataError(f'JPEG data has no marker at byte {position}')
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            position += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before
+            break
+        length = struct.unpack('>H', data[position + 2:position + 4])[0]
+        if marker in _JPEG_SOF:
+            if length < 8 or position + 9 > len(data):
+                break
+            height, width = struct.unpack('>HH', data[position + 5:position + 9])
+            if width == 0 or height == 0:  # a height set later by DNL is not supported
+                raise CompressedDataError(f'JPEG frame header declares {width}x{height}')
+            return int(width), int(height)
+        position += 2 + length
+    raise CompressedDataError('JPEG data has no frame header (SOF) before its scan data')
+
+
+def declared_size(data: bytes) -> Tuple[int, int]:
+    """Return ``(width, height)`` that PNG or JPEG ``data`` declares, without decoding it.
+
+    Raises:
+        CompressedDataError: the data is neither PNG nor JPEG (OpenCV would guess among
+            other formats, whose size is not checked), or its header is broken.
+    """
+    if data.startswith(_PNG_MAGIC):
+        return _png_size(data)
+    if data.startswith(_JPEG_MAGIC):
+        return _jpeg_size(data)
+    raise CompressedDataError(f'{len(data)} bytes of image data are neither PNG nor JPEG')
+
+
+def _imdecode(data: bytes, what: str, max_pixels: int) -> np.ndarray:
     if not data:
         raise CompressedDataError(f'{what}: CompressedImage has no data')
+    try:
+        width, height = declared_size(data)
+    except CompressedDataError as error:
+        raise CompressedDataError(f'{what}: {error}') from None
+    check_image_size(width, height, max_pixels, what)
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as error:
@@ -137,16 +215,17 @@ def _imdecode(data: bytes, what: str) -> np.ndarray:
     return image
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode a ``compressed`` colour image to an ``(H, W, 3)`` uint8 RGB array.
 
     Raises:
         UnsupportedFormatError: the format is not JPEG/PNG colour (see
             :func:`parse_color_format`) or the image is 16-bit.
+        ImageTooLargeError: the header declares more than ``max_pixels`` pixels.
         CompressedDataError: the data does not decode.
     """
     codec, bgr = parse_color_format(msg.format)
-    image = _imdecode(bytes(msg.data), f'{codec} colour image')
+    image = _imdecode(bytes(msg.data), f'{codec} colour image', max_pixels)
     if image.dtype != np.uint8:
         raise UnsupportedFormatError(
             f'compressed colour image is {image.dtype}; the colour input reads 8-bit images')
@@ -159,19 +238,20 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3])
 
 
-def _decode_depth_codes(data: bytes, codec: str) -> np.ndarray:
+def _decode_depth_codes(data: bytes, codec: str, max_pixels: int) -> np.ndarray:
     """Decode the image after the configuration header to a 2-D uint16 array."""
     if codec == 'rvl':
         if len(data) < 8:
             raise CompressedDataError(
                 f'compressedDepth rvl: {len(data)} bytes after the header, fewer than the '
                 '8-byte size prefix')
-        width, height = np.frombuffer(data[:8], dtype='<u4').astype(np.int64)
+        width, height = (int(v) for v in np.frombuffer(data[:8], dtype='<u4'))
+        check_image_size(width, height, max_pixels, 'compressedDepth rvl')
         try:
-            return rvl_decode(data[8:], int(width), int(height))
+            return rvl_decode(data[8:], width, height, max_pixels)
         except ValueError as error:
             raise CompressedDataError(f'compressedDepth rvl: {error}') from None
-    image = _imdecode(data, 'compressedDepth png')
+    image = _imdecode(data, 'compressedDepth png', max_pixels)
     if image.ndim != 2 or image.dtype != np.uint16:
         raise CompressedDataError(
             f'compressedDepth png decodes to {image.dtype} {image.shape}; expected one 16-bit '
@@ -179,14 +259,16 @@ def _decode_depth_codes(data: bytes, codec: str) -> np.ndarray:
     return image
 
 
-def compressed_to_depth(msg: CompressedImage) -> np.ndarray:
+def compressed_to_depth(msg: CompressedImage, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode a ``compressedDepth`` image to ``(H, W)`` float32 metres, NaN = invalid.
 
     ``16UC1``/``mono16`` images are millimetres (0 = invalid); ``32FC1`` images are the
-    inverse-depth code of the header's parameters (0 = invalid).
+    inverse-depth code of the header's parameters (0 = invalid). The header is checked for
+    every encoding (:func:`~dada_ros.msgs.depth_codecs.check_config_header`).
 
     Raises:
         UnsupportedFormatError: see :func:`parse_depth_format`.
+        ImageTooLargeError: the image declares more than ``max_pixels`` pixels.
         CompressedDataError: the header or the image data do not decode.
     """
     encoding, codec = parse_depth_format(msg.format)
@@ -195,8 +277,11 @@ def compressed_to_depth(msg: CompressedImage) -> np.ndarray:
         raise CompressedDataError(
             f'compressedDepth data has {len(data)} bytes; it needs the {CONFIG_HEADER_SIZE}-byte '
             'configuration header and an image')
-    _, a, b = unpack_config_header(data)
-    codes = _decode_depth_codes(data[CONFIG_HEADER_SIZE:], codec)
+    try:
+        _, a, b = check_config_header(unpack_config_header(data), encoding)
+    except ValueError as error:
+        raise CompressedHeaderError(f'compressedDepth {encoding}: {error}') from None
+    codes = _decode_depth_codes(data[CONFIG_HEADER_SIZE:], codec, max_pixels)
     if encoding in MILLIMETRE_ENCODINGS:
         depth = codes.astype(np.float32) * np.float32(0.001)
         depth[codes == 0] = np.nan

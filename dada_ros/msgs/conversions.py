@@ -37,10 +37,13 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from ..core.geometry import backproject, decimate, validate_intrinsics
+from ..core.params import BY_NAME
 
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
-    'StepTooSmallError', 'DataTooShortError', 'CameraInfoError',
+    'StepTooSmallError', 'DataTooShortError', 'DataTooLongError', 'ImageTooLargeError',
+    'CameraInfoError',
+    'MAX_PIXELS', 'check_image_size',
     'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'cloud_to_xyz',
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
@@ -82,6 +85,12 @@ class DataTooShortError(ImageConversionError):
     kind = 'data_too_short'
 
 
+class DataTooLongError(ImageConversionError):
+    """``data`` holds more than ``step * height`` bytes (the header does not fit the data)."""
+
+    kind = 'data_too_long'
+
+
 class CloudMissingFieldError(ImageConversionError):
     """A ``PointCloud2`` lacks one of the ``x``, ``y``, ``z`` fields."""
 
@@ -98,6 +107,12 @@ class CloudDataError(ImageConversionError):
     """``point_step``/``row_step`` do not fit the points, or ``data`` is too short."""
 
     kind = 'cloud_data_too_short'
+
+
+class ImageTooLargeError(ImageConversionError):
+    """An image declares more pixels than ``input.max_pixels`` (refused before decoding)."""
+
+    kind = 'image_too_large'
 
 
 class CameraInfoError(ValueError):
@@ -125,6 +140,26 @@ DEPTH_ENCODINGS = ('16UC1', 'mono16', '32FC1')
 MILLIMETRE_ENCODINGS = ('16UC1', 'mono16')
 
 
+#: Default of ``input.max_pixels``: the largest image (width x height) any decoder accepts.
+MAX_PIXELS: int = int(BY_NAME['input.max_pixels'].default)
+
+
+def check_image_size(width: int, height: int, max_pixels: int, what: str) -> None:
+    """Refuse an image that declares more than ``max_pixels`` pixels, before decoding it.
+
+    The one bound of every decoder (raw images, PNG, JPEG, RVL): the declared size is read
+    from the message or the codec's header, so a small message cannot make a huge array.
+
+    Raises:
+        ImageTooLargeError: ``width * height > max_pixels``.
+    """
+    pixels = int(width) * int(height)
+    if pixels > int(max_pixels):
+        raise ImageTooLargeError(
+            f'{what} declares {width}x{height} = {pixels} pixels, more than input.max_pixels '
+            f'= {max_pixels}; refused before decoding')
+
+
 def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
     try:
         scalar, channels = ENCODINGS[encoding]
@@ -135,19 +170,22 @@ def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
     return dtype, channels
 
 
-def image_to_array(msg: Image) -> np.ndarray:
+def image_to_array(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Return the pixels of ``msg`` as a new array in host byte order without padding.
 
     The shape is ``(H, W)`` for one-channel encodings and ``(H, W, C)`` otherwise; the
-    dtype is uint8, uint16 or float32 as the encoding says.
+    dtype is uint8, uint16 or float32 as the encoding says. ``data`` must hold exactly
+    ``step * height`` bytes: more is a header that does not describe the data.
 
     Raises:
-        UnsupportedEncodingError, EmptyImageError, StepTooSmallError, DataTooShortError.
+        UnsupportedEncodingError, EmptyImageError, ImageTooLargeError (more than
+        ``max_pixels``), StepTooSmallError, DataTooShortError, DataTooLongError.
     """
     dtype, channels = _pixel_dtype(msg.encoding, bool(msg.is_bigendian))
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise EmptyImageError(f'empty image ({width}x{height}, encoding {msg.encoding})')
+    check_image_size(width, height, max_pixels, f'{msg.encoding} image')
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise StepTooSmallError(
@@ -157,6 +195,10 @@ def image_to_array(msg: Image) -> np.ndarray:
     if data.size < step * height:
         raise DataTooShortError(
             f'image data has {data.size} bytes, expected step * height = {step * height}')
+    if data.size > step * height:
+        raise DataTooLongError(
+            f'image data has {data.size} bytes, more than step * height = {step * height} '
+            f'({width}x{height}, step {step}): the header does not describe the data')
     rows = data[:step * height].reshape(height, step)[:, :row_bytes]
     pixels = np.ascontiguousarray(rows).view(dtype)
     pixels = pixels.astype(dtype.newbyteorder('='), copy=True)
@@ -164,13 +206,13 @@ def image_to_array(msg: Image) -> np.ndarray:
     return pixels.reshape(shape)
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
+def image_to_rgb(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Convert a color or mono image to an ``(H, W, 3)`` uint8 array in RGB order."""
     if msg.encoding not in COLOR_ENCODINGS:
         raise UnsupportedEncodingError(
             f'encoding {msg.encoding!r} is not a color encoding; expected one of '
             f'{list(COLOR_ENCODINGS)}')
-    pixels = image_to_array(msg)
+    pixels = image_to_array(msg, max_pixels)
     if msg.encoding == 'mono8':
         return np.repeat(pixels[:, :, None], 3, axis=2)
     if msg.encoding in ('bgr8', 'bgra8'):
@@ -178,25 +220,13 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, :3])
 
 
-def image_to_depth(msg: Image) -> np.ndarray:
+def image_to_depth(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Convert a depth image to ``(H, W)`` float32 metres with NaN for invalid pixels.
 
     ``16UC1`` and ``mono16`` are read as millimetres (0 = invalid); ``32FC1`` as metres (0,
     negative values, NaN and Inf are invalid).
     """
-    if msg.encoding not in DEPTH_ENCODINGS:
-        raise UnsupportedEncodingError(
-            f'encoding {msg.encoding!r} is not a depth encoding; expected one of '
-            f'{list(DEPTH_ENCODINGS)}')
-    pixels = image_to_array(msg)
-    if msg.encoding in MILLIMETRE_ENCODINGS:
-        depth = pixels.astype(np.float32) * np.float32(0.001)
-        depth[pixels == 0] = np.nan
-        return depth
-    depth = pixels.astype(np.float32, copy=True)
-    with np.errstate(invalid='ignore'):
-        depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
-    return depth
+    return image_to_depth_checked(msg, max_pixels)[0]
 
 
 class DepthReport(NamedTuple):
@@ -208,16 +238,31 @@ class DepthReport(NamedTuple):
     """Number of +-Inf pixels in a ``32FC1`` image (turned into NaN)."""
     total: int
     """Number of pixels."""
+    negative: int = 0
+    """Number of finite negative pixels in a ``32FC1`` image (turned into NaN)."""
 
 
-def image_to_depth_checked(msg: Image) -> Tuple[np.ndarray, DepthReport]:
-    """Like :func:`image_to_depth`, also counting valid and infinite input pixels."""
-    depth = image_to_depth(msg)
-    infinite = 0
-    if msg.encoding == '32FC1':
-        infinite = int(np.isinf(image_to_array(msg)).sum())
+def image_to_depth_checked(msg: Image,
+                           max_pixels: int = MAX_PIXELS) -> Tuple[np.ndarray, DepthReport]:
+    """Like :func:`image_to_depth`, also counting valid, infinite and negative input pixels."""
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise UnsupportedEncodingError(
+            f'encoding {msg.encoding!r} is not a depth encoding; expected one of '
+            f'{list(DEPTH_ENCODINGS)}')
+    pixels = image_to_array(msg, max_pixels)
+    infinite = negative = 0
+    if msg.encoding in MILLIMETRE_ENCODINGS:
+        depth = pixels.astype(np.float32) * np.float32(0.001)
+        depth[pixels == 0] = np.nan
+    else:
+        depth = pixels  # a new array already
+        with np.errstate(invalid='ignore'):
+            infinite = int(np.count_nonzero(np.isinf(depth)))
+            negative = int(np.count_nonzero(depth < 0)) - int(np.count_nonzero(depth == -np.inf))
+            depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
     valid = int(np.count_nonzero(~np.isnan(depth)))
-    return depth, DepthReport(valid=valid, infinite=infinite, total=int(depth.size))
+    return depth, DepthReport(valid=valid, infinite=infinite, total=int(depth.size),
+                              negative=negative)
 
 
 def copy_header(header: Header) -> Header:

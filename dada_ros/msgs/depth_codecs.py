@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     'CONFIG_HEADER_SIZE', 'INVERSE_DEPTH_FORMAT', 'pack_config_header', 'unpack_config_header',
+    'check_config_header',
     'quantization_params', 'quantize_inverse_depth', 'dequantize_inverse_depth',
     'rvl_encode', 'rvl_decode', 'MAX_RVL_PIXELS',
 ]
@@ -40,7 +41,8 @@ INVERSE_DEPTH_FORMAT = 0
 _HEADER = struct.Struct('<iff')
 #: Nibbles an RVL value may use: 11 * 3 bits cover every 32-bit count.
 _MAX_NIBBLES = 11
-#: Largest image :func:`rvl_decode` accepts (64 Mpixel, 128 MiB of uint16).
+#: Largest image :func:`rvl_decode` accepts by default (64 Mpixel, 128 MiB of uint16, the
+#: default of ``input.max_pixels``).
 MAX_RVL_PIXELS = 1 << 26
 
 
@@ -61,6 +63,28 @@ def unpack_config_header(data: bytes) -> Tuple[int, float, float]:
                          f'{CONFIG_HEADER_SIZE}-byte configuration header')
     format_enum, a, b = _HEADER.unpack_from(bytes(data[:CONFIG_HEADER_SIZE]))
     return int(format_enum), float(a), float(b)
+
+
+def check_config_header(header: Tuple[int, float, float],
+                        encoding: str) -> Tuple[int, float, float]:
+    """Return ``header`` (``(format_enum, a, b)``) when a publisher could have written it.
+
+    The format enum must be :data:`INVERSE_DEPTH_FORMAT`, the only one the publisher
+    writes. ``a`` and ``b`` decode ``32FC1`` images, so there they must be finite with
+    ``a != 0``; ``16UC1`` images do not use them (the publisher leaves them unset, so
+    any bits are accepted, as the subscriber does).
+
+    Raises:
+        ValueError: an unknown format enum, or unusable ``32FC1`` parameters.
+    """
+    format_enum, a, b = header
+    if format_enum != INVERSE_DEPTH_FORMAT:
+        raise ValueError(f'configuration header has format enum {format_enum}; the only one '
+                         f'compressed_depth_image_transport writes is {INVERSE_DEPTH_FORMAT} '
+                         '(inverse depth)')
+    if encoding == '32FC1' and (not (np.isfinite(a) and np.isfinite(b)) or a == 0.0):
+        raise ValueError(f'invalid inverse-depth quantisation parameters a={a}, b={b}')
+    return header
 
 
 def quantization_params(depth_max: float = 10.0,
@@ -168,13 +192,15 @@ def rvl_encode(image: np.ndarray) -> bytes:
     return words.tobytes()
 
 
-def rvl_decode(data: bytes, width: int, height: int) -> np.ndarray:
+def rvl_decode(data: bytes, width: int, height: int,
+               max_pixels: int = MAX_RVL_PIXELS) -> np.ndarray:
     """Decode an RVL stream (without the width/height prefix) to ``(height, width)`` uint16.
 
     Raises:
         ValueError: the stream is truncated, its length is not a whole number of 32-bit
-            words, a code is longer than any 32-bit count needs, or its runs overrun the
-            image.
+            words, a code is longer than any 32-bit count needs, its runs overrun the
+            image, or the image has more than ``max_pixels`` pixels (the message decoder
+            checks its bound, ``input.max_pixels``, before calling this).
     """
     if width <= 0 or height <= 0:
         raise ValueError(f'RVL image size {width}x{height} contains zero')
@@ -184,8 +210,8 @@ def rvl_decode(data: bytes, width: int, height: int) -> np.ndarray:
     pixels = int(width) * int(height)
     # Two codes describe a zero run of any length, so the data size does not bound the
     # image size; a fixed cap keeps corrupted dimensions from allocating huge arrays.
-    if pixels > MAX_RVL_PIXELS:
-        raise ValueError(f'RVL image size {width}x{height} is larger than {MAX_RVL_PIXELS} '
+    if pixels > max_pixels:
+        raise ValueError(f'RVL image size {width}x{height} is larger than {max_pixels} '
                          'pixels: corrupted data')
     words = np.frombuffer(buffer, dtype='<u4').astype(np.uint32)
     shifts = np.arange(28, -1, -4, dtype=np.uint32)

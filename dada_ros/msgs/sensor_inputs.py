@@ -31,7 +31,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from .compressed import compressed_to_depth, compressed_to_rgb, UnsupportedFormatError
 from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
-                          DepthReport, image_to_depth_checked, image_to_rgb, ImageConversionError)
+                          DepthReport, image_to_depth_checked, image_to_rgb, ImageConversionError,
+                          MAX_PIXELS)
 from ..core.registration import project_points, projection_matrix, register_depth, \
     transform_points
 
@@ -63,22 +64,26 @@ class NoTransformError(ImageConversionError):
     kind = 'no_transform'
 
 
-def decode_rgb(msg: ColourMessage) -> np.ndarray:
+def decode_rgb(msg: ColourMessage, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Return ``(H, W, 3)`` uint8 RGB from an ``Image`` or a ``compressed`` ``CompressedImage``.
+
+    ``max_pixels`` (``input.max_pixels``) bounds the declared size, checked before decoding.
 
     Raises:
         ImageConversionError: by kind (encoding, size, format, data).
     """
     if isinstance(msg, CompressedImage):
-        return compressed_to_rgb(msg)
-    return image_to_rgb(msg)
+        return compressed_to_rgb(msg, max_pixels)
+    return image_to_rgb(msg, max_pixels)
 
 
-def decode_depth_checked(msg: DepthMessage) -> Tuple[np.ndarray, DepthReport]:
+def decode_depth_checked(msg: DepthMessage,
+                         max_pixels: int = MAX_PIXELS) -> Tuple[np.ndarray, DepthReport]:
     """Return depth in metres (NaN = invalid) and its report from an Image or compressedDepth.
 
     A ``CompressedImage`` must be ``compressedDepth`` (JPEG/PNG colour images are not
-    depth); it cannot hold infinite values, so its report counts none.
+    depth); it cannot hold infinite or negative values, so its report counts none.
+    ``max_pixels`` bounds the declared size, checked before decoding.
 
     Raises:
         ImageConversionError: by kind.
@@ -88,10 +93,10 @@ def decode_depth_checked(msg: DepthMessage) -> Tuple[np.ndarray, DepthReport]:
             raise UnsupportedFormatError(
                 f'depth CompressedImage has format {msg.format!r}; the depth input reads '
                 "compressedDepth ('16UC1; compressedDepth png', ...)")
-        depth = compressed_to_depth(msg)
+        depth = compressed_to_depth(msg, max_pixels)
         valid = int(np.count_nonzero(np.isfinite(depth)))
         return depth, DepthReport(valid=valid, infinite=0, total=int(depth.size))
-    return image_to_depth_checked(msg)
+    return image_to_depth_checked(msg, max_pixels)
 
 
 def rgb_projection(info: CameraInfo) -> np.ndarray:
