@@ -22,7 +22,10 @@ Policies (the same live and offline):
 * camera_info: the valid one with the RGB image's stamp when it has arrived by the time the
   outputs are built, else the latest valid one when the pair was made.
 * Depth values above :data:`MAX_DEPTH_M` are implausible for any sensor (and would overflow
-  float32 arithmetic): they become invalid, counted as ``warnings.implausible_depth``.
+  float32 arithmetic): they become invalid, counted as ``warnings.implausible_depth``, on
+  every road: depth images, cloud points (a coordinate beyond it drops the point) and the
+  depth that registration or a cloud projection puts into the RGB camera (a transform
+  with a huge translation).
 * A depth image without any valid pixel is a warning (``all_invalid_depth``): its frame is
   still served, all NaN, as the node has always published it.
 * Levels: ``error`` = a message rejected (never reaches a frame); ``warning`` = served, but
@@ -236,8 +239,8 @@ class FramePipeline:
                  transform_lookup: Optional[Callable[[], TransformLookup]] = None) -> None:
         values = {**defaults(), **checked_params(params)}
         self.params: Dict[str, Any] = values
-        self.upsampler = upsampler if upsampler is not None else DepthUpsampler(
-            **{name: values[name] for name in SOLVER_PARAMETERS})
+        self.upsampler = upsampler if upsampler is not None else DepthUpsampler.from_params(
+            values)
         self.counters = Counters()
         self.on_event = on_event
         self.pairer: ApproximateTimePairer[_RgbItem, _DepthItem] = ApproximateTimePairer(
@@ -373,7 +376,7 @@ class FramePipeline:
         except ImageConversionError as error:
             self.report('error', error.kind, 'depth', f'depth/image rejected: {error}')
             return []
-        depth = self._plausible(depth)
+        depth = self._plausible(depth, 'depth', 'depth/image')
         if found.valid == 0 or not np.isfinite(depth).any():
             self.report('warning', 'all_invalid_depth', 'depth', 'depth/image has no valid '
                         'pixel; its frame will be all NaN')
@@ -392,6 +395,7 @@ class FramePipeline:
         except ImageConversionError as error:
             self.report('error', error.kind, 'cloud', f'cloud rejected: {error}')
             return []
+        points = self._plausible_points(points)
         if len(points) == 0:
             self.report('warning', 'empty_cloud', 'cloud', 'cloud has no finite point; its '
                         'frame will be all NaN')
@@ -408,17 +412,32 @@ class FramePipeline:
         self._check_pairer('depth')
         return self._frames(pairs)
 
-    def _plausible(self, depth: np.ndarray) -> np.ndarray:
-        """``depth`` with values above :data:`MAX_DEPTH_M` made invalid (counted)."""
+    def _plausible(self, depth: np.ndarray, stream: str, what: str) -> np.ndarray:
+        """``depth`` with values above :data:`MAX_DEPTH_M` made invalid (counted).
+
+        The one plausibility rule of every depth road: depth images, registered depth and
+        projected clouds (``what`` names the source in the log line).
+        """
         with np.errstate(invalid='ignore'):
             implausible = depth > MAX_DEPTH_M
         count = int(np.count_nonzero(implausible))
         if not count:
             return depth
-        self.report('warning', 'implausible_depth', 'depth',
-                    f'depth/image has {count} values above {MAX_DEPTH_M:g} m; treated as '
-                    'invalid')
+        self.report('warning', 'implausible_depth', stream,
+                    f'{what} has {count} values above {MAX_DEPTH_M:g} m; treated as invalid')
         return np.where(implausible, np.float32(np.nan), depth).astype(np.float32)
+
+    def _plausible_points(self, points: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` cloud points without those farther than :data:`MAX_DEPTH_M` (counted)."""
+        with np.errstate(invalid='ignore'):
+            implausible = (np.abs(points) > MAX_DEPTH_M).any(axis=1)
+        count = int(np.count_nonzero(implausible))
+        if not count:
+            return points
+        self.report('warning', 'implausible_depth', 'cloud',
+                    f'cloud has {count} points with a coordinate beyond {MAX_DEPTH_M:g} m; '
+                    'dropped')
+        return points[~implausible]
 
     def _frames(self, pairs: List[Tuple[_RgbItem, _DepthItem]]) -> List[PairedFrame]:
         frames = []
@@ -475,6 +494,7 @@ class FramePipeline:
             except ImageConversionError as error:
                 self.report('error', error.kind, 'frame', f'{kind}: {error}')
                 return None
+            sparse = self._plausible(sparse, 'frame', f'{kind}: the depth in the rgb camera')
             if not np.isfinite(sparse).any():
                 self.report('warning', 'all_invalid_depth', 'frame', f'{kind}: no point lands '
                             'in the rgb image; the frame will be all NaN')

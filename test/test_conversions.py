@@ -310,3 +310,22 @@ def test_pointcloud_builder_reuses_its_buffer_but_not_the_messages() -> None:
     assert third.point_step == 12 and (third.height, third.width) == (12, 16)
     np.testing.assert_allclose(read_points(second)['z'], 7.0)
     assert near[0, 0] == 1.0 and far[0, 0] == 7.0  # inputs untouched
+
+
+def test_cloud_byte_order_flag_is_checked() -> None:
+    """Either byte order reads correctly when flagged; a flag the data contradicts is refused."""
+    from dada_ros.msgs.conversions import cloud_to_xyz, CloudByteOrderError
+    from hostile_messages import cloud_message
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-30.0, 30.0, (5000, 3)).astype(np.float32)
+    points[::7] = np.nan  # organised clouds mark missing returns with NaN
+    valid = points[np.isfinite(points).all(axis=1)]
+    for big in (False, True):
+        np.testing.assert_array_equal(cloud_to_xyz(cloud_message(points, big)), valid)
+        with pytest.raises(CloudByteOrderError) as raised:
+            cloud_to_xyz(cloud_message(points, big, flag_big_endian=not big))
+        assert raised.value.kind == 'cloud_byte_order'
+    # Quantised coordinates (millimetres) and a cloud with zeros are read, not refused.
+    rounded = np.round(valid * 1000.0) / 1000.0
+    rounded[:100] = 0.0
+    np.testing.assert_array_equal(cloud_to_xyz(cloud_message(rounded)), rounded)

@@ -44,7 +44,8 @@ __all__ = [
     'StepTooSmallError', 'DataTooShortError', 'DataTooLongError', 'ImageTooLargeError',
     'CameraInfoError',
     'MAX_PIXELS', 'check_image_size',
-    'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'cloud_to_xyz',
+    'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'CloudByteOrderError',
+    'cloud_to_xyz',
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
     'image_to_array', 'image_to_rgb', 'image_to_depth', 'image_to_depth_checked', 'DepthReport',
     'array_to_image', 'rgb_to_image', 'depth_to_image',
@@ -113,6 +114,12 @@ class ImageTooLargeError(ImageConversionError):
     """An image declares more pixels than ``input.max_pixels`` (refused before decoding)."""
 
     kind = 'image_too_large'
+
+
+class CloudByteOrderError(ImageConversionError):
+    """A cloud whose coordinates only make sense in the other byte order than it says."""
+
+    kind = 'cloud_byte_order'
 
 
 class CameraInfoError(ValueError):
@@ -523,6 +530,41 @@ def read_points(msg: PointCloud2) -> Dict[str, np.ndarray]:
 
 _XYZ = ('x', 'y', 'z')
 _FLOAT_FIELDS = {PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8'}
+#: Coordinate magnitudes (m) a range sensor reports, besides 0: a float read in the wrong
+#: byte order is almost always far outside (huge, or subnormal).
+_SANE_RANGE = (1e-20, 1e10)
+#: Points of a cloud compared in both byte orders (evenly spaced; enough to tell).
+_BYTE_ORDER_SAMPLE = 4096
+
+
+def _sane_points(rows: np.ndarray, dtype: np.dtype) -> int:
+    """Count the points of ``rows`` (structured bytes) with sane coordinates in ``dtype``."""
+    points = rows.view(dtype).reshape(-1)
+    with np.errstate(invalid='ignore', over='ignore'):
+        xyz = np.stack([points[name].astype(np.float64) for name in _XYZ], axis=1)
+        size = np.abs(xyz)
+        in_range = (size >= _SANE_RANGE[0]) & (size <= _SANE_RANGE[1])
+        sane = np.isfinite(xyz) & ((size == 0) | in_range)
+    return int(np.count_nonzero(sane.all(axis=1)))
+
+
+def _check_byte_order(rows: np.ndarray, dtype: np.dtype, flag: int) -> None:
+    """Refuse a cloud whose ``is_bigendian`` flag contradicts its data.
+
+    A sample of the points is read in both byte orders; when the other order gives more
+    than twice as many sane points (:data:`_SANE_RANGE`), the flag is wrong (read as it
+    says, such a cloud has coordinates like 2e34 m).
+    """
+    step = max(1, rows.shape[0] // _BYTE_ORDER_SAMPLE)
+    sample = np.ascontiguousarray(rows[::step][:_BYTE_ORDER_SAMPLE])
+    flagged = _sane_points(sample, dtype)
+    other = _sane_points(sample, dtype.newbyteorder('S'))
+    if other > 2 * flagged:
+        says, reads = ('big', 'little') if flag else ('little', 'big')
+        raise CloudByteOrderError(
+            f'point cloud says is_bigendian={flag} ({says} endian) but its data reads as '
+            f'{reads} endian: {flagged} of {sample.shape[0]} sampled points are plausible as '
+            f'flagged, {other} the other way; refused')
 
 
 def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
@@ -540,6 +582,8 @@ def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
             fit inside ``point_step``.
         CloudDataError: ``row_step < width * point_step`` or ``data`` is shorter than
             ``height * row_step``.
+        CloudByteOrderError: the data makes sense only in the other byte order than
+            ``is_bigendian`` says (a lying flag is refused, not read as 1e34 m).
     """
     fields = {field.name: field for field in msg.fields}
     missing = [name for name in _XYZ if name not in fields]
@@ -576,6 +620,8 @@ def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
                       'offsets': [int(fields[name].offset) for name in _XYZ],
                       'itemsize': point_step})
     rows = data[:height * row_step].reshape(height, row_step)[:, :width * point_step]
-    points = np.ascontiguousarray(rows).view(dtype).reshape(-1)
+    rows = np.ascontiguousarray(rows).reshape(height * width, point_step)
+    _check_byte_order(rows, dtype, int(bool(msg.is_bigendian)))
+    points = rows.view(dtype).reshape(-1)
     xyz = np.stack([points[name].astype(np.float32) for name in _XYZ], axis=1)
     return xyz[np.isfinite(xyz).all(axis=1)]
