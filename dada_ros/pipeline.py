@@ -65,7 +65,7 @@ from .core.confidence import depth_confidence, mask_low_confidence
 from .core.params import BY_NAME, checked_params, defaults, SOLVER_PARAMETERS
 from .core.registration import choose_depth_mode, project_points, transform_points
 from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
-from .core.upsampler import DepthUpsampler, resolve_depth_mode, upsampling_factor
+from .core.upsampler import DepthUpsampler, resolve_depth_mode, size_ratio, upsampling_factor
 from .msgs.conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
                                copy_header, depth_to_image, ImageConversionError,
                                output_camera_info, PointCloudBuilder)
@@ -162,7 +162,7 @@ class PairedFrame:
     arrival: float
     info: Optional[CameraInfo]
     k: Optional[np.ndarray]
-    factor: int
+    factor: float
     mode: str = 'image'
 
     @property
@@ -287,7 +287,7 @@ class FramePipeline:
         reason = spec.validate(value)
         if reason is not None:
             raise ValueError(reason)
-        value = float(value) if spec.type is float else value
+        value = spec.coerce(value)
         self.params[name] = value
         if name == 'sync.slop':
             self.pairer.set_slop(float(value))
@@ -459,9 +459,9 @@ class FramePipeline:
 
     def _transform(self, name: str, target: str, source: str) -> Optional[np.ndarray]:
         """Return the ``depth.to_rgb`` / ``cloud.to_rgb`` transform, or ``None`` (counted)."""
-        value = str(self.params[name])
-        if not value.strip() and source != target and self._lookup is None \
-                and self._make_lookup is not None:
+        value = self.params[name]  # a string or a list of 7 floats (checked_params)
+        if isinstance(value, str) and not value.strip() and source != target \
+                and self._lookup is None and self._make_lookup is not None:
             self._lookup = self._make_lookup()
         matrix, reason = resolve_transform(name, value, target, source, self._lookup)
         if matrix is None:
@@ -470,8 +470,12 @@ class FramePipeline:
 
     def _depth_in_rgb(self, header: Header, rgb: np.ndarray, item: _DepthItem,
                       rgb_info: Optional[CameraInfo], depth_info: Optional[CameraInfo]
-                      ) -> Optional[Tuple[np.ndarray, int, str]]:
-        """Bring a pair's depth into the RGB camera: ``(depth, factor, mode)`` or ``None``."""
+                      ) -> Optional[Tuple[np.ndarray, float, str]]:
+        """Bring a pair's depth into the RGB camera: ``(depth, factor, mode)`` or ``None``.
+
+        ``factor`` is the size ratio, an integer or not (the same field of view at any lower
+        resolution: :func:`dada_ros.core.inputs.size_ratio`).
+        """
         shape = rgb.shape[:2]
         rgb_frame = header.frame_id
         if item.kind == 'cloud' or self._wants_register(rgb_frame, rgb, item, depth_info):
@@ -501,7 +505,7 @@ class FramePipeline:
             return sparse, 1, kind
         depth = item.values
         try:
-            factor = upsampling_factor(rgb.shape, depth.shape)
+            factor = size_ratio(rgb.shape, depth.shape)
             mode = resolve_depth_mode(str(self.params['depth.mode']), factor)
         except ValueError as error:
             self.report('error', 'size_mismatch', 'frame', str(error))

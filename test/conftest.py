@@ -10,7 +10,8 @@ Fixtures:
 
 * ``ros`` (module scope): a :class:`ros_helpers.RosHarness` (rclpy context + spinning node).
 * ``spawn_node``: factory ``spawn_node(*ros_args, name='node', module='dada_ros.ros.node')``
-  returning a started :class:`ros_helpers.NodeProcess`; stopped at the end of the test.
+  returning a started :class:`ros_helpers.NodeProcess` (always subscribed unless the test
+  sets ``lazy_subscription``); stopped at the end of the test.
 * ``module_node_factory``: the same, stopped at the end of the module.
 * ``unique_namespace``: a fresh ROS namespace such as ``/t12345_3``.
 """
@@ -50,7 +51,16 @@ def ros() -> Iterator[RosHarness]:
 def _factory(tmp_path: Path, processes: List[NodeProcess]) -> Callable[..., NodeProcess]:
     def spawn(*ros_args: str, name: str = 'node', module: str = 'dada_ros.ros.node',
               extra_env: Any = None) -> NodeProcess:
-        """Start one node process (see :class:`ros_helpers.NodeProcess`)."""
+        """Start one node process (see :class:`ros_helpers.NodeProcess`).
+
+        Unless the test sets ``lazy_subscription`` itself, the node is always subscribed
+        (``lazy_subscription:=false``): many tests send input and read only the node's
+        counters, with no subscriber to its outputs. The default (lazy) is tested in
+        ``test_ros_conventions.py`` and by every client that reads the outputs (demo,
+        interop and conformance runs).
+        """
+        if not any('lazy_subscription' in arg for arg in ros_args):
+            ros_args = (*ros_args, '-p', 'lazy_subscription:=false')
         process = NodeProcess(tmp_path / 'logs', ros_args, module=module,
                               name=f'{name}_{len(processes)}', extra_env=extra_env)
         processes.append(process)

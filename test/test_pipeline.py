@@ -290,6 +290,27 @@ def test_depth_upsampler_signature_is_explicit_and_callable() -> None:
     assert DepthUpsampler(depth_mode='lowres', model='rgb').params['depth.mode'] == 'lowres'
 
 
+def test_upsampler_signature_names_every_solver_parameter() -> None:
+    """Every solver parameter is a named keyword; node-only names are not accepted."""
+    import inspect
+    from dada_ros.core.params import BY_NAME, python_name, SOLVER_PARAMETERS
+    signature = inspect.signature(DepthUpsampler)
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD
+                   for p in signature.parameters.values())
+    for name in SOLVER_PARAMETERS:
+        assert signature.parameters[python_name(name)].default == BY_NAME[name].default
+    assert DepthUpsampler(cpu_kernel='torch').params['cpu_kernel'] == 'torch'
+    with pytest.raises(TypeError):
+        DepthUpsampler(sync_slop=0.1)  # type: ignore[call-arg]
+    # A whole node parameter dict: node-only names are left out by name, typos refused.
+    up = DepthUpsampler.from_params({'sync.slop': 0.1, 'points.stride': 2, 'iterations': 3})
+    assert up.iterations == 3 and 'sync.slop' not in up.params
+    with pytest.raises(ValueError, match='unknown parameter'):
+        DepthUpsampler.from_params({'iteration': 3})
+    with pytest.raises(ValueError):
+        DepthUpsampler.from_params({'cpu_kernel': 'fortran'})
+
+
 def test_an_injected_guide_is_used() -> None:
     """guide= replaces the model's guide (training injects its network this way)."""
     class Flat:

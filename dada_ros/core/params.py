@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import importlib.util
 from pathlib import Path
 import typing
-from typing import Any, Dict, IO, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, IO, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import yaml
 
@@ -31,19 +32,48 @@ class ParamSpec:
     min_value: Optional[float] = None
     max_value: Optional[float] = None
     read_only: bool = False
+    numbers: int = 0
+    """When > 0, the value may also be a list of this many numbers, ints and floats mixed
+    as ROS users type them (``[0.1, 0, 0, 0, 0, 0, 1]``); it is declared with dynamic
+    typing and held as a list of floats (:meth:`coerce`)."""
+    check: Optional[Callable[[Any], Optional[str]]] = None
+    """Content check of a valid-typed value: ``None`` or the reason it is refused."""
 
     @property
     def type(self) -> type:  # noqa: A003 (the field name of the parameter table)
         """Python type of the value (bool, int, float or str)."""
         return type(self.default)
 
+    def coerce(self, value: Any) -> Any:
+        """Return a valid ``value`` in its canonical form (float, list of floats)."""
+        if self.type is float and not isinstance(value, bool):
+            return float(value)
+        if self.numbers and is_number_list(value):
+            return [float(item) for item in value]
+        return value
+
     def validate(self, value: Any) -> Optional[str]:
         """Return ``None`` when ``value`` is acceptable, else the reason it is not."""
+        reason = self._validate_type_and_range(value)
+        if reason is None and self.check is not None:
+            problem = self.check(self.coerce(value))
+            reason = None if problem is None else f'{self.name}: {problem}'
+        return reason
+
+    def _validate_type_and_range(self, value: Any) -> Optional[str]:
         expected = self.type
+        if self.numbers and not isinstance(value, (str, bytes)) \
+                and isinstance(value, Sequence):
+            if not is_number_list(value) or len(value) != self.numbers:
+                return (f'{self.name} must be a string or a list of {self.numbers} numbers, '
+                        f'got {list(value)!r}')
+            return None
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if expected is not bool and isinstance(value, bool) or not isinstance(value, expected):
-            return f'{self.name} must be of type {expected.__name__}, got {value!r}'
+            kind = expected.__name__ + (f' or a list of {self.numbers} numbers'
+                                        if self.numbers else '')
+            return f'{self.name} must be of type {kind}, got {value!r}'
         value = typing.cast(Any, value)  # checked above; keeps the comparisons typed
         if self.choices is not None and value not in self.choices:
             return f'{self.name} must be one of {list(self.choices)}, got {value!r}'
@@ -58,6 +88,24 @@ class ParamSpec:
         if self.max_value is not None and value > self.max_value:
             return f'{self.name} must be <= {self.max_value}, got {value!r}'
         return None
+
+
+def is_number_list(value: Any) -> bool:
+    """Whether ``value`` is a sequence (not text) of ints and floats (no bools)."""
+    return not isinstance(value, (str, bytes)) and isinstance(value, Sequence) and all(
+        isinstance(item, (int, float)) and not isinstance(item, bool) for item in value)
+
+
+def _pose_problem(value: Any) -> Optional[str]:
+    """Why ``value`` is not a transform ``[x, y, z, qx, qy, qz, qw]`` (empty = ask TF)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    from .registration import pose_to_matrix  # numpy only; the table itself imports none
+    try:
+        pose_to_matrix(value)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def _is_device_name(value: str) -> bool:
@@ -116,10 +164,19 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               'Messages kept per input stream while waiting for a partner.',
               min_value=1, max_value=1000, read_only=True),
     ParamSpec('qos.reliable_input', False,
-              'Subscribe with reliable QoS (bag replay, rviz) instead of sensor-data best effort.',
+              'Subscribe with reliable QoS (bag replay, rviz) instead of sensor-data best effort. '
+              'The ROS 2 QoS overrides (qos_overrides./<topic>.subscription.reliability, '
+              'depth, history, durability) apply on top.',
               read_only=True),
     ParamSpec('qos.reliable_output', True,
-              'Publish with reliable QoS (default) instead of best effort.',
+              'Publish with reliable QoS (default) instead of best effort. The ROS 2 QoS '
+              'overrides (qos_overrides./<topic>.publisher.*) apply on top.',
+              read_only=True),
+    ParamSpec('lazy_subscription', True,
+              'Subscribe to the inputs only while an output (depth_dense/image, '
+              'depth_dense/camera_info, points, depth_dense/confidence, depth_sparse/image) '
+              'has a subscriber, as image_pipeline nodes do: no input is received, decoded or '
+              'solved while nobody listens (checked every 0.2 s). false: always subscribed.',
               read_only=True),
     ParamSpec('points.enable', True, 'Publish the point cloud on points.'),
     ParamSpec('points.color', True, 'Add the packed rgb field to the point cloud.'),
@@ -154,11 +211,16 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               choices=('image', 'cloud'), read_only=True),
     ParamSpec('depth.to_rgb', '',
               "Transform from the depth optical frame to the RGB optical frame for 'register', "
-              "as '[x, y, z, qx, qy, qz, qw]' (metres, unit quaternion); empty = look it up in "
-              'TF (needs tf2_ros).'),
+              'as 7 numbers [x, y, z, qx, qy, qz, qw] (metres, a quaternion; normalised): a '
+              "list (ints and floats mixed) or the quoted string '[x, y, z, qx, qy, qz, qw]'; "
+              'empty = look it up in TF (needs tf2_ros). Refused at set time unless 7 finite '
+              'numbers with a non-zero quaternion.',
+              numbers=7, check=_pose_problem),
     ParamSpec('cloud.to_rgb', '',
-              "Transform from the cloud's frame to the RGB optical frame, as "
-              "'[x, y, z, qx, qy, qz, qw]'; empty = look it up in TF (needs tf2_ros)."),
+              "Transform from the cloud's frame to the RGB optical frame, as 7 numbers "
+              '[x, y, z, qx, qy, qz, qw] (a list or the quoted string, as depth.to_rgb); '
+              'empty = look it up in TF (needs tf2_ros).',
+              numbers=7, check=_pose_problem),
     ParamSpec('confidence.enable', True,
               'Compute depth_dense/confidence (32FC1, 0..1: support by measurements times '
               'smoothness) when it has a subscriber or confidence.min > 0.'),
@@ -183,6 +245,27 @@ def python_name(name: str) -> str:
 _BY_PYTHON_NAME: Dict[str, ParamSpec] = {python_name(s.name): s for s in PARAMETERS}
 
 
+def solver_keywords(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the solver parameters of a parameter dict as ``DepthUpsampler`` keywords.
+
+    ``params`` may be a node's or a YAML file's whole parameter dict (``depth.mode`` or
+    ``depth_mode`` spellings): every name must be in the table and every value valid
+    (``ValueError`` otherwise); the node-only parameters are left out, by name, so that
+    nothing reaches the upsampler that it would not use.
+    """
+    keywords: Dict[str, Any] = {}
+    for key, value in params.items():
+        spec = BY_NAME.get(key) or _BY_PYTHON_NAME.get(key)
+        if spec is None:
+            raise ValueError(f'unknown parameter {key!r}; known: {sorted(BY_NAME)}')
+        reason = spec.validate(value)
+        if reason is not None:
+            raise ValueError(reason)
+        if spec.scope == 'solver':
+            keywords[python_name(spec.name)] = value
+    return keywords
+
+
 def resolve_solver_params(params: Mapping[str, Any]) -> Dict[str, Any]:
     """Validate keyword parameters and return every solver parameter with defaults filled in.
 
@@ -199,7 +282,7 @@ def resolve_solver_params(params: Mapping[str, Any]) -> Dict[str, Any]:
         if reason is not None:
             raise ValueError(reason)
         if spec.scope == 'solver':
-            resolved[spec.name] = float(value) if spec.type is float else value
+            resolved[spec.name] = spec.coerce(value)
     return resolved
 
 
@@ -317,7 +400,7 @@ def checked_params(values: Mapping[str, Any], where: str = '') -> Dict[str, Any]
         reason = spec.validate(value)
         if reason is not None:
             raise ValueError(prefix + reason)
-        checked[name] = float(value) if spec.type is float else value
+        checked[name] = spec.coerce(value)
     return checked
 
 
@@ -335,3 +418,89 @@ def resolve_parameters(file_values: Mapping[str, Any], overrides: Mapping[str, A
                   file=warn)
     return {**defaults(), **checked_params(known, 'parameter file'),
             **checked_params(overrides, '-p')}
+
+
+# --- number lists on the command line (rcl semantics) -----------------------------------------
+def _float_list(spec: Optional[ParamSpec], value: Any) -> Optional[List[float]]:
+    """``value`` as floats when it is a number list of ``spec`` that rcl cannot type."""
+    if spec is None or not spec.numbers or not is_number_list(value):
+        return None
+    kinds = {type(item) for item in value}
+    return [float(item) for item in value] if len(kinds) > 1 else None
+
+
+def _normalise_mapping(values: Dict[str, Any], prefix: str = '') -> bool:
+    """Turn mixed number lists of the table's parameters into floats, in place."""
+    changed = False
+    for key, value in values.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            changed = _normalise_mapping(value, name + '.') or changed
+            continue
+        floats = _float_list(BY_NAME.get(name), value)
+        if floats is not None:
+            values[key] = floats
+            changed = True
+    return changed
+
+
+def _normalised_params_file(path: str, directory: Path) -> Optional[Path]:
+    """Copy the parameter file with rcl-readable number lists; ``None`` if not needed.
+
+    A file that cannot be read is left to rcl, which reports it.
+    """
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    changed = False
+    for _, parameters in _namespaced_sections(document):
+        if isinstance(parameters, dict):
+            changed = _normalise_mapping(parameters) or changed
+    if not changed:
+        return None
+    copy = directory / f'{len(list(directory.iterdir()))}_{Path(path).name}'
+    copy.write_text(yaml.safe_dump(document, sort_keys=False))
+    return copy
+
+
+def normalise_ros_arguments(args: Sequence[str], directory: Path) -> List[str]:
+    """Return ``args`` with number lists of the table's parameters written as floats.
+
+    rcl types a YAML list by its first item and refuses ``[0.1, 0, 0, 0, 0, 0, 1]`` ("Sequence
+    should be of same type") while parsing the arguments, i.e. inside ``rclpy.init``, for
+    ``-p`` / ``--param`` overrides and ``--params-file`` files alike; ROS users type such
+    lists. For the parameters that accept number lists (:attr:`ParamSpec.numbers`), a mixed
+    list becomes all floats: overrides are rewritten, a parameter file is copied into
+    ``directory`` with the lists rewritten (the caller deletes it after ``rclpy.init``).
+    Everything else is left to rcl, which reports what it cannot read.
+    """
+    out = list(args)
+    in_ros_args = False
+    index = 0
+    while index < len(out):
+        word = out[index]
+        if word == '--ros-args':
+            in_ros_args = True
+        elif word == '--':
+            in_ros_args = False
+        elif in_ros_args and word in ('-p', '--param') and index + 1 < len(out):
+            target, sep, raw = out[index + 1].partition(':=')
+            name = target.rpartition(':')[2]  # '[node:]name'
+            try:
+                value = yaml.safe_load(raw) if sep else None
+            except yaml.YAMLError:
+                value = None
+            floats = _float_list(BY_NAME.get(name), value)
+            if floats is not None:
+                out[index + 1] = f'{target}:={floats!r}'
+            index += 1
+        elif in_ros_args and word == '--params-file' and index + 1 < len(out):
+            copy = _normalised_params_file(out[index + 1], directory)
+            if copy is not None:
+                out[index + 1] = str(copy)
+            index += 1
+        index += 1
+    return out

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from .diffusion import reference_diffusion
+from .fractional import FractionalSolver
 from .guides import Guide, make_guide, RefiningGuide
 from .inputs import as_tensor, check_inputs, prepare_lowres, rgb_features, RGB_MEAN, RGB_STD, \
-    upsampling_factor
-from .params import BY_NAME, resolve_solver_params
+    size_ratio, upsampling_factor
+from .params import BY_NAME, resolve_solver_params, solver_keywords
 from .solver import check_cancel, MOMENTUM_SCALE, PyramidSolver, SolveCancelled
 from .sparse import complete_sparse
 
@@ -39,7 +40,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def resolve_depth_mode(mode: str, factor: int) -> str:
+def resolve_depth_mode(mode: str, factor: float) -> str:
     """'auto' means sparse when the depth has the RGB size (factor 1), else low-res."""
     if mode == 'register':  # the caller registered the depth into the RGB camera: sparse
         mode = 'sparse'
@@ -52,7 +53,7 @@ def resolve_depth_mode(mode: str, factor: int) -> str:
 
 __all__ = ['DepthUpsampler', 'RGB_MEAN', 'RGB_STD', 'SolveCancelled', 'check_inputs',
            'release_memory', 'resolve_depth_mode', 'resolve_device', 'rgb_features',
-           'upsampling_factor']
+           'size_ratio', 'upsampling_factor']
 
 
 def release_memory() -> None:
@@ -81,10 +82,10 @@ class DepthUpsampler:
     >>> up = DepthUpsampler(model='rgb', iterations=64, device='cpu')
     >>> dense = up(rgb, depth)            # or up.up(rgb, depth)
 
-    Every keyword is a parameter of :data:`dada_ros.core.params.PARAMETERS` (same name,
-    default and range as the node's; ``depth_mode`` is ``depth.mode``, which may also be
-    passed as ``**{'depth.mode': ...}``). Node-only parameters are accepted and ignored, so
-    a whole parameter dict can be passed.
+    Every keyword is a solver parameter of :data:`dada_ros.core.params.PARAMETERS` (same
+    name, default and range as the node's; ``depth_mode`` is ``depth.mode``). A node or
+    YAML parameter dict goes through :meth:`from_params`, which leaves the node-only
+    parameters out by name.
 
     Args:
         model: ``'rgb'`` (unlearned guide) or ``'learned'`` (the guide in ``weights``: the
@@ -96,6 +97,7 @@ class DepthUpsampler:
         solver: ``'pyramid'`` (fast) or ``'reference'`` (the paper's loop).
         depth_mode: ``'auto'``, ``'lowres'`` or ``'sparse'``.
         fill_holes: fill regions without any valid input (else NaN there).
+        cpu_kernel: ``'auto'``, ``'numba'`` (the compiled step) or ``'torch'``.
         guide: a guide object to use instead of the one ``model`` names: anything with
             ``coefficients(rgb (1,3,H,W), initial (1,1,H,W), scale) -> (cv, ch)``, e.g. a
             network being trained (:class:`dada_ros.core.models.LearnedGuide`).
@@ -104,25 +106,31 @@ class DepthUpsampler:
     def __init__(self, model: str = _default('model'), weights: str = _default('weights'),
                  device: str = _default('device'), iterations: int = _default('iterations'),
                  solver: str = _default('solver'), depth_mode: str = _default('depth.mode'),
-                 fill_holes: bool = _default('fill_holes'), *, guide: Optional[Guide] = None,
-                 **params: Any) -> None:
-        named = {'model': model, 'weights': weights, 'device': device,
-                 'iterations': iterations, 'solver': solver, 'depth.mode': depth_mode,
-                 'fill_holes': fill_holes}
-        # Dotted or keyword spellings in **params (from a parameter dict) win over defaults.
-        self.params: Dict[str, Any] = resolve_solver_params({**named, **params})
+                 fill_holes: bool = _default('fill_holes'),
+                 cpu_kernel: str = _default('cpu_kernel'), *,
+                 guide: Optional[Guide] = None) -> None:
+        self.params: Dict[str, Any] = resolve_solver_params({
+            'model': model, 'weights': weights, 'device': device, 'iterations': iterations,
+            'solver': solver, 'depth.mode': depth_mode, 'fill_holes': fill_holes,
+            'cpu_kernel': cpu_kernel})
         self.device = resolve_device(self.params['device'])
         self.guide: Guide = guide if guide is not None else make_guide(
             self.params['model'], self.params['weights'], self.device)
         self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
+        #: Solver of non-integer size ratios (fractional footprints; the torch step).
+        self._fractional = FractionalSolver()
         #: Solvers of the sparse path (:func:`complete_sparse`), by "reference solver".
         self.sparse_solvers: Dict[bool, Any] = {}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], *,
                     guide: Optional[Guide] = None) -> 'DepthUpsampler':
-        """Build from a parameter dict (a YAML section, the node's values; dotted names)."""
-        return cls(guide=guide, **dict(params))
+        """Build from a parameter dict (a YAML section, the node's values; dotted names).
+
+        Node-only parameters are left out (:func:`dada_ros.core.params.solver_keywords`);
+        unknown names and invalid values raise ``ValueError``.
+        """
+        return cls(guide=guide, **solver_keywords(params))
 
     @property
     def iterations(self) -> int:
@@ -145,6 +153,7 @@ class DepthUpsampler:
     def release(self) -> None:
         """Drop the solver buffers kept for the last image size and trim the heap."""
         self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
+        self._fractional = FractionalSolver()
         self.sparse_solvers.clear()
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
@@ -160,7 +169,10 @@ class DepthUpsampler:
         Args:
             rgb: ``(H, W, 3)`` uint8 image in RGB order (read-only arrays are fine).
             depth: ``(h, w)`` float array, any positive unit; NaN, Inf and values <= 0 are
-                invalid. ``H = f * h`` and ``W = f * w`` for one integer factor ``f >= 1``.
+                invalid. ``H = f * h`` and ``W = f * w`` for one size ratio ``f >= 1``, an
+                integer or not (the same field of view; each depth pixel covers a
+                rectangle of ``f x f`` RGB pixels, with fractional edges where ``f`` is not
+                an integer).
                 Not modified.
             iterations: budget of this call only (default: the ``iterations`` parameter).
             cancel: polled between solver levels; when it returns True the call raises
@@ -201,20 +213,26 @@ class DepthUpsampler:
         result = self._solve(initial, cv[0, 0], ch[0, 0], source, valid, factor, first,
                              cancel, momentum_scale=momentum[0])
         if isinstance(guide, RefiningGuide):  # the first answer guides a second solve
-            cv, ch = guide.refine_coefficients(rgb_t, result[None, None], factor)
+            # the learned parameters are per integer factor: the nearest one
+            cv, ch = guide.refine_coefficients(rgb_t, result[None, None], max(1, round(factor)))
             check_cancel(cancel)
             result = self._solve(result, cv[0, 0], ch[0, 0], source, valid, factor, second,
                                  cancel, warm_start=True, momentum_scale=momentum[1])
         out = (result.double() * prepared.scale).cpu().numpy().astype(np.float32)
         if not self.params['fill_holes'] and not prepared.valid.all():
-            out[~np.repeat(np.repeat(prepared.valid, factor, 0), factor, 1)] = np.nan
+            # NaN where the footprint holding the pixel centre is invalid (whole blocks:
+            # exactly the blocks of the invalid pixels)
+            h, w = prepared.valid.shape
+            rows = (2 * np.arange(big_h) + 1) * h // (2 * big_h)
+            cols = (2 * np.arange(big_w) + 1) * w // (2 * big_w)
+            out[~prepared.valid[np.ix_(rows, cols)]] = np.nan
         return out
 
     #: The name used before ``DepthUpsampler`` became callable; kept for existing callers.
     up = __call__
 
     def _solve(self, initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
-               source: torch.Tensor, valid: torch.Tensor, factor: int, iterations: int,
+               source: torch.Tensor, valid: torch.Tensor, factor: float, iterations: int,
                cancel: Optional[Callable[[], bool]] = None, warm_start: bool = False,
                momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
         """Run the chosen solver (``warm_start``: ``initial`` is a first answer to refine)."""
@@ -222,6 +240,10 @@ class DepthUpsampler:
             return reference_diffusion(initial[None, None], cv[None, None], ch[None, None],
                                        source[None, None], valid[None, None], factor,
                                        iterations, cancel=cancel)[0, 0]
-        return self._pyramid.solve(initial, cv, ch, source, valid, factor, iterations,
+        if not float(factor).is_integer():  # fractional footprints
+            return self._fractional.solve(initial, cv, ch, source, valid, factor, iterations,
+                                          cancel=cancel, warm_start=warm_start,
+                                          momentum_scale=momentum_scale)
+        return self._pyramid.solve(initial, cv, ch, source, valid, int(factor), iterations,
                                    cancel=cancel, warm_start=warm_start,
                                    momentum_scale=momentum_scale)

@@ -6,7 +6,8 @@
 can look the sensor-to-camera transform up in TF; without it, an empty parameter is a
 clear, counted error. :func:`resolve_transform` is the one decision:
 
-1. the parameter is set (``'[x, y, z, qx, qy, qz, qw]'``) -> that transform;
+1. the parameter is set (7 numbers, a list or ``'[x, y, z, qx, qy, qz, qw]'``) -> that
+   transform;
 2. the source frame is the RGB frame -> identity;
 3. TF is available -> ``lookup_transform(target=rgb_frame, source=sensor_frame)``, the
    latest transform (camera and LiDAR mounts are static);
@@ -22,7 +23,7 @@ from typing import Any, Optional, Tuple
 from geometry_msgs.msg import Transform
 import numpy as np
 
-from ..core.registration import pose_to_matrix
+from ..core.registration import pose_to_matrix, PoseLike
 
 try:  # optional: tf2_ros ships with ROS, not with the PyPI wheels
     import tf2_ros
@@ -88,13 +89,15 @@ def _latest_time() -> Any:
     return Time()
 
 
-def resolve_transform(parameter_name: str, value: str, target_frame: str, source_frame: str,
+def resolve_transform(parameter_name: str, value: PoseLike, target_frame: str,
+                      source_frame: str,
                       lookup: Optional[TransformLookup]) -> Tuple[Optional[np.ndarray], str]:
     """Return ``(matrix, source)`` of the sensor-to-RGB transform, or ``(None, reason)``.
 
     Args:
         parameter_name: ``'depth.to_rgb'`` or ``'cloud.to_rgb'``, for the messages.
-        value: the parameter's value; empty means "ask TF".
+        value: the parameter's value, 7 numbers as a list or as text
+            (``'[x, y, z, qx, qy, qz, qw]'``); an empty string means "ask TF".
         target_frame: the RGB image's ``frame_id``.
         source_frame: the depth image's or the cloud's ``frame_id``.
         lookup: the node's :class:`TransformLookup` (``None``: no TF).
@@ -102,7 +105,7 @@ def resolve_transform(parameter_name: str, value: str, target_frame: str, source
     ``source`` is ``'parameter'``, ``'same frame'`` or ``'tf'``. A malformed parameter is
     an error (``None`` and the reason), never a silent identity.
     """
-    if value.strip():
+    if not isinstance(value, str) or value.strip():
         try:
             return pose_to_matrix(value), 'parameter'
         except ValueError as error:

@@ -20,15 +20,13 @@ Topics (relative names, remap them as usual):
 
 Everything per frame (decoding, checks, pairing, camera_info policy, solve, output
 messages, counters) is :class:`dada_ros.pipeline.FramePipeline`, the same road the bag tool
-takes; this module only adds ROS I/O and scheduling, in three parts:
+takes; this module only adds ROS I/O and scheduling, with its parts in modules of their own:
 
-* :class:`NodeIO` - publishers, subscriptions and QoS;
-* :class:`FrameWorker` - the worker thread: it keeps only the newest pair while busy (older
-  pairs are counted as ``dropped_busy``), so the executor is never blocked; a running solve
-  stops when a solver parameter changes or at shutdown; buffers of a past image size are
-  released when the size changes or after :data:`IDLE_RELEASE_S` without frames;
-* :class:`NodeStatistics` - latencies, counters and ``/diagnostics`` (WARN while the
-  worker has been busy for long, ERROR when it looks stalled).
+* :mod:`dada_ros.ros.parameters` - declaring and validating the parameter table;
+* :mod:`dada_ros.ros.topics` - publishers, subscriptions and QoS (:class:`NodeIO`);
+* :mod:`dada_ros.ros.worker` - the worker thread (:class:`FrameWorker`): only the newest
+  pair waits while it is busy (older ones counted as ``dropped_busy``);
+* :mod:`dada_ros.ros.diagnostics` - latencies, counters and ``/diagnostics``.
 
 :class:`DadaEngine` ties them to a host rclpy node, plain (:class:`DadaNode`) or managed
 (:mod:`dada_ros.ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted per
@@ -56,362 +54,37 @@ from __future__ import annotations
 
 import gc
 import os
+from pathlib import Path
+import re
 import sys
-import threading
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import numpy as np
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                ParameterType, SetParametersResult)
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.rcutils_logger import RcutilsLogger
-from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import (HistoryPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 import torch
 
-from ..core.params import BY_NAME, PARAMETERS, ParamSpec, SOLVER_PARAMETERS
+from .diagnostics import diagnostic_array, NodeStatistics, snapshot, summary_line
+from .parameters import declare_parameters
+from .topics import NodeIO
+from .worker import FrameWorker, is_out_of_memory, warm_up
+from ..core.params import BY_NAME, normalise_ros_arguments, solver_keywords
 from ..core.upsampler import DepthUpsampler, SolveCancelled
 from ..msgs.transforms import TransformLookup
-from ..pipeline import (Event, FrameOutputs, FramePipeline, LatencyWindow, PairedFrame,
-                        RUNTIME_PARAMETERS)
+from ..pipeline import Event, FramePipeline, PairedFrame, RUNTIME_PARAMETERS
 
 #: Seconds between two log lines of the same kind of problem.
 LOG_THROTTLE_S = 5.0
-#: Latencies kept for the mean / p95 in the diagnostics.
-LATENCY_WINDOW = 200
-#: RGB size of the warm-up frame (the depth is a quarter of it, or sparse at full size).
-WARMUP_SIZE = 64
-#: Iteration budget of the warm-up frame (at most; the configured budget if smaller).
-WARMUP_ITERATIONS = 8
-#: Seconds without a frame after which the solver buffers are released.
-IDLE_RELEASE_S = 10.0
-#: A solve running longer than this many seconds (or 5x its p95) makes diagnostics WARN ...
-BUSY_WARN_S = 2.0
-#: ... and longer than this, ERROR (the worker looks stalled).
-BUSY_ERROR_S = 30.0
-
-_OOM_TYPES: Tuple[type, ...] = tuple(
-    t for t in (getattr(torch, 'OutOfMemoryError', None),
-                getattr(torch.cuda, 'OutOfMemoryError', None), MemoryError)
-    if isinstance(t, type))
+#: Seconds between two checks for output subscribers (``lazy_subscription``).
+LAZY_CHECK_S = 0.2
 
 UpsamplerFactory = Callable[..., DepthUpsampler]
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an out-of-memory error of torch (CPU or CUDA) or Python."""
-    if isinstance(error, _OOM_TYPES):
-        return True
-    return isinstance(error, RuntimeError) and 'out of memory' in str(error).lower()
-
-
-def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    """Build the ROS parameter descriptor of one table entry."""
-    types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
-             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
-    descriptor = ParameterDescriptor(name=spec.name, type=types[spec.type],
-                                     description=spec.description, read_only=spec.read_only)
-    if spec.choices is not None:
-        descriptor.additional_constraints = 'one of: ' + ', '.join(str(c) for c in spec.choices)
-    elif spec.name == 'device':
-        descriptor.additional_constraints = 'one of: auto, cpu, cuda, cuda:N'
-    low, high = spec.min_value, spec.max_value
-    if low is not None and high is not None and spec.type is int:
-        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
-                                                 step=0)]
-    elif low is not None and high is not None and spec.type is float:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(low), to_value=float(high), step=0.0)]
-    return descriptor
-
-
-def warm_up(upsampler: DepthUpsampler) -> float:
-    """Run one small solve so the first real frame does not pay first-call costs; ms."""
-    size = WARMUP_SIZE
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    if upsampler.params['depth.mode'] == 'sparse':
-        depth = np.full((size, size), np.nan, dtype=np.float32)
-        depth[::4, ::4] = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
-    else:
-        depth = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
-        depth[0, 0] = np.nan
-    started = time.monotonic()
-    upsampler(rgb, depth, iterations=min(upsampler.iterations, WARMUP_ITERATIONS))
-    return 1e3 * (time.monotonic() - started)
-
-
-class NodeIO:
-    """Publishers, subscriptions and QoS of ``dada_node`` on a host node."""
-
-    def __init__(self, node: Node, values: Dict[str, Any]) -> None:
-        """Nothing is created before :meth:`create_publishers` / :meth:`subscribe`."""
-        self.node = node
-        self.values = values
-        self.managed = isinstance(node, LifecycleNode)
-        self.depth: Optional[Any] = None
-        self.info: Optional[Any] = None
-        self.points: Optional[Any] = None
-        self.confidence: Optional[Any] = None
-        self.sparse: Optional[Any] = None
-        self.diagnostics: Optional[Any] = None
-        self.rgb_topic = ''
-        """Resolved name of the RGB image subscription (for the distortion warning)."""
-        self._subscriptions: List[Any] = []
-
-    def create_publishers(self) -> None:
-        """Create the output publishers (lifecycle publishers on a managed node)."""
-        out_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                             reliability=ReliabilityPolicy.RELIABLE
-                             if self.values['qos.reliable_output']
-                             else ReliabilityPolicy.BEST_EFFORT)
-        create: Callable[..., Any] = (self.node.create_lifecycle_publisher  # type: ignore
-                                      if self.managed else self.node.create_publisher)
-        self.depth = create(Image, 'depth_dense/image', out_qos)
-        self.info = create(CameraInfo, 'depth_dense/camera_info', out_qos)
-        self.points = create(PointCloud2, 'points', out_qos)
-        self.confidence = create(Image, 'depth_dense/confidence', out_qos)
-        self.sparse = create(Image, 'depth_sparse/image', out_qos)
-        self.diagnostics = self.node.create_publisher(DiagnosticArray, '/diagnostics', 10)
-
-    def destroy_publishers(self) -> None:
-        """Destroy every publisher created by :meth:`create_publishers`."""
-        for publisher in (self.depth, self.info, self.points, self.confidence, self.sparse):
-            if publisher is not None and self.managed:
-                self.node.destroy_lifecycle_publisher(publisher)  # type: ignore[attr-defined]
-            elif publisher is not None:
-                self.node.destroy_publisher(publisher)
-        if self.diagnostics is not None:
-            self.node.destroy_publisher(self.diagnostics)
-        self.depth = self.info = self.points = self.diagnostics = None
-        self.confidence = self.sparse = None
-
-    def subscribe(self, on_rgb: Callable[[Any], None], on_depth: Callable[[Any], None],
-                  on_camera_info: Callable[[CameraInfo], None],
-                  on_depth_camera_info: Callable[[CameraInfo], None],
-                  on_cloud: Callable[[PointCloud2], None]) -> None:
-        """Subscribe to the inputs (sensor-data QoS unless ``qos.reliable_input``).
-
-        The topics follow ``rgb.transport`` (``rgb/image`` or ``rgb/image/compressed``),
-        ``depth.source`` and ``depth.transport`` (``depth/image``,
-        ``depth/image/compressedDepth`` plus ``depth/camera_info``, or ``cloud``).
-        """
-        if self.values['qos.reliable_input']:
-            in_qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                                reliability=ReliabilityPolicy.RELIABLE)
-        else:
-            in_qos = qos_profile_sensor_data
-        subscribe = self.node.create_subscription
-        if self.values['rgb.transport'] == 'compressed':
-            rgb = subscribe(CompressedImage, 'rgb/image/compressed', on_rgb, in_qos)
-        else:
-            rgb = subscribe(Image, 'rgb/image', on_rgb, in_qos)
-        self.rgb_topic = str(rgb.topic_name)
-        self._subscriptions = [
-            rgb, subscribe(CameraInfo, 'rgb/camera_info', on_camera_info, in_qos)]
-        if self.values['depth.source'] == 'cloud':
-            self._subscriptions.append(subscribe(PointCloud2, 'cloud', on_cloud, in_qos))
-            return
-        if self.values['depth.transport'] == 'compressedDepth':
-            depth = subscribe(CompressedImage, 'depth/image/compressedDepth', on_depth, in_qos)
-        else:
-            depth = subscribe(Image, 'depth/image', on_depth, in_qos)
-        self._subscriptions += [
-            depth, subscribe(CameraInfo, 'depth/camera_info', on_depth_camera_info, in_qos)]
-
-    def unsubscribe(self) -> None:
-        """Destroy the input subscriptions."""
-        for subscription in self._subscriptions:
-            self.node.destroy_subscription(subscription)
-        self._subscriptions = []
-
-    def points_wanted(self) -> bool:
-        """Whether anybody subscribes to ``points`` (no cloud is built otherwise)."""
-        return self.points is not None and self.points.get_subscription_count() > 0
-
-    def confidence_wanted(self) -> bool:
-        """Whether anybody subscribes to ``depth_dense/confidence``."""
-        return self.confidence is not None and self.confidence.get_subscription_count() > 0
-
-    def sparse_wanted(self) -> bool:
-        """Whether anybody subscribes to ``depth_sparse/image``."""
-        return self.sparse is not None and self.sparse.get_subscription_count() > 0
-
-    def publish(self, outputs: FrameOutputs) -> None:
-        """Publish one frame's outputs (those that exist)."""
-        if self.depth is not None:
-            self.depth.publish(outputs.depth)
-        if outputs.info is not None and self.info is not None:
-            self.info.publish(outputs.info)
-        if outputs.points is not None and self.points is not None:
-            self.points.publish(outputs.points)
-        if outputs.confidence is not None and self.confidence is not None:
-            self.confidence.publish(outputs.confidence)
-        if outputs.sparse is not None and self.sparse is not None:
-            self.sparse.publish(outputs.sparse)
-
-
-class FrameWorker:
-    """One worker thread that solves frames; while it is busy only the newest frame waits.
-
-    Args:
-        solve: ``solve(frame, cancel)`` does the work of one frame; ``cancel()`` returns
-            True when the worker is asked to stop.
-        on_error: called with an exception ``solve`` raised (the worker keeps running).
-        on_idle: called once after :data:`IDLE_RELEASE_S` without frames.
-    """
-
-    def __init__(self, solve: Callable[[PairedFrame, Callable[[], bool]], None],
-                 on_error: Callable[[BaseException], None],
-                 on_idle: Callable[[], None]) -> None:
-        """Keep the callbacks; the thread starts with :meth:`start`."""
-        self._solve = solve
-        self._on_error = on_error
-        self._on_idle = on_idle
-        self._wake = threading.Condition()
-        self._slot: Optional[PairedFrame] = None
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self._busy_since: Optional[float] = None
-        self.dropped_busy = 0
-
-    def start(self, before: Callable[[], None]) -> None:
-        """Start the thread; it runs ``before`` (the warm-up) first."""
-        self._stop = threading.Event()
-        started = threading.Event()
-
-        def run() -> None:
-            try:
-                before()
-            finally:
-                started.set()
-            self._loop(self._stop)
-        self._thread = threading.Thread(target=run, name='dada_worker', daemon=True)
-        self._thread.start()
-        started.wait()
-
-    def submit(self, frame: PairedFrame) -> None:
-        """Hand ``frame`` over; a frame still waiting is replaced (``dropped_busy``)."""
-        with self._wake:
-            if self._slot is not None:
-                self.dropped_busy += 1
-            self._slot = frame
-            self._wake.notify()
-
-    def clear(self) -> None:
-        """Forget the waiting frame (not counted: the host's deactivate forgets input)."""
-        with self._wake:
-            self._slot = None
-
-    def busy_for(self) -> float:
-        """Seconds the current solve has been running (0 when idle)."""
-        since = self._busy_since
-        return 0.0 if since is None else time.monotonic() - since
-
-    @property
-    def stopping(self) -> bool:
-        """Whether :meth:`stop` was called."""
-        return self._stop.is_set()
-
-    def stop(self, timeout: float = 1.5) -> bool:
-        """Ask the thread to stop and wait; return whether it has finished."""
-        self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _loop(self, stop: threading.Event) -> None:
-        idle_since = time.monotonic()
-        released = True
-        while not stop.is_set():
-            with self._wake:
-                if self._slot is None:
-                    self._wake.wait(0.1)
-                frame, self._slot = self._slot, None
-            if frame is None:
-                if not released and time.monotonic() - idle_since > IDLE_RELEASE_S:
-                    self._on_idle()
-                    released = True
-                continue
-            self._busy_since = time.monotonic()
-            try:
-                self._solve(frame, stop.is_set)
-            except Exception as error:  # noqa: B902 - keep serving the next frame
-                if stop.is_set():
-                    return
-                self._on_error(error)
-            finally:
-                self._busy_since = None
-            idle_since, released = time.monotonic(), False
-
-
-class NodeStatistics:
-    """Latencies of served frames and the ``/diagnostics`` status built from them."""
-
-    def __init__(self) -> None:
-        """All windows empty."""
-        self.lock = threading.Lock()
-        self.latency = LatencyWindow(LATENCY_WINDOW)
-        self.wait = LatencyWindow(LATENCY_WINDOW)
-        self.solve = LatencyWindow(LATENCY_WINDOW)
-        self.output = LatencyWindow(LATENCY_WINDOW)
-        self.published = 0
-        self.warmup_ms = float('nan')
-        self._window_start = time.monotonic()
-        self._window_counts: Dict[str, int] = {}
-        self._problems_seen = 0
-
-    def frame_done(self, frame: PairedFrame, started: float, outputs: FrameOutputs) -> float:
-        """Record one published frame; return its end-to-end latency (s)."""
-        done = time.monotonic()
-        with self.lock:
-            self.latency.add(done - frame.arrival)
-            self.wait.add(started - frame.arrival)
-            self.solve.add(outputs.solve_s)
-            # building and publishing the outputs: everything after the solve, so that
-            # wait + solve + output is the latency
-            self.output.add(done - started - outputs.solve_s)
-            self.published += 1
-        return done - frame.arrival
-
-    def rates(self, counts: Dict[str, int]) -> Dict[str, float]:
-        """Per-second rates of ``counts`` since the previous call."""
-        now = time.monotonic()
-        elapsed = max(now - self._window_start, 1e-6)
-        rates = {key: (value - self._window_counts.get(key, 0)) / elapsed
-                 for key, value in counts.items()}
-        self._window_start, self._window_counts = now, dict(counts)
-        return rates
-
-    def status(self, stats: Dict[str, Any]) -> Tuple[int, str]:
-        """Diagnostic level and message for one snapshot of :meth:`DadaEngine.statistics`."""
-        problems = int(stats['errors_total']) + int(stats['warnings_total'])
-        new_problems, self._problems_seen = problems > self._problems_seen, problems
-        busy = float(stats['worker_busy_s'])
-        solve_p95 = float(stats['solve_p95_ms']) / 1e3
-        if busy > BUSY_ERROR_S:
-            return DiagnosticStatus.ERROR, f'worker stalled: one solve running for {busy:.0f} s'
-        if busy > max(BUSY_WARN_S, 5.0 * (solve_p95 if np.isfinite(solve_p95) else 0.0)):
-            return DiagnosticStatus.WARN, (f'worker busy: one solve running for {busy:.1f} s, '
-                                           'newer pairs dropped meanwhile')
-        if new_problems:
-            return DiagnosticStatus.WARN, 'input problems (see errors.* / warnings.*)'
-        if stats['state'] != 'active':
-            return DiagnosticStatus.OK, str(stats['state'])
-        if stats['rate_output_hz'] == 0.0:
-            return DiagnosticStatus.OK, 'idle: no paired input'
-        return DiagnosticStatus.OK, 'running'
 
 
 class DadaEngine:
@@ -439,17 +112,14 @@ class DadaEngine:
         self.node = node
         self.make_upsampler = make_upsampler
         self._loggers: Dict[str, RcutilsLogger] = {}
-        node.add_on_set_parameters_callback(self._validate_parameters)
-        for spec in PARAMETERS:
-            node.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        self.values: Dict[str, Any] = {spec.name: node.get_parameter(spec.name).value
-                                       for spec in PARAMETERS}
+        self.values: Dict[str, Any] = declare_parameters(node)
         node.add_post_set_parameters_callback(self._apply_parameters)
         self.io = NodeIO(node, self.values)
         self.stats = NodeStatistics()
         self.pipeline: Optional[FramePipeline] = None
         self.worker = FrameWorker(self._solve, self._on_worker_error, self._on_idle)
         self._timer: Optional[Any] = None
+        self._lazy_timer: Optional[Any] = None
         self._active = False
         self._last_shape: Optional[Tuple[int, ...]] = None
         self._ticks = 0
@@ -482,7 +152,7 @@ class DadaEngine:
         values = self.values
         if values['device'] == 'auto' and not torch.cuda.is_available():
             self.logger.info("device 'auto': CUDA is not available, using the CPU")
-        upsampler = self.make_upsampler(**{name: values[name] for name in SOLVER_PARAMETERS})
+        upsampler = self.make_upsampler(**solver_keywords(values))
         pipeline = FramePipeline(values, upsampler, on_event=self._log_event,
                                  transform_lookup=lambda: TransformLookup(self.node))
         self.pipeline = pipeline
@@ -504,20 +174,50 @@ class DadaEngine:
             f'warm-up {self.stats.warmup_ms:.0f} ms')
 
     def activate(self) -> None:
-        """Subscribe to the inputs: frames are processed and published from now on."""
+        """Process and publish frames from now on.
+
+        The inputs are subscribed at once, or with ``lazy_subscription`` only while an
+        output has a subscriber (checked by a 0.2 s timer).
+        """
         if not self.configured or self._active:
             return
         self._active = True
-        self.io.subscribe(self._on_rgb, self._on_depth, self._on_camera_info,
-                          self._on_depth_camera_info, self._on_cloud)
+        if self.values['lazy_subscription']:
+            self._lazy_timer = self.node.create_timer(LAZY_CHECK_S, self._follow_subscribers)
+            self._follow_subscribers()
+        else:
+            self._subscribe()
 
     def deactivate(self) -> None:
         """Unsubscribe and forget queued input (a frame being solved is not published)."""
         self._active = False
+        if self._lazy_timer is not None:
+            self.node.destroy_timer(self._lazy_timer)
+            self._lazy_timer = None
+        self._unsubscribe()
+
+    def _subscribe(self) -> None:
+        self.io.subscribe(self._on_rgb, self._on_depth, self._on_camera_info,
+                          self._on_depth_camera_info, self._on_cloud)
+
+    def _unsubscribe(self) -> None:
         self.io.unsubscribe()
         self.worker.clear()
         if self.pipeline is not None:
             self.pipeline.reset()
+
+    def _follow_subscribers(self) -> None:
+        """Subscribe while an output has a subscriber, unsubscribe when the last one leaves."""
+        if not self._active:
+            return
+        wanted = self.io.outputs_wanted()
+        if wanted and not self.io.subscribed:
+            self.logger.info('an output has a subscriber: subscribing to the inputs')
+            self._subscribe()
+        elif not wanted and self.io.subscribed:
+            self.logger.info('no output has a subscriber: inputs unsubscribed '
+                             '(lazy_subscription)')
+            self._unsubscribe()
 
     def cleanup(self, timeout: float = 1.5) -> bool:
         """Deactivate, stop the worker, destroy publishers and timer, drop the model.
@@ -540,16 +240,6 @@ class DadaEngine:
         return self.worker.stop(timeout)
 
     # --- parameters -----------------------------------------------------------------------
-    def _validate_parameters(self, parameters: List[Parameter[Any]]) -> SetParametersResult:
-        for parameter in parameters:
-            spec = BY_NAME.get(parameter.name)
-            if spec is None:
-                continue  # e.g. use_sim_time
-            reason = spec.validate(parameter.value)
-            if reason is not None:
-                return SetParametersResult(successful=False, reason=reason)
-        return SetParametersResult(successful=True)
-
     def _apply_parameters(self, parameters: List[Parameter[Any]]) -> None:
         for parameter in parameters:
             name, value = parameter.name, parameter.value
@@ -676,86 +366,23 @@ class DadaEngine:
     def statistics(self) -> Dict[str, Any]:
         """Return a snapshot of counters, rates (Hz) and latencies (ms) since the last call.
 
-        ``latency_*`` is the node's end-to-end time from the arrival of the later input
-        message of a pair to the publication of its outputs, the sum of ``wait_mean_ms``
-        (conversion, pairing and hand-over to the worker), ``solve_*`` (the solve) and
-        ``output_mean_ms`` (building and publishing the depth image, camera_info and cloud).
+        See :func:`dada_ros.ros.diagnostics.snapshot`.
         """
-        pipeline = self.pipeline
-        counters = pipeline.counters.snapshot() if pipeline is not None else {
-            'received': {}, 'errors': {}, 'warnings': {}, 'events': {}}
-        received = counters['received']
-        stats_ = self.stats
-        with stats_.lock:
-            published = stats_.published
-            timing = {
-                'latency_mean_ms': stats_.latency.mean_ms(),
-                'latency_p95_ms': stats_.latency.p95_ms(),
-                'solve_mean_ms': stats_.solve.mean_ms(), 'solve_p95_ms': stats_.solve.p95_ms(),
-                'wait_mean_ms': stats_.wait.mean_ms(), 'output_mean_ms': stats_.output.mean_ms()}
-        rates = stats_.rates({'rgb': received.get('rgb', 0), 'depth': received.get('depth', 0),
-                              'camera_info': received.get('camera_info', 0),
-                              'output': published})
-        state = 'active' if self._active else ('inactive' if pipeline else 'unconfigured')
-        stats: Dict[str, Any] = {'state': state}
-        stats.update({f'rate_{key}_hz': value for key, value in rates.items()})
-        stats.update(timing)
-        stats.update({
-            'warmup_ms': stats_.warmup_ms,
-            'received_rgb': received.get('rgb', 0),
-            'received_depth': received.get('depth', 0),
-            'received_camera_info': received.get('camera_info', 0),
-            **{f'received_{stream}': count for stream, count in sorted(received.items())
-               if stream not in ('rgb', 'depth', 'camera_info')},  # cloud, depth_camera_info
-            'frames_published': published,
-            'dropped_busy': self.worker.dropped_busy,
-            'worker_busy_s': self.worker.busy_for(),
-            'errors_total': sum(counters['errors'].values()),
-            'warnings_total': sum(counters['warnings'].values()),
-        })
-        if pipeline is not None:
-            for key, value in pipeline.pairer.stats.items():
-                stats[f'sync.{key}'] = value
-            for key, value in pipeline.unstamped.stats.items():
-                stats[f'sync.unstamped_{key}'] = value
-        for group in ('errors', 'warnings', 'events'):
-            for key, value in sorted(counters[group].items()):
-                stats[f'{group}.{key}'] = value
-        params = pipeline.upsampler.params if pipeline is not None else self.values
-        stats['device'] = str(pipeline.upsampler.device) if pipeline is not None \
-            else params['device']
-        stats['model'] = params['model']
-        stats['iterations'] = int(params['iterations'])
-        stats['solver'] = params['solver']
-        return stats
+        return snapshot(self.pipeline, self.stats, self.worker, self._active,
+                        self.io.subscribed, self.values)
 
     def _on_diagnostics_timer(self) -> None:
         stats = self.statistics()
-        status = DiagnosticStatus()
-        status.name = f'{self.node.get_fully_qualified_name()}: depth super-resolution'
-        status.hardware_id = stats['device']
-        status.level, status.message = self.stats.status(stats)
-        status.values = [KeyValue(key=key, value=(f'{value:.3f}' if isinstance(value, float)
-                                                  else str(value)))
-                         for key, value in stats.items()]
-        array = DiagnosticArray()
-        array.header.stamp = self.node.get_clock().now().to_msg()
-        array.status = [status]
+        level, message = self.stats.status(stats)
         if self.io.diagnostics is not None:
-            self.io.diagnostics.publish(array)
+            self.io.diagnostics.publish(diagnostic_array(
+                f'{self.node.get_fully_qualified_name()}: depth super-resolution', stats,
+                level, message, self.node.get_clock().now().to_msg()))
         self._ticks += 1
         if self._ticks % max(1, round(10.0 / float(self.values['diagnostics.period']))) == 0:
-            self._log_summary(stats)
-
-    def _log_summary(self, stats: Dict[str, Any]) -> None:
-        if not (stats['rate_output_hz'] or stats['rate_rgb_hz'] or stats['rate_depth_hz']):
-            return
-        self.logger.info(
-            f'out {stats["rate_output_hz"]:.1f} Hz (rgb {stats["rate_rgb_hz"]:.1f} Hz, depth '
-            f'{stats["rate_depth_hz"]:.1f} Hz), latency mean {stats["latency_mean_ms"]:.1f} ms '
-            f'p95 {stats["latency_p95_ms"]:.1f} ms, published {stats["frames_published"]}, '
-            f'dropped busy {stats["dropped_busy"]}, errors {stats["errors_total"]}, '
-            f'warnings {stats["warnings_total"]}')
+            line = summary_line(stats)
+            if line is not None:
+                self.logger.info(line)
 
 
 class DadaNode(Node):
@@ -789,10 +416,19 @@ class DadaNode(Node):
 def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None) -> int:
     """Spin the node made by ``factory`` until SIGINT / SIGTERM; return the exit code.
 
-    Start-up errors (no CUDA, bad weights, bad parameters) end the process with code 1
-    and one readable fatal log line, without a traceback.
+    Start-up errors (arguments rcl cannot parse, no CUDA, bad weights, bad parameters) end
+    the process with code 1 and one readable fatal log line, without a traceback. Number
+    lists that rcl cannot type (``-p cloud.to_rgb:=[0.1,0,0,0,0,0,1]``, also in a
+    ``--params-file``) are rewritten as floats first
+    (:func:`dada_ros.core.params.normalise_ros_arguments`).
     """
-    rclpy.init(args=args)
+    try:
+        with tempfile.TemporaryDirectory(prefix='dada_params_') as directory:
+            rclpy.init(args=normalise_ros_arguments(sys.argv if args is None else args,
+                                                    Path(directory)))
+    except (RuntimeError, ValueError, OSError) as error:  # rcl: RCLError is a RuntimeError
+        rclpy.logging.get_logger(name).fatal(f'{name} cannot start: {_one_line(error)}')
+        return 1
     # The executor is made before the node logs 'ready': made after a SIGTERM has shut the
     # context down, its constructor fails half-way and its destructor prints a traceback.
     executor = SingleThreadedExecutor()
@@ -814,6 +450,12 @@ def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None
             else:
                 node.get_logger().fatal(message)
             code = 1
+    except Exception as error:  # noqa: B902 - any other start-up failure: one line, code 1
+        if node is not None:
+            raise
+        rclpy.logging.get_logger(name).fatal(
+            f'{name} cannot start: {type(error).__name__}: {_one_line(error)}')
+        code = 1
     finally:
         engine: Optional[DadaEngine] = getattr(node, 'engine', None)
         finished = engine.stop_worker() if engine is not None else True
@@ -831,6 +473,11 @@ def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None
             sys.stderr.flush()
             os._exit(code)
     return code
+
+
+def _one_line(error: BaseException) -> str:
+    """``error``'s message on one line, without rcl's source locations (``, at file:line``)."""
+    return re.sub(r',? at [^\s,]+:\d+', '', ' '.join(str(error).split()))
 
 
 def main(args: Optional[List[str]] = None) -> int:
