@@ -14,9 +14,10 @@ from dada_ros.training.builders import build_gain_guide, build_tiny_guide
 from dada_ros.training.datasets import (load_rgbd_frames, middlebury_dir, RGBD_FRAMES,
                                         training_scene_names, VALIDATION_SCENES)
 from dada_ros.training.procedural import DISPARITY_RANGE, procedural_scene, procedural_scenes
-from dada_ros.training.train import (augment_crop, bag_scenes, draw_batch, extra_scenes, forward,
-                                     l1_loss, l2_loss, learning_rate, main, SELECTION_SCENES,
-                                     selection_score, split_bag_scenes, unpack_scenes)
+from dada_ros.training.scenes import (augment_crop, bag_scenes, draw_batch, extra_scenes,
+                                      split_bag_scenes, unpack_scenes)
+from dada_ros.training.train import (forward, l1_loss, l2_loss, learning_rate, main,
+                                     SELECTION_SCENES, selection_score)
 import numpy as np
 import pytest
 import torch
