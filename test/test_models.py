@@ -10,10 +10,11 @@ import pickle
 import sys
 from typing import Any, Tuple
 
-from dada_ros.core import DepthUpsampler, models
+from dada_ros.core import authors, DepthUpsampler
+from dada_ros.core.authors import import_smp
 from dada_ros.core.diffusion import coefficients, K_DEFAULT, RGB_DEPTH_WEIGHT
 from dada_ros.core.guides import GadGuide, make_guide, RgbGuide, unlearned_features
-from dada_ros.core.models import (FORMAT, GainNet, import_smp, LearnedGuide, load_learned_guide,
+from dada_ros.core.models import (FORMAT, GainNet, LearnedGuide, load_learned_guide,
                                   PACKAGED_WEIGHTS, read_checkpoint, SelfGuidedGuide, TinyUNet)
 from dada_ros.core.solver import PyramidSolver
 from dada_ros.training import train
@@ -267,11 +268,11 @@ def test_import_smp_reports_other_failures(monkeypatch: pytest.MonkeyPatch) -> N
 def test_import_smp_works_around_a_mismatched_torchvision(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     # Keep the real modules: the work-around drops the half-imported ones from sys.modules.
-    for key in [k for k in sys.modules if k.split('.')[0] in models._SMP_CHAIN]:
+    for key in [k for k in sys.modules if k.split('.')[0] in authors._SMP_CHAIN]:
         monkeypatch.setitem(sys.modules, key, sys.modules[key])
     monkeypatch.delitem(sys.modules, 'torchvision._meta_registrations', raising=False)
     monkeypatch.setitem(sys.modules, 'torchvision.half_imported', object())
-    monkeypatch.setattr(models, '_TORCHVISION_WORKAROUND', None)
+    monkeypatch.setattr(authors, '_TORCHVISION_WORKAROUND', None)
     calls = []
     sentinel = object()
 
@@ -283,7 +284,7 @@ def test_import_smp_works_around_a_mismatched_torchvision(
         return sentinel
 
     monkeypatch.setattr(importlib, 'import_module', mismatched)
-    with caplog.at_level('WARNING', logger=models.__name__):
+    with caplog.at_level('WARNING', logger=authors.__name__):
         assert import_smp() is sentinel
         assert import_smp() is sentinel  # warned once only
     assert calls == [False, True, True]
