@@ -15,6 +15,8 @@ from typing import Callable, Optional, Tuple
 
 import torch
 
+from .footprints import Footprints, harmonic_adjust
+
 #: Diffusion rate lambda of Eq. 1 (stable for lambda * 4 < 1 since c <= 1).
 LAMBDA = 0.24
 #: Perona-Malik contrast parameter K of the unlearned variant.
@@ -158,15 +160,22 @@ def block_mean(image: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
-                factor: int) -> torch.Tensor:
+                factor: float) -> torch.Tensor:
     """Apply the adjustment step (Eq. 3): scale each block so its mean equals the source.
+
+    With a non-integer size ratio the blocks are the fractional footprints of
+    :mod:`dada_ros.core.footprints` and the exact multiplicative adjustment there is used
+    (:func:`~dada_ros.core.footprints.harmonic_adjust`; the same as below for whole blocks).
 
     Args:
         image: ``(B, 1, H, W)`` positive high-resolution estimate.
-        source: ``(B, 1, H/f, W/f)`` positive low-resolution depth (any value where invalid).
-        valid: ``(B, 1, H/f, W/f)`` bool, False where the source is invalid (block left free).
-        factor: integer upsampling factor f.
+        source: ``(B, 1, h, w)`` positive low-resolution depth (any value where invalid).
+        valid: ``(B, 1, h, w)`` bool, False where the source is invalid (block left free).
+        factor: upsampling factor ``H / h = W / w`` (the geometry follows the shapes).
     """
+    if not _whole_blocks(image, source):
+        return harmonic_adjust(image, source, valid, _footprints(image, source), EPS)[0]
+    factor = int(factor)
     ratio = torch.where(valid, source / (block_mean(image, factor) + EPS),
                         torch.ones_like(source))
     b, c, h, w = ratio.shape
@@ -174,22 +183,40 @@ def adjust_step(image: torch.Tensor, source: torch.Tensor, valid: torch.Tensor,
     return image * upsampled.reshape(b, c, h * factor, w * factor)
 
 
+def _whole_blocks(image: torch.Tensor, source: torch.Tensor) -> bool:
+    """Whether ``image`` is ``source`` times one integer along both axes."""
+    (big_h, big_w), (h, w) = image.shape[-2:], source.shape[-2:]
+    return big_h % h == 0 and big_w % w == 0 and big_h // h == big_w // w
+
+
+def _footprints(image: torch.Tensor, source: torch.Tensor) -> Footprints:
+    return Footprints((image.shape[-2], image.shape[-1]), (source.shape[-2], source.shape[-1]),
+                      image.device)
+
+
 class SolveCancelled(RuntimeError):
     """A solve stopped early because its ``cancel`` callback returned True."""
 
 
 def reference_diffusion(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor,
-                        source: torch.Tensor, valid: torch.Tensor, factor: int,
+                        source: torch.Tensor, valid: torch.Tensor, factor: float,
                         iterations: int, rate: float = LAMBDA,
                         cancel: Optional[Callable[[], bool]] = None) -> torch.Tensor:
     """Run the paper's plain loop: ``iterations`` times Eq. 1 then Eq. 3.
 
     ``cancel`` is polled every 32 steps; when it returns True, :class:`SolveCancelled` is
-    raised.
+    raised. With fractional footprints every Eq. 3 is exact (to its tolerance); it starts
+    from the multipliers of the previous step, which changes only how fast it gets there.
     """
     image = initial
+    footprints = None if _whole_blocks(initial, source) else _footprints(initial, source)
+    multipliers: Optional[torch.Tensor] = None
     for step in range(iterations):
         if cancel is not None and step % 32 == 31 and cancel():
             raise SolveCancelled('solve cancelled (parameter change or shutdown)')
-        image = adjust_step(diffuse_step(image, cv, ch, rate), source, valid, factor)
+        if footprints is None:
+            image = adjust_step(diffuse_step(image, cv, ch, rate), source, valid, factor)
+        else:
+            image, multipliers, _ = harmonic_adjust(diffuse_step(image, cv, ch, rate), source,
+                                                    valid, footprints, EPS, multipliers)
     return image

@@ -26,7 +26,7 @@ def fill_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[rows, cols]
 
 
-def masked_bicubic(source: np.ndarray, valid: np.ndarray, factor: int) -> np.ndarray:
+def masked_bicubic(source: np.ndarray, valid: np.ndarray, factor: float) -> np.ndarray:
     """Bicubic upsampling of a low-resolution depth map with holes.
 
     Invalid low-resolution pixels are first filled from their nearest valid neighbour so
@@ -37,13 +37,19 @@ def masked_bicubic(source: np.ndarray, valid: np.ndarray, factor: int) -> np.nda
     Args:
         source: ``(h, w)`` float32 depth, any value where ``valid`` is False.
         valid: ``(h, w)`` bool, at least one True.
-        factor: integer upsampling factor.
+        factor: upsampling factor, an integer or any size ratio >= 1 (the same field of
+            view: pixel centres map by ``(p + 0.5) / factor - 0.5``).
 
     Returns:
-        ``(h * factor, w * factor)`` float32 array.
+        ``(round(h * factor), round(w * factor))`` float32 array.
     """
     filled = fill_nearest(source, valid).astype(np.float32, copy=False)
     tensor = torch.from_numpy(np.ascontiguousarray(filled))[None, None]
-    up = F.interpolate(tensor, scale_factor=factor, mode='bicubic', align_corners=False)
+    if float(factor).is_integer():
+        up = F.interpolate(tensor, scale_factor=int(factor), mode='bicubic',
+                           align_corners=False)
+    else:
+        size = (round(source.shape[0] * factor), round(source.shape[1] * factor))
+        up = F.interpolate(tensor, size=size, mode='bicubic', align_corners=False)
     low, high = float(source[valid].min()), float(source[valid].max())
     return up[0, 0].clamp_(low, high).numpy()

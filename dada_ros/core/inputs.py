@@ -33,6 +33,28 @@ def upsampling_factor(rgb_shape: Tuple[int, ...], depth_shape: Tuple[int, ...]) 
     return big_h // h
 
 
+def size_ratio(rgb_shape: Tuple[int, ...], depth_shape: Tuple[int, ...]) -> float:
+    """Size ratio ``r = H / h = W / w >= 1`` of depth showing the RGB camera's field of view.
+
+    Any ratio: an integer one (returned as an ``int``; whole ``r x r`` blocks, the paper's
+    setting) or not (e.g. 8/3 for 192x144 depth beside 512x384 RGB; each depth pixel then
+    covers a rectangle with fractional edges, :mod:`dada_ros.core.footprints`).
+
+    Raises:
+        ValueError: an empty image, another aspect ratio, or depth larger than the RGB.
+    """
+    big_h, big_w = rgb_shape[:2]
+    h, w = depth_shape[:2]
+    if h <= 0 or w <= 0 or big_h <= 0 or big_w <= 0:
+        raise ValueError(f'empty image: rgb {big_h}x{big_w}, depth {h}x{w}')
+    if big_h * w != big_w * h or h > big_h:
+        raise ValueError(
+            f'depth {h}x{w} does not fit rgb {big_h}x{big_w}: the depth must show the same '
+            'field of view at the same or a lower resolution (rgb height / depth height = '
+            'rgb width / depth width >= 1)')
+    return big_h // h if big_h % h == 0 else big_h / h
+
+
 def check_arrays(rgb: np.ndarray, depth: np.ndarray) -> None:
     """Check the types of ``up()`` inputs: ``(H, W, 3)`` uint8 RGB, 2-D float depth."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
@@ -45,10 +67,10 @@ def check_arrays(rgb: np.ndarray, depth: np.ndarray) -> None:
                          f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
 
 
-def check_inputs(rgb: np.ndarray, depth: np.ndarray) -> int:
-    """Validate ``up()`` inputs and return the upsampling factor."""
+def check_inputs(rgb: np.ndarray, depth: np.ndarray) -> float:
+    """Validate ``up()`` inputs and return the size ratio (:func:`size_ratio`)."""
     check_arrays(rgb, depth)
-    return upsampling_factor(rgb.shape, depth.shape)
+    return size_ratio(rgb.shape, depth.shape)
 
 
 def as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -67,7 +89,7 @@ class LowResInput(NamedTuple):
     """A low-resolution depth map prepared for the solver (all float32, unit-free).
 
     ``source (h, w)``: depth / ``scale`` where valid, 1 elsewhere; ``valid (h, w)`` bool;
-    ``initial (f*h, f*w)``: the masked bicubic upsampling of ``source``
+    ``initial (f*h, f*w)`` (f any size ratio): the masked bicubic upsampling of ``source``
     (:func:`dada_ros.core.initial.masked_bicubic`); ``scale``: the mean valid depth in the
     caller's unit (float64 sum, so huge finite values cannot overflow it).
     """
@@ -84,7 +106,7 @@ def valid_depth(depth: np.ndarray) -> np.ndarray:
         return np.isfinite(depth) & (depth > 0)
 
 
-def prepare_lowres(depth: np.ndarray, factor: int) -> LowResInput:
+def prepare_lowres(depth: np.ndarray, factor: float) -> LowResInput:
     """Normalise ``(h, w)`` depth by its mean valid value and upsample it (masked bicubic).
 
     Raises:

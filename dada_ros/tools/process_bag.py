@@ -240,7 +240,7 @@ class _Pending:
     index: int
     dense: np.ndarray
     depth: np.ndarray
-    factor: int
+    factor: float  # size ratio, any value >= 1
 
 
 class BagProcessor:
