@@ -280,6 +280,14 @@ def plot_history(history: Dict[str, Any], path: Path) -> None:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog='dada_train', description=__doc__.split('\n')[0])
+    _run_options(parser)
+    _guide_options(parser)
+    _data_options(parser)
+    return parser.parse_args(argv)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """Output, schedule, loss and validation options."""
     parser.add_argument('--out', type=Path, default=Path('runs/dada_learned'),
                         help='output folder (checkpoints, history, curve)')
     parser.add_argument('--data', type=Path, default=None,
@@ -319,6 +327,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='factors whose relative validation RMSE selects best.pt')
     parser.add_argument('--val-iterations', type=int, default=96,
                         help='pyramid budget of the validation (the default of the node)')
+    parser.add_argument('--val-every', type=int, default=100)
+    parser.add_argument('--max-minutes', type=float, default=0.0,
+                        help='stop (validated, saved, resumable) after this wall time; 0 = none')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch CPU threads (1 by default: the machine is shared)')
+    parser.add_argument('--device', default='auto', help="'auto', 'cpu' or 'cuda[:N]'")
+
+
+def _guide_options(parser: argparse.ArgumentParser) -> None:
+    """Which guide is trained."""
     parser.add_argument('--arch', choices=('self_guided', 'gain_net', 'tiny_unet'),
                         default='self_guided',
                         help="guide: 'self_guided' (two-pass DADA, the packaged weights; "
@@ -329,6 +348,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'self_guided: width of the optional second-pass CNN, default none)')
     parser.add_argument('--channels', type=int, default=8,
                         help='output feature channels (tiny_unet)')
+    parser.add_argument('--full-decoder', action='store_true',
+                        help='TinyUNet decoder back to full resolution (see TinyUNet)')
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    """Training, selection and augmentation data."""
     parser.add_argument('--extra-data', nargs='*', choices=EXTRA_DATA, default=None,
                         help="also train on other non-test data of ../shared: 'middlebury2003' "
                         "(Cones, Teddy), 'rgbd' (the 640x480 NYUv2, TUM, SUN RGB-D and ICL-NUIM "
@@ -351,23 +376,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--pack', type=Path, default=None,
                         help='write the training and selection scenes to this .npz and exit '
                         '(for --data on a machine without ../shared, e.g. the GPU recipe)')
-    parser.add_argument('--max-minutes', type=float, default=0.0,
-                        help='stop (validated, saved, resumable) after this wall time; 0 = none')
     parser.add_argument('--augment', action='store_true',
                         help='also flip vertically, transpose and jitter colours (augment_crop)')
-    parser.add_argument('--full-decoder', action='store_true',
-                        help='TinyUNet decoder back to full resolution (see TinyUNet)')
-    parser.add_argument('--val-every', type=int, default=100)
     parser.add_argument('--val-scenes', nargs='+', default=list(SELECTION_SCENES),
                         help='training scenes set aside for validation and selection '
                         '(excluded from training; the held-out test scenes are refused)')
     parser.add_argument('--val-views', type=int, nargs='+', default=[1, 5],
                         help='views of the validation scenes')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch CPU threads (1 by default: the machine is shared)')
-    parser.add_argument('--device', default='auto', help="'auto', 'cpu' or 'cuda[:N]'")
-    return parser.parse_args(argv)
 
 
 def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], List[str]]:
@@ -405,6 +420,102 @@ def training_data(args: argparse.Namespace) -> Tuple[List[Scene], List[Scene], L
     return train, selection, [s.name for s in train]
 
 
+def new_guide(args: argparse.Namespace) -> AnyLearnedGuide:
+    """Return the guide to train: ``--init`` weights, or a fresh ``--arch`` (unlearned start)."""
+    torch.manual_seed(args.seed)  # the network's initialisation
+    if args.init is not None:
+        return guide_from_checkpoint(read_checkpoint(args.init), str(args.init))
+    if args.arch == 'self_guided':  # --width: the optional CNN of the second pass
+        return SelfGuidedGuide(refiner_width=args.width or 0)
+    if args.arch == 'gain_net':
+        return build_gain_guide(args.width or 16)
+    return build_tiny_guide(args.width or 8, args.channels, full_decoder=args.full_decoder)
+
+
+class Run:
+    """One training run: the guide, its optimiser, the history and the files in ``--out``.
+
+    Args:
+        args: the options of :func:`parse_args`.
+        device: where the guide trains.
+        val_scenes: the selection scenes (validation curve, ``best.pt``).
+        meta: what every checkpoint records besides the step and the scores.
+    """
+
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 val_scenes: Sequence[Scene], meta: Dict[str, Any]) -> None:
+        """Start from :func:`new_guide`, or from ``OUT/train_state.pt`` with ``--resume``."""
+        self.args, self.device, self.val_scenes, self.meta = args, device, val_scenes, meta
+        self.state_path = args.out / 'train_state.pt'
+        self.guide = new_guide(args).to(device).train()
+        self.optimiser = torch.optim.Adam(self.guide.parameters(), lr=args.lr)
+        self.history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None}
+        self.step = 0
+        if args.resume:
+            self._restore()
+
+    def _restore(self) -> None:
+        state = read_checkpoint(self.state_path)
+        self.guide = guide_from_checkpoint(state['guide'], str(self.state_path))
+        self.guide.to(self.device).train()
+        self.optimiser = torch.optim.Adam(self.guide.parameters(), lr=self.args.lr)
+        self.optimiser.load_state_dict(state['optimiser'])
+        for group in self.optimiser.param_groups:  # --lr applies to the resumed run too
+            group['lr'] = self.args.lr
+        self.history = json.loads(state['history'])
+        self.history.setdefault('best', None)
+        self.step = int(state['step'])
+        print(f'resumed {self.state_path} at step {self.step}', file=sys.stderr)
+
+    def validate(self) -> Dict[str, float]:
+        """Return the validation RMSE per factor (str keys); record it and save."""
+        rmse = validate(self.guide, self.val_scenes, self.args.val_factors, self.device,
+                        self.args.val_iterations)
+        scores = {str(k): v for k, v in rmse.items()}
+        self.history['val'].append({'step': self.step, 'rmse': scores})
+        self.save(scores)
+        return scores
+
+    def save(self, rmse: Dict[str, float]) -> None:
+        """Write latest/step/best weights, the resumable state, history and curve."""
+        out, history = self.args.out, self.history
+        score = selection_score(rmse, history['val'][0]['rmse'], self.args.select_factors)
+        meta = {'step': self.step, 'date': time.strftime('%Y-%m-%d'), **self.meta,
+                'validation_rmse': dict(rmse), 'selection_score': score}
+        checkpoint = guide_checkpoint(self.guide, meta)
+        torch.save(checkpoint, out / 'latest.pt')
+        torch.save(checkpoint, out / f'step_{self.step:06d}.pt')
+        best = history.get('best')
+        if best is None or score < float(best['score']):
+            history['best'] = {'step': self.step, 'score': score, 'rmse': dict(rmse)}
+            torch.save(checkpoint, out / 'best.pt')
+        shutil.copyfile(out / 'best.pt', out / 'dada_learned.pt')
+        torch.save({'guide': checkpoint, 'optimiser': self.optimiser.state_dict(),
+                    'step': self.step, 'history': json.dumps(history)}, self.state_path)
+        (out / 'history.json').write_text(json.dumps(history, indent=1))
+        plot_history(history, out / 'curve.png')
+
+    def train_step(self, step_index: int, scenes: Sequence[Scene],
+                   solver: PyramidSolver) -> float:
+        """One optimiser step on the batch of ``step_index``; return its loss."""
+        args = self.args
+        rng = np.random.default_rng([args.seed, step_index, 1])
+        pre = int(rng.integers(args.pre_min, args.pre_max + 1))
+        batch = draw_batch(scenes, step_index, args.seed, args.batch, args.factors,
+                           self.device, args.augment)
+        for group in self.optimiser.param_groups:
+            group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
+        prediction = forward(self.guide, batch, solver, pre, args.window, args.through)
+        loss = LOSSES[args.loss](prediction, batch.gt)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.guide.parameters(), 1.0)
+        self.optimiser.step()
+        self.step = step_index + 1
+        self.history['loss'].append((self.step, float(loss.detach())))
+        return float(loss.detach())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``--steps`` training steps and write the outputs; returns the exit code."""
     args = parse_args(argv)
@@ -415,101 +526,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise ValueError(f'--pre-min {args.pre_min} is larger than --pre-max {args.pre_max}')
     train_scenes, val_scenes, train_names = training_data(args)
     own_selection = args.bag is not None or (args.data is not None and args.data.suffix == '.npz')
-    selection_names = [s.name for s in val_scenes] if own_selection else list(args.val_scenes)
     if args.pack is not None:
         pack_scenes(args.pack, train_scenes, val_scenes)
         print(f'wrote {len(train_scenes)} training and {len(val_scenes)} selection scenes to '
               f'{args.pack}', file=sys.stderr)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    state_path = args.out / 'train_state.pt'
-
-    torch.manual_seed(args.seed)  # the network's initialisation
-    guide: AnyLearnedGuide
-    if args.arch == 'self_guided':  # --width: the optional CNN of the second pass
-        guide = SelfGuidedGuide(refiner_width=args.width or 0)
-    elif args.arch == 'gain_net':
-        guide = build_gain_guide(args.width or 16)
-    else:
-        guide = build_tiny_guide(args.width or 8, args.channels, full_decoder=args.full_decoder)
-    if args.init is not None:
-        guide = guide_from_checkpoint(read_checkpoint(args.init), str(args.init))
-    guide.to(device).train()
-    optimiser = torch.optim.Adam(guide.parameters(), lr=args.lr)
-    history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None}
-    step = 0
-    if args.resume:
-        state = read_checkpoint(state_path)
-        guide = guide_from_checkpoint(state['guide'], str(state_path)).to(device).train()
-        optimiser = torch.optim.Adam(guide.parameters(), lr=args.lr)
-        optimiser.load_state_dict(state['optimiser'])
-        for group in optimiser.param_groups:  # --lr applies to the resumed run too
-            group['lr'] = args.lr
-        history = json.loads(state['history'])
-        history.setdefault('best', None)
-        step = int(state['step'])
-        print(f'resumed {state_path} at step {step}', file=sys.stderr)
-    solver = PyramidSolver()
-
-    def run_validation() -> Dict[str, float]:
-        rmse = validate(guide, val_scenes, args.val_factors, device, args.val_iterations)
-        return {str(k): v for k, v in rmse.items()}
-
-    def save(rmse: Dict[str, float]) -> None:
-        """Write latest/step/best weights, the resumable state, history and curve."""
-        score = selection_score(rmse, history['val'][0]['rmse'], args.select_factors)
-        meta = {'step': step, 'date': time.strftime('%Y-%m-%d'),
-                'test_scenes_never_seen': list(VALIDATION_SCENES),
-                'selection_scenes': selection_names,
-                'training_scenes': train_names,
-                'validation_rmse': dict(rmse), 'selection_score': score,
-                'command': 'dada_train ' + ' '.join(sys.argv[1:] if argv is None else argv)}
-        checkpoint = guide_checkpoint(guide, meta)
-        torch.save(checkpoint, args.out / 'latest.pt')
-        torch.save(checkpoint, args.out / f'step_{step:06d}.pt')
-        best = history.get('best')
-        if best is None or score < float(best['score']):
-            history['best'] = {'step': step, 'score': score, 'rmse': dict(rmse)}
-            torch.save(checkpoint, args.out / 'best.pt')
-        shutil.copyfile(args.out / 'best.pt', args.out / 'dada_learned.pt')
-        torch.save({'guide': checkpoint, 'optimiser': optimiser.state_dict(),
-                    'step': step, 'history': json.dumps(history)}, state_path)
-        (args.out / 'history.json').write_text(json.dumps(history, indent=1))
-        plot_history(history, args.out / 'curve.png')
-
-    if not history['val']:
-        history['val'].append({'step': step, 'rmse': run_validation()})
-        print(f"step {step} validation RMSE {history['val'][-1]['rmse']}", file=sys.stderr)
-        save(history['val'][-1]['rmse'])  # the initialisation is a candidate for best.pt
-
-    first = step
-    started = time.monotonic()
+    meta = {'test_scenes_never_seen': list(VALIDATION_SCENES),
+            'selection_scenes': ([s.name for s in val_scenes] if own_selection
+                                 else list(args.val_scenes)),
+            'training_scenes': train_names,
+            'command': 'dada_train ' + ' '.join(sys.argv[1:] if argv is None else argv)}
+    run = Run(args, device, val_scenes, meta)
+    if not run.history['val']:  # the initialisation is a candidate for best.pt
+        print(f'step {run.step} validation RMSE {run.validate()}', file=sys.stderr)
+    first, started, solver = run.step, time.monotonic(), PyramidSolver()
     for step_index in progress(range(first, first + args.steps), args.steps):
-        rng = np.random.default_rng([args.seed, step_index, 1])
-        pre = int(rng.integers(args.pre_min, args.pre_max + 1))
-        batch = draw_batch(train_scenes, step_index, args.seed, args.batch, args.factors,
-                           device, args.augment)
-        for group in optimiser.param_groups:
-            group['lr'] = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
-        prediction = forward(guide, batch, solver, pre, args.window, args.through)
-        loss = LOSSES[args.loss](prediction, batch.gt)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(guide.parameters(), 1.0)
-        optimiser.step()
-        step = step_index + 1
-        history['loss'].append((step, float(loss.detach())))
+        loss = run.train_step(step_index, train_scenes, solver)
         out_of_time = args.max_minutes > 0 and \
             time.monotonic() - started > 60.0 * args.max_minutes
-        if step % args.val_every == 0 or step == first + args.steps or out_of_time:
-            rmse = run_validation()
-            history['val'].append({'step': step, 'rmse': rmse})
-            save(rmse)
-            print(f'step {step} loss {float(loss.detach()):.4f} {learned_values(guide)} '
-                  f"lr {optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
-                  f"best {history['best']}", file=sys.stderr, flush=True)
+        if run.step % args.val_every == 0 or run.step == first + args.steps or out_of_time:
+            rmse = run.validate()
+            print(f'step {run.step} loss {loss:.4f} {learned_values(run.guide)} '
+                  f"lr {run.optimiser.param_groups[0]['lr']:.2e} validation RMSE {rmse} "
+                  f"best {run.history['best']}", file=sys.stderr, flush=True)
         if out_of_time:
-            print(f'--max-minutes {args.max_minutes} reached at step {step}; resume with '
+            print(f'--max-minutes {args.max_minutes} reached at step {run.step}; resume with '
                   '--resume', file=sys.stderr)
             break
     return 0
