@@ -104,51 +104,14 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
             missing = [t for t in wanted if t not in reader.topics]
             if missing:
                 print(f'warning: topics not in the bag: {missing}', file=log)
-            publishers: Dict[str, Any] = {}
-            for name in wanted:
-                if name not in reader.topics:
-                    continue
-                try:
-                    cls = message_class(reader.topics[name].msgtype)
-                except BagError as error:
-                    stats.skipped_topics[name] = str(error)
-                    print(f'warning: skipping {name}: {error}', file=log)
-                    continue
-                publishers[name] = node.create_publisher(cls, remaps.get(name, name), qos)
-                stats.published[name] = 0
+            publishers = _publishers(node, reader, wanted, remaps, qos, stats, log)
             clock = _ClockPublisher(node, clock_hz, stats) if clock_hz > 0 else None
             if wait_for_subscribers > 0:
-                deadline = time.monotonic() + wait_for_subscribers
-                while time.monotonic() < deadline and any(
-                        p.get_subscription_count() == 0 for p in publishers.values()):
-                    time.sleep(0.05)
-                stats.unmatched_topics = [p.topic_name for p in publishers.values()
-                                          if p.get_subscription_count() == 0]
-                if stats.unmatched_topics:
-                    print(f'warning: no subscriber after {wait_for_subscribers:g} s on '
-                          f'{stats.unmatched_topics}', file=log)
+                _wait_for_subscribers(publishers, wait_for_subscribers, stats, log)
             if delay > 0:
                 time.sleep(delay)
             started = time.monotonic()
-            first: Optional[int] = None
-            for raw in reader.messages(list(publishers)):
-                if not context.ok():
-                    break
-                if first is None:
-                    first = raw.log_time
-                due = started + (raw.log_time - first) * 1e-9 / rate
-                wait = due - time.monotonic()
-                if wait > 0:
-                    if clock is None:
-                        time.sleep(wait)
-                    else:
-                        clock.tick_until(due, started, first, rate, raw.log_time)
-                else:
-                    stats.max_lag = max(stats.max_lag, -wait)
-                if clock is not None:
-                    clock.publish(raw.log_time)
-                publishers[raw.topic].publish(raw.data)
-                stats.published[raw.topic] += 1
+            _replay(reader, publishers, context, clock, started, rate, stats)
             for publisher in publishers.values():
                 publisher.wait_for_all_acked(Duration(seconds=5))
             stats.seconds = time.monotonic() - started
@@ -156,6 +119,63 @@ def play_bag(path: Path, rate: float = 1.0, topics: Optional[Sequence[str]] = No
     finally:
         rclpy.try_shutdown(context=context)
     return stats
+
+
+def _publishers(node: Any, reader: BagReader, wanted: Sequence[str], remaps: Mapping[str, str],
+                qos: Any, stats: PlayStats, log: Any) -> Dict[str, Any]:
+    """One publisher per wanted topic of the bag (remapped); unknown types are skipped."""
+    publishers: Dict[str, Any] = {}
+    for name in wanted:
+        if name not in reader.topics:
+            continue
+        try:
+            cls = message_class(reader.topics[name].msgtype)
+        except BagError as error:
+            stats.skipped_topics[name] = str(error)
+            print(f'warning: skipping {name}: {error}', file=log)
+            continue
+        publishers[name] = node.create_publisher(cls, remaps.get(name, name), qos)
+        stats.published[name] = 0
+    return publishers
+
+
+def _wait_for_subscribers(publishers: Mapping[str, Any], seconds: float, stats: PlayStats,
+                          log: Any) -> None:
+    """Wait up to ``seconds`` until every publisher is matched; record those that are not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(
+            p.get_subscription_count() == 0 for p in publishers.values()):
+        time.sleep(0.05)
+    stats.unmatched_topics = [p.topic_name for p in publishers.values()
+                              if p.get_subscription_count() == 0]
+    if stats.unmatched_topics:
+        print(f'warning: no subscriber after {seconds:g} s on {stats.unmatched_topics}',
+              file=log)
+
+
+def _replay(reader: BagReader, publishers: Mapping[str, Any], context: Any,
+            clock: Optional['_ClockPublisher'], started: float, rate: float,
+            stats: PlayStats) -> None:
+    """Publish the messages at their recorded pace times ``rate`` (and the clock)."""
+    first: Optional[int] = None
+    for raw in reader.messages(list(publishers)):
+        if not context.ok():
+            break
+        if first is None:
+            first = raw.log_time
+        due = started + (raw.log_time - first) * 1e-9 / rate
+        wait = due - time.monotonic()
+        if wait > 0:
+            if clock is None:
+                time.sleep(wait)
+            else:
+                clock.tick_until(due, started, first, rate, raw.log_time)
+        else:
+            stats.max_lag = max(stats.max_lag, -wait)
+        if clock is not None:
+            clock.publish(raw.log_time)
+        publishers[raw.topic].publish(raw.data)
+        stats.published[raw.topic] += 1
 
 
 class _ClockPublisher:
