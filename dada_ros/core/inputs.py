@@ -90,8 +90,8 @@ class LowResInput(NamedTuple):
 
     ``source (h, w)``: depth / ``scale`` where valid, 1 elsewhere; ``valid (h, w)`` bool;
     ``initial (f*h, f*w)`` (f any size ratio): the masked bicubic upsampling of ``source``
-    (:func:`dada_ros.core.initial.masked_bicubic`); ``scale``: the mean valid depth in the
-    caller's unit (float64 sum, so huge finite values cannot overflow it).
+    (:func:`dada_ros.core.initial.masked_bicubic`); ``scale``: the median valid depth in the
+    caller's unit (:func:`robust_scale`: no single pixel can move it).
     """
 
     source: np.ndarray
@@ -106,8 +106,50 @@ def valid_depth(depth: np.ndarray) -> np.ndarray:
         return np.isfinite(depth) & (depth > 0)
 
 
+#: Largest ratio of a usable depth value to the median valid depth, either way. No depth
+#: sensor spans 12 orders of magnitude in one frame; the bound keeps the normalised depth
+#: within [1e-6, 1e6], where float32 arithmetic (squares of differences, sums of fluxes,
+#: products with the scale) cannot overflow. The API is unit-free, so this is its
+#: plausibility rule (the node also has one in metres, 1e5 m).
+MAX_DEPTH_RATIO = 1e6
+#: Valid values the robust scale is the median of, at most (evenly spaced over the frame).
+SCALE_SAMPLES = 1 << 16
+
+
+def robust_scale(values: np.ndarray) -> float:
+    """Median of the positive finite ``values`` (1-D), in float64: the normalisation scale.
+
+    A median cannot be moved by one pixel (a mean can: one pixel of 3e38 among depths of
+    1 to 2 made it 1e33); at most :data:`SCALE_SAMPLES` evenly spaced values are used, so
+    it costs the same at any image size.
+    """
+    values = np.asarray(values).reshape(-1)
+    step = max(1, values.size // SCALE_SAMPLES)
+    return float(np.median(values[::step].astype(np.float64)))
+
+
+def plausible_depth(depth: np.ndarray) -> np.ndarray:
+    """``depth`` with values beyond :data:`MAX_DEPTH_RATIO` of the median made invalid (NaN).
+
+    Returns ``depth`` itself when every valid value is within the ratio, else a float32 copy
+    (the caller's array is never modified).
+    """
+    valid = valid_depth(depth)
+    if not valid.any():
+        return depth
+    values = depth[valid]
+    scale = robust_scale(values)
+    low, high = scale / MAX_DEPTH_RATIO, scale * MAX_DEPTH_RATIO
+    if low <= float(values.min()) and float(values.max()) <= high:
+        return depth
+    out = depth.astype(np.float32)
+    with np.errstate(invalid='ignore'):
+        out[valid & ((depth < low) | (depth > high))] = np.nan
+    return out
+
+
 def prepare_lowres(depth: np.ndarray, factor: float) -> LowResInput:
-    """Normalise ``(h, w)`` depth by its mean valid value and upsample it (masked bicubic).
+    """Normalise ``(h, w)`` depth by its median valid value, upsample it (masked bicubic).
 
     Raises:
         ValueError: no pixel of ``depth`` is valid.
@@ -116,7 +158,7 @@ def prepare_lowres(depth: np.ndarray, factor: float) -> LowResInput:
     valid = valid_depth(depth)
     if not valid.any():
         raise ValueError('depth has no valid pixel')
-    scale = float(np.mean(depth[valid], dtype=np.float64))
+    scale = robust_scale(depth[valid])
     with np.errstate(invalid='ignore', over='ignore'):
         source = np.where(valid, depth.astype(np.float64) / scale, 1.0).astype(np.float32)
     return LowResInput(source, valid, masked_bicubic(source, valid, factor), scale)

@@ -14,11 +14,15 @@ import torch
 from .diffusion import reference_diffusion
 from .fractional import FractionalSolver
 from .guides import Guide, make_guide, RefiningGuide
-from .inputs import as_tensor, check_inputs, prepare_lowres, rgb_features, RGB_MEAN, RGB_STD, \
-    size_ratio, upsampling_factor
+from .inputs import as_tensor, check_inputs, plausible_depth, prepare_lowres, rgb_features, \
+    RGB_MEAN, RGB_STD, size_ratio, upsampling_factor
 from .params import BY_NAME, resolve_solver_params, solver_keywords
 from .solver import check_cancel, MOMENTUM_SCALE, PyramidSolver, SolveCancelled
 from .sparse import complete_sparse
+
+#: Largest finite float32: the output is clamped to it (a product with the scale could
+#: round above it for depth near the top of the float32 range).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -168,12 +172,12 @@ class DepthUpsampler:
 
         Args:
             rgb: ``(H, W, 3)`` uint8 image in RGB order (read-only arrays are fine).
-            depth: ``(h, w)`` float array, any positive unit; NaN, Inf and values <= 0 are
-                invalid. ``H = f * h`` and ``W = f * w`` for one size ratio ``f >= 1``, an
-                integer or not (the same field of view; each depth pixel covers a
-                rectangle of ``f x f`` RGB pixels, with fractional edges where ``f`` is not
-                an integer).
-                Not modified.
+            depth: ``(h, w)`` float array, any positive unit; NaN, Inf, values <= 0 and
+                values more than :data:`~dada_ros.core.inputs.MAX_DEPTH_RATIO` (1e6) times
+                above or below the median valid value are invalid. ``H = f * h`` and
+                ``W = f * w`` for one size ratio ``f >= 1``, an integer or not (the same
+                field of view; each depth pixel covers a rectangle of ``f x f`` RGB pixels,
+                with fractional edges where ``f`` is not an integer). Not modified.
             iterations: budget of this call only (default: the ``iterations`` parameter).
             cancel: polled between solver levels; when it returns True the call raises
                 :class:`SolveCancelled` (a parameter change or shutdown stops a long solve).
@@ -181,11 +185,13 @@ class DepthUpsampler:
                 pipeline passes ``'sparse'`` for registered depth and projected clouds.
 
         Returns:
-            ``(H, W)`` float32 depth in the unit of ``depth``; NaN only where no input was
-            valid (everywhere when ``depth`` has no valid pixel, or in unfilled holes when
-            ``fill_holes`` is false).
+            ``(H, W)`` float32 depth in the unit of ``depth``, finite where the input had
+            a valid neighbourhood; NaN only where no input was valid (everywhere when
+            ``depth`` has no valid pixel, or in unfilled holes when ``fill_holes`` is
+            false).
         """
         factor = check_inputs(rgb, depth)
+        depth = plausible_depth(depth)  # a bounded dynamic range: float32 cannot overflow
         budget = self.iterations if iterations is None else int(iterations)
         if budget < 1:
             raise ValueError(f'iterations must be >= 1, got {budget}')
@@ -218,7 +224,8 @@ class DepthUpsampler:
             check_cancel(cancel)
             result = self._solve(result, cv[0, 0], ch[0, 0], source, valid, factor, second,
                                  cancel, warm_start=True, momentum_scale=momentum[1])
-        out = (result.double() * prepared.scale).cpu().numpy().astype(np.float32)
+        out = (result.double() * prepared.scale).clamp_(max=FLOAT32_MAX).cpu().numpy() \
+            .astype(np.float32)
         if not self.params['fill_holes'] and not prepared.valid.all():
             # NaN where the footprint holding the pixel centre is invalid (whole blocks:
             # exactly the blocks of the invalid pixels)
