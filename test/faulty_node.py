@@ -19,7 +19,8 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from dada_ros.core.upsampler import DepthUpsampler
-from dada_ros.ros.node import DadaNode, run
+from dada_ros.ros.node import DadaNode
+from dada_ros.ros.process import run
 import torch
 
 

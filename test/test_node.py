@@ -310,8 +310,8 @@ def test_bad_input_is_counted_and_the_node_keeps_serving(rig: Rig) -> None:
     expect('empty_image', empty_image)
     expect('size_mismatch', lambda: _pair(rig, random_rgb(), np.ones((25, 32), np.float32),
                                           '32FC1'))  # does not fit
-    expect('size_mismatch', lambda: _pair(rig, random_rgb(), np.ones((36, 48), np.float32),
-                                          '32FC1'))  # factor 2.67
+    expect('size_mismatch', lambda: _pair(rig, random_rgb(), np.ones((36, 40), np.float32),
+                                          '32FC1'))  # another aspect ratio (2.67 x 3.2)
     expect('bad_camera_info', zero_k)
     header = rig.header()
     expect('all_invalid_depth', lambda: rig.send(

@@ -29,7 +29,8 @@ from typing import Any, List, Optional
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from .node import DadaEngine, run
+from .node import DadaEngine
+from .process import run
 
 __all__ = ['DadaLifecycleNode', 'main']
 

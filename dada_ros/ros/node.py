@@ -2,21 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """ROS 2 node ``dada_node``: guided depth super-resolution of an RGB-D stream.
 
-Topics (relative names, remap them as usual):
-
-* in: ``rgb/image`` (rgb8, bgr8, rgba8, bgra8, mono8) or, with ``rgb.transport:
-  compressed``, ``rgb/image/compressed`` (JPEG/PNG); ``rgb/camera_info`` (recent ones
-  cached by stamp, zero stamps are fine); ``depth/image`` (16UC1 or mono16 millimetres, or
-  32FC1 metres; the RGB size divided by an integer factor, the RGB size for sparse depth,
-  or any size of another camera for ``depth.mode: register``) or, with ``depth.transport:
-  compressedDepth``, ``depth/image/compressedDepth``; ``depth/camera_info`` (the depth
-  camera's K, for registration); with ``depth.source: cloud``, ``cloud``
-  (``PointCloud2``) instead of the depth topics.
-* out: ``depth_dense/image`` (32FC1 metres, NaN = invalid, REP 118, RGB header),
-  ``depth_dense/camera_info`` (the RGB camera_info with the RGB image header), ``points``
-  (organized ``PointCloud2`` in the RGB optical frame), ``depth_dense/confidence`` (32FC1,
-  0..1) and ``depth_sparse/image`` (the registered or projected input, 32FC1 metres), each
-  built only while it has a subscriber, and ``/diagnostics``.
+Subscribed: ``rgb/image`` (or ``rgb/image/compressed``), ``rgb/camera_info``,
+``depth/image`` (or ``depth/image/compressedDepth``) and ``depth/camera_info``, or
+``cloud`` with ``depth.source: cloud``; with ``lazy_subscription`` (default) only while an
+output has a subscriber. Published: ``depth_dense/image`` (32FC1 m, NaN = invalid),
+``depth_dense/camera_info``, ``points``, ``depth_dense/confidence``,
+``depth_sparse/image`` (each built only while it has a subscriber) and ``/diagnostics``.
+The topics, encodings and parameters are documented in ``docs/`` (README: the node).
 
 Everything per frame (decoding, checks, pairing, camera_info policy, solve, output
 messages, counters) is :class:`dada_ros.pipeline.FramePipeline`, the same road the bag tool
@@ -26,25 +18,17 @@ takes; this module only adds ROS I/O and scheduling, with its parts in modules o
 * :mod:`dada_ros.ros.topics` - publishers, subscriptions and QoS (:class:`NodeIO`);
 * :mod:`dada_ros.ros.worker` - the worker thread (:class:`FrameWorker`): only the newest
   pair waits while it is busy (older ones counted as ``dropped_busy``);
-* :mod:`dada_ros.ros.diagnostics` - latencies, counters and ``/diagnostics``.
+* :mod:`dada_ros.ros.diagnostics` - latencies, counters and ``/diagnostics``;
+* :mod:`dada_ros.ros.process` - start-up, spinning and a prompt exit.
 
 :class:`DadaEngine` ties them to a host rclpy node, plain (:class:`DadaNode`) or managed
-(:mod:`dada_ros.ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted per
-kind in the diagnostics; the node keeps serving the next valid frame. At start-up (and at
-every lifecycle configure) the worker runs one small warm-up solve so the first real frame
-does not pay torch's first-call costs (``warmup_ms``). An out-of-memory error inside the
-solve drops that frame (``errors.out_of_memory``) and the node continues.
-
-Every parameter of :data:`dada_ros.core.params.PARAMETERS` is declared with its
-description and range. ``iterations``, ``solver``, ``depth.mode``, ``fill_holes``,
-``sync.slop`` and ``points.*`` can change at run time (they apply to the next frame).
-
-Large images and best-effort QoS: with the default Fast DDS settings a best-effort
-subscriber loses images of about 1.2 MB and more. Either subscribe with
-``qos.reliable_input:=true`` or give all processes the shipped shared-memory profile::
-
-    export FASTDDS_DEFAULT_PROFILES_FILE=<share>/dada_ros/config/fastdds_shm.xml
-    export FASTRTPS_DEFAULT_PROFILES_FILE=$FASTDDS_DEFAULT_PROFILES_FILE  # Fast DDS 2.x
+(:mod:`dada_ros.ros.lifecycle_node`). Bad input is logged (throttled per kind) and counted
+per kind in the diagnostics; the node keeps serving the next valid frame. At start-up (and
+at every lifecycle configure) the worker runs one small warm-up solve so the first real
+frame does not pay torch's first-call costs. An out-of-memory error inside the solve drops
+that frame (``errors.out_of_memory``) and the node continues. ``iterations``, ``solver``,
+``depth.mode``, ``fill_holes``, ``sync.slop``, ``points.*`` and the transforms can change
+at run time (they apply to the next frame).
 
 Run: ``ros2 run dada_ros dada_node --ros-args -p iterations:=32`` or
 ``python -m dada_ros.ros.node --ros-args ...``.
@@ -52,18 +36,10 @@ Run: ``ros2 run dada_ros dada_node --ros-args -p iterations:=32`` or
 
 from __future__ import annotations
 
-import gc
-import os
-from pathlib import Path
-import re
 import sys
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.rcutils_logger import RcutilsLogger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -72,9 +48,10 @@ import torch
 
 from .diagnostics import diagnostic_array, NodeStatistics, snapshot, summary_line
 from .parameters import declare_parameters
+from .process import run
 from .topics import NodeIO
 from .worker import FrameWorker, is_out_of_memory, warm_up
-from ..core.params import BY_NAME, normalise_ros_arguments, solver_keywords
+from ..core.params import BY_NAME, solver_keywords
 from ..core.upsampler import DepthUpsampler, SolveCancelled
 from ..msgs.transforms import TransformLookup
 from ..pipeline import Event, FramePipeline, PairedFrame, RUNTIME_PARAMETERS
@@ -411,73 +388,6 @@ class DadaNode(Node):
     def stop_worker(self, timeout: float = 1.5) -> bool:
         """Ask the worker to stop and wait for it; return whether it has finished."""
         return self.engine.stop_worker(timeout)
-
-
-def run(factory: Callable[[], Node], name: str, args: Optional[List[str]] = None) -> int:
-    """Spin the node made by ``factory`` until SIGINT / SIGTERM; return the exit code.
-
-    Start-up errors (arguments rcl cannot parse, no CUDA, bad weights, bad parameters) end
-    the process with code 1 and one readable fatal log line, without a traceback. Number
-    lists that rcl cannot type (``-p cloud.to_rgb:=[0.1,0,0,0,0,0,1]``, also in a
-    ``--params-file``) are rewritten as floats first
-    (:func:`dada_ros.core.params.normalise_ros_arguments`).
-    """
-    try:
-        with tempfile.TemporaryDirectory(prefix='dada_params_') as directory:
-            rclpy.init(args=normalise_ros_arguments(sys.argv if args is None else args,
-                                                    Path(directory)))
-    except (RuntimeError, ValueError, OSError) as error:  # rcl: RCLError is a RuntimeError
-        rclpy.logging.get_logger(name).fatal(f'{name} cannot start: {_one_line(error)}')
-        return 1
-    # The executor is made before the node logs 'ready': made after a SIGTERM has shut the
-    # context down, its constructor fails half-way and its destructor prints a traceback.
-    executor = SingleThreadedExecutor()
-    node: Optional[Node] = None
-    code = 0
-    try:
-        node = factory()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (RuntimeError, ValueError, OSError, ParameterException) as error:
-        # A signal that shuts the context down while the executor rebuilds its wait set
-        # surfaces as RCLError, not ExternalShutdownException: that is a clean stop.
-        if rclpy.ok():
-            message = f'{name} cannot start: {error}'
-            if node is None:
-                rclpy.logging.get_logger(name).fatal(message)
-            else:
-                node.get_logger().fatal(message)
-            code = 1
-    except Exception as error:  # noqa: B902 - any other start-up failure: one line, code 1
-        if node is not None:
-            raise
-        rclpy.logging.get_logger(name).fatal(
-            f'{name} cannot start: {type(error).__name__}: {_one_line(error)}')
-        code = 1
-    finally:
-        engine: Optional[DadaEngine] = getattr(node, 'engine', None)
-        finished = engine.stop_worker() if engine is not None else True
-        executor.shutdown(timeout_sec=0)
-        if node is not None and finished:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        # The process is about to end: exempt the objects alive now from the final garbage
-        # collections, which otherwise spend over a second on torch's objects and would
-        # break the 2 s shutdown promise on a loaded machine.
-        gc.freeze()
-        if not finished:
-            # An inference call is still running; leave without waiting for it.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    return code
-
-
-def _one_line(error: BaseException) -> str:
-    """``error``'s message on one line, without rcl's source locations (``, at file:line``)."""
-    return re.sub(r',? at [^\s,]+:\d+', '', ' '.join(str(error).split()))
 
 
 def main(args: Optional[List[str]] = None) -> int:
