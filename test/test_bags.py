@@ -18,6 +18,7 @@ from dada_ros.core.geometry import backproject
 from dada_ros.core.upsampler import DepthUpsampler
 from dada_ros.msgs.conversions import (array_to_image, depth_to_pointcloud, image_to_depth,
                                        image_to_rgb, read_points, rgb_to_image)
+from dada_ros.pipeline import FramePipeline, OUTPUT_TOPICS
 from dada_ros.tools import process_bag as pb
 from dada_ros.tools.bag_io import BagError, BagReader, BagWriter, deserialize, stamp_ns
 from dada_ros.tools.make_sample_bag import DEPTH_NOISE, make_sample_bag, SampleBagOptions
@@ -154,6 +155,54 @@ def test_process_bag_writes_all_topics_at_the_input_stamps(sample_bag: Path,
         out_info = result['/depth_dense/camera_info'][i][1]
         assert list(out_info.k) == list(info.k) and list(out_info.p) == list(info.p)
         assert (out_info.width, out_info.height) == (W, H)
+
+
+def test_outputs_take_the_one_road_and_are_counted_once(sample_bag: Path,
+                                                       tmp_path: Path) -> None:
+    """The bag tool writes through FramePipeline.emit; its counts are the pipeline's."""
+    out = tmp_path / 'out'
+    report = pb.process_bag(sample_bag, out, params(), pb.Topics(namespace='/cam'),
+                            write_confidence=True)
+    result = read_all(out)
+    written = {topic: len(messages) for topic, messages in result.items()
+               if topic.startswith('/cam/')}
+    # What is in the bag is what the pipeline counted as emitted, topic by topic.
+    assert written == {f'/cam/{topic}': count for topic, count in report.emitted.items()}
+    assert {topic: report.written[topic] for topic in written} == written
+    # Registered depth and clouds alone have a depth_sparse/image; every other output is here.
+    assert set(report.emitted) == set(OUTPUT_TOPICS.values()) - {'depth_sparse/image'}
+    assert set(report.emitted.values()) == {5} and report.frames == 5
+    # The report keeps no counts of its own: they are the pipeline's counters.
+    assert report.counters['frames'] == report.frames
+    assert report.received == report.counters['received'] == {'rgb': 5, 'depth': 5,
+                                                              'camera_info': 5, 'gt': 5}
+    assert report.pairing is not None and report.sync == report.pairing.stamped
+    assert report.sync['paired'] == 5 and report.unpaired == {'rgb': 0, 'depth': 0}
+    assert 'frames processed: 5 in' in '\n'.join(report.lines())
+
+
+def test_emit_counts_only_what_was_sent(sample_bag: Path) -> None:
+    """A send that refuses a message (e.g. its publisher is gone) leaves it uncounted."""
+    source = read_all(sample_bag)
+    pipeline = FramePipeline(params())
+    pipeline.add_camera_info(source['/rgb/camera_info'][0][1])
+    pipeline.add_rgb(source['/rgb/image'][0][1])
+    frames = pipeline.add_depth(source['/depth/image'][0][1])
+    assert len(frames) == 1
+    outputs = pipeline.process(frames[0])
+    sent: List[Tuple[str, Any]] = []
+
+    def send(topic: str, message: Any) -> bool:
+        if topic == OUTPUT_TOPICS['points']:
+            return False
+        sent.append((topic, message))
+        return True
+    assert pipeline.emit(outputs, send) == ['depth_dense/image', 'depth_dense/camera_info']
+    assert [message for _, message in sent] == [outputs.depth, outputs.info]
+    assert pipeline.counters.snapshot()['emitted'] == {'depth_dense/image': 1,
+                                                       'depth_dense/camera_info': 1}
+    # Every key of OUTPUT_TOPICS is the FrameOutputs field its topic carries.
+    assert all(hasattr(outputs, name) for name in OUTPUT_TOPICS)
 
 
 def test_storage_choice_namespace_and_topic_clash(sample_bag: Path, tmp_path: Path) -> None:

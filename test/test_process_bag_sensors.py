@@ -71,6 +71,10 @@ def test_cloud_topic(tmp_path: Path) -> None:
                             write_sparse=True)
     assert report.frames == 3 and report.bad == {}, report.lines()
     assert report.received['cloud'] == 3 and report.received.get('depth', 0) == 0
+    # The projected cloud is emitted on depth_sparse/image, counted like every output.
+    assert report.emitted == {'depth_dense/image': 3, 'depth_dense/camera_info': 3,
+                              'points': 3, 'depth_sparse/image': 3}
+    assert all(report.written[f'/{topic}'] == 3 for topic in report.emitted)
     out = _read(tmp_path / 'out')
     sparse = image_to_depth(out['/depth_sparse/image'][0])
     dense = image_to_depth(out['/depth_dense/image'][0])

@@ -8,7 +8,10 @@ this process records the node's outputs and compares them, frame by frame, with 
 ``dada_process_bag`` writes for the same bag and parameters: the same stamps and
 frame_ids, dense depth equal up to float tolerance, identical camera_info, equal points.
 Drops (pairs the busy node skipped) and the node's latency are reported from its
-diagnostics; every pair must be accounted for (published or counted as dropped).
+diagnostics; every pair must be accounted for (published or counted as dropped). Both hosts
+take one output road (:meth:`dada_ros.pipeline.FramePipeline.emit`): the node publishes the
+same output topics the bag tool writes, and its ``published.<topic>`` counts in
+``/diagnostics`` equal the messages received, as the bag tool's equal those written.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from dada_ros.msgs.conversions import image_to_depth, read_points
 from dada_ros.tools import process_bag as pb
@@ -39,8 +42,8 @@ def _by_stamp(messages: List[Any]) -> Dict[int, Any]:
     return {stamp_ns(m.header): m for m in messages}
 
 
-def _offline(bag: Path, out: Path) -> Dict[str, Dict[int, Any]]:
-    """Run dada_process_bag's pipeline and read its outputs per topic and stamp."""
+def _offline(bag: Path, out: Path) -> Tuple[pb.Report, Dict[str, Dict[int, Any]]]:
+    """Run dada_process_bag's pipeline; return its report and its outputs per topic, stamp."""
     report = pb.process_bag(bag, out, pb.resolve_parameters({}, NODE_PARAMS))
     assert report.frames == FRAMES and not report.bad
     classes = {'/depth_dense/image': Image, '/depth_dense/camera_info': CameraInfo,
@@ -50,7 +53,9 @@ def _offline(bag: Path, out: Path) -> Dict[str, Dict[int, Any]]:
         for raw in reader.messages(list(classes)):
             msg = deserialize(raw.data, classes[raw.topic])
             result[raw.topic][stamp_ns(msg.header)] = msg
-    return result
+    assert {topic: len(messages) for topic, messages in result.items()} == {
+        f'/{topic}': count for topic, count in report.emitted.items()}
+    return report, result
 
 
 def test_replayed_bag_through_node_matches_offline_processing(
@@ -96,8 +101,10 @@ def test_replayed_bag_through_node_matches_offline_processing(
         if not values or int(values['sync.paired']) < FRAMES:
             return {}
         done = int(values['frames_published']) + int(values['dropped_busy'])
+        # the counts of emit and of frames_published are read one after the other
+        counted = int(values.get('published.depth_dense/image', -1))
         return values if done >= FRAMES and len(out_depth) >= int(values['frames_published']) \
-            else {}
+            and counted == int(values['frames_published']) else {}
 
     final = wait_until(settled, TIMEOUT, message='the node to finish the replayed frames')
     time.sleep(0.5)  # let the last camera_info / points arrive after their depth image
@@ -111,8 +118,14 @@ def test_replayed_bag_through_node_matches_offline_processing(
     assert published + dropped == FRAMES and published >= 1
     assert int(final['errors_total']) == 0, final
     assert len(out_depth) == len(out_info) == len(out_points) == published
+    live_counts = {key[len('published.'):]: int(value) for key, value in final.items()
+                   if key.startswith('published.')}
+    assert live_counts == {'depth_dense/image': published,
+                           'depth_dense/camera_info': published, 'points': published}
 
-    offline = _offline(bag, tmp_path / 'offline')
+    report, offline = _offline(bag, tmp_path / 'offline')
+    # One road: the node publishes the topics the bag tool writes, counted the same way.
+    assert set(live_counts) == set(report.emitted)
     with BagReader(bag) as reader:
         rgb_stamps = [stamp_ns(deserialize(raw.data, Image).header)
                       for raw in reader.messages(['/rgb/image'])]

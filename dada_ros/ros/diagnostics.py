@@ -131,13 +131,16 @@ def snapshot(pipeline: Optional[FramePipeline], recorded: NodeStatistics, worker
         'warnings_total': sum(counters['warnings'].values()),
     })
     if pipeline is not None:
-        for key, value in pipeline.pairer.stats.items():
+        pairing = pipeline.pairing_stats()
+        for key, value in pairing.stamped.items():
             stats[f'sync.{key}'] = value
-        for key, value in pipeline.unstamped.stats.items():
+        for key, value in pairing.unstamped.items():
             stats[f'sync.unstamped_{key}'] = value
     for group in ('errors', 'warnings', 'events'):
         for key, value in sorted(counters[group].items()):
             stats[f'{group}.{key}'] = value
+    for topic, count in sorted(counters.get('emitted', {}).items()):
+        stats[f'published.{topic}'] = count  # FramePipeline.emit: one count per message
     params = pipeline.upsampler.params if pipeline is not None else values
     stats['device'] = str(pipeline.upsampler.device) if pipeline is not None \
         else params['device']

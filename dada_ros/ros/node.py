@@ -311,7 +311,7 @@ class DadaEngine:
             return
         if stopping() or not self._active:
             return
-        self.io.publish(outputs)
+        pipeline.emit(outputs, self.io.send)
         latency = self.stats.frame_done(frame, started, outputs)
         wait = started - frame.arrival
         height, width = outputs.dense.shape

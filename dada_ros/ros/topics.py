@@ -24,14 +24,10 @@ from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, Reliab
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from ..pipeline import FrameOutputs
+from ..pipeline import OUTPUT_TOPICS
 
 __all__ = ['NodeIO', 'OUTPUT_TOPICS']
 
-#: The output topics of ``dada_node`` and the bag tool (relative names), by output.
-OUTPUT_TOPICS = {'depth': 'depth_dense/image', 'info': 'depth_dense/camera_info',
-                 'points': 'points', 'confidence': 'depth_dense/confidence',
-                 'sparse': 'depth_sparse/image'}
 #: Which QoS policies a user may override (``qos_overrides.<topic>...``).
 _OVERRIDES = QoSOverridingOptions.with_default_policies()
 
@@ -53,6 +49,8 @@ class NodeIO:
         self.rgb_topic = ''
         """Resolved name of the RGB image subscription (for the distortion warning)."""
         self._subscriptions: List[Any] = []
+        self._publishers: Dict[str, Any] = {}
+        """The output publishers by topic (:data:`OUTPUT_TOPICS` names), for :meth:`send`."""
 
     def create_publishers(self) -> None:
         """Create the output publishers (lifecycle publishers on a managed node)."""
@@ -65,8 +63,10 @@ class NodeIO:
 
         def create(msg_type: Any, output: str) -> Any:
             # A copy each: the overrides are applied to the profile object in place.
-            return make(msg_type, OUTPUT_TOPICS[output], copy.copy(out_qos),
-                        qos_overriding_options=_OVERRIDES)
+            publisher = make(msg_type, OUTPUT_TOPICS[output], copy.copy(out_qos),
+                             qos_overriding_options=_OVERRIDES)
+            self._publishers[OUTPUT_TOPICS[output]] = publisher
+            return publisher
         self.depth = create(Image, 'depth')
         self.info = create(CameraInfo, 'info')
         self.points = create(PointCloud2, 'points')
@@ -85,6 +85,7 @@ class NodeIO:
             self.node.destroy_publisher(self.diagnostics)
         self.depth = self.info = self.points = self.diagnostics = None
         self.confidence = self.sparse = None
+        self._publishers = {}
 
     def subscribe(self, on_rgb: Callable[[Any], None], on_depth: Callable[[Any], None],
                   on_camera_info: Callable[[CameraInfo], None],
@@ -153,15 +154,14 @@ class NodeIO:
         """Whether anybody subscribes to ``depth_sparse/image``."""
         return self.sparse is not None and self.sparse.get_subscription_count() > 0
 
-    def publish(self, outputs: FrameOutputs) -> None:
-        """Publish one frame's outputs (those that exist)."""
-        if self.depth is not None:
-            self.depth.publish(outputs.depth)
-        if outputs.info is not None and self.info is not None:
-            self.info.publish(outputs.info)
-        if outputs.points is not None and self.points is not None:
-            self.points.publish(outputs.points)
-        if outputs.confidence is not None and self.confidence is not None:
-            self.confidence.publish(outputs.confidence)
-        if outputs.sparse is not None and self.sparse is not None:
-            self.sparse.publish(outputs.sparse)
+    def send(self, topic: str, message: Any) -> bool:
+        """Publish one output message on ``topic`` (an :data:`OUTPUT_TOPICS` name).
+
+        The ``send`` of :meth:`dada_ros.pipeline.FramePipeline.emit`; returns ``False`` when
+        the publisher does not exist (before :meth:`create_publishers`, after destroying).
+        """
+        publisher = self._publishers.get(topic)
+        if publisher is None:
+            return False
+        publisher.publish(message)
+        return True

@@ -26,17 +26,19 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .preview import depth_metrics, DepthMetrics
+from .make_sample_bag import camera_info_msg
+from .package_files import PACKAGE, packaged_params_file
+from .preview import (bicubic_depth, colorize_depth, colorize_error, depth_metrics, depth_range,
+                      DepthMetrics, label_panel, upscale_nearest, write_ply, write_png)
 from .sample import block_average, sample_scene
-from ..core.inputs import prepare_lowres
+from ..pipeline import OUTPUT_TOPICS
 
 Array = np.ndarray
-PACKAGE = 'dada_ros'
 FRAME_ID = 'camera_color_optical_frame'
 #: Middlebury 2005/2006: focal length (FullSize pixels) and baseline (mm).
 MIDDLEBURY_FOCAL_FULL = 3740.0
@@ -144,99 +146,40 @@ def to_millimetres(depth_m: Array) -> Array:
 
 
 # --- evaluation and outputs -------------------------------------------------------------------
-def bicubic(low_m: Array, factor: int) -> Array:
-    """Plain bicubic upsampling of the low-resolution input (holes filled first)."""
-    try:
-        prepared = prepare_lowres(low_m, factor)
-    except ValueError:  # no valid pixel
-        return np.full((low_m.shape[0] * factor, low_m.shape[1] * factor), np.nan, np.float32)
-    return (prepared.initial * np.float32(prepared.scale)).astype(np.float32)
-
-
-def _colour(depth: Array, lo: float, hi: float) -> Array:
-    scaled = (np.nan_to_num(depth, nan=lo) - lo) / max(hi - lo, 1e-9)
-    img = cv2.applyColorMap(np.clip(scaled * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-    img[~np.isfinite(depth)] = 0
-    return img
-
-
-def _label(panel: Array, lines: Sequence[str]) -> Array:
-    h, w = panel.shape[:2]
-    scale = max(0.4, min(0.7, w / 900.0))
-    bar = np.full((int(26 * scale / 0.5) * len(lines) + 6, w, 3), 32, np.uint8)
-    for i, text in enumerate(lines):
-        y = int(22 * scale / 0.5) * (i + 1)
-        cv2.putText(bar, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
-                    cv2.LINE_AA)
-    return np.vstack([bar, panel])
+def bicubic_metrics(low_m: Array, factor: int, truth: Array) -> DepthMetrics:
+    """Accuracy of plain bicubic upsampling of the low-res input (NaN without valid input)."""
+    upsampled = bicubic_depth(low_m, factor)
+    if upsampled is None:
+        return DepthMetrics(float('nan'), float('nan'), 0, 0.0)
+    return depth_metrics(upsampled, truth)
 
 
 def write_preview(path: Path, frame: DemoScene, low_m: Array, dense: Array, factor: int,
                   dada: DepthMetrics, cubic: DepthMetrics) -> None:
     """Write RGB | low-res input | dense output | abs error, colour-mapped, labelled."""
-    h, w = frame.depth.shape
-    finite = frame.depth[np.isfinite(frame.depth)]
-    lo, hi = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99))) \
-        if finite.size else (0.0, 1.0)
+    lo, hi = depth_range(frame.depth)
     error = np.abs(dense - frame.depth)
     finite_err = error[np.isfinite(error)]
     err_hi = max(0.05, float(np.percentile(finite_err, 99))) if finite_err.size else 0.05
-    low_big = cv2.resize(low_m, (w, h), interpolation=cv2.INTER_NEAREST)
-    err_img = _colour(error, 0.0, err_hi)
-    err_img[~np.isfinite(frame.depth)] = 0
+    low_big = upscale_nearest(low_m, frame.depth.shape)
     panels = [
-        _label(np.ascontiguousarray(frame.rgb[:, :, ::-1]), ['RGB guide', frame.name]),
-        _label(_colour(low_big, lo, hi), [f'input 16UC1 x{factor} ({low_m.shape[1]}x'
-                                          f'{low_m.shape[0]})',
-                                          f'colour {lo:.2f}-{hi:.2f} m; bicubic RMSE '
-                                          f'{cubic.rmse:.3f} m']),
-        _label(_colour(dense, lo, hi), ['dada_node depth_dense/image',
-                                        f'RMSE {dada.rmse:.3f} m  MAE {dada.mae:.3f} m']),
-        _label(err_img, ['|dense - ground truth|', f'colour 0-{err_hi:.2f} m']),
+        label_panel(frame.rgb, ['RGB guide', frame.name]),
+        label_panel(colorize_depth(low_big, lo, hi),
+                    [f'input 16UC1 x{factor} ({low_m.shape[1]}x{low_m.shape[0]})',
+                     f'colour {lo:.2f}-{hi:.2f} m; bicubic RMSE {cubic.rmse:.3f} m']),
+        label_panel(colorize_depth(dense, lo, hi),
+                    [f'dada_node {OUTPUT_TOPICS["depth"]}',
+                     f'RMSE {dada.rmse:.3f} m  MAE {dada.mae:.3f} m']),
+        label_panel(colorize_error(dense, frame.depth, err_hi),
+                    ['|dense - ground truth|', f'colour 0-{err_hi:.2f} m']),
     ]
-    cv2.imwrite(str(path), np.hstack(panels))
-
-
-def write_ply(path: Path, xyz: Array, rgb: Optional[Array]) -> int:
-    """Write finite points as a binary little-endian PLY (with colours); return the count."""
-    points = xyz.reshape(-1, 3).astype(np.float32)
-    keep = np.isfinite(points).all(axis=1)
-    colours = (rgb.reshape(-1, 3) if rgb is not None
-               else np.full(points.shape, 200, np.uint8))[keep]
-    points = points[keep]
-    vertex = np.empty(len(points), dtype=[('x', '<f4'), ('y', '<f4'), ('z', '<f4'),
-                                          ('red', 'u1'), ('green', 'u1'), ('blue', 'u1')])
-    for i, name in enumerate('xyz'):
-        vertex[name] = points[:, i]
-    for i, name in enumerate(('red', 'green', 'blue')):
-        vertex[name] = colours[:, i]
-    header = ('ply\nformat binary_little_endian 1.0\ncomment dada_ros demo\n'
-              f'element vertex {len(points)}\n'
-              'property float x\nproperty float y\nproperty float z\n'
-              'property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n')
-    with open(path, 'wb') as f:
-        f.write(header.encode('ascii'))
-        f.write(vertex.tobytes())
-    return len(points)
+    write_png(path, np.hstack(panels))
 
 
 # --- the node process ------------------------------------------------------------------------
-def package_file(relative: str) -> Optional[Path]:
-    """Find a packaged file: the source tree first, then the ament index (installed)."""
-    source = Path(__file__).resolve().parents[2] / relative
-    if source.exists():
-        return source
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        installed = Path(get_package_share_directory(PACKAGE)) / relative
-    except (ImportError, LookupError, ValueError, OSError):  # not installed via ament
-        return None
-    return installed if installed.exists() else None
-
-
 def node_command(params_file: Optional[Path], iterations: Optional[int]) -> List[str]:
     """Command line of the ``dada_node`` child (the current interpreter, ``-m``)."""
-    cmd = [sys.executable, '-m', f'{PACKAGE}.node', '--ros-args']
+    cmd = [sys.executable, '-m', f'{PACKAGE}.ros.node', '--ros-args']
     if params_file is not None:
         cmd += ['--params-file', str(params_file)]
     # The demo publishes with reliable QoS; subscribe alike so no image is lost.
@@ -274,6 +217,107 @@ def _stop(process: 'subprocess.Popen[bytes]') -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+class NodeFailed(Exception):
+    """``dada_node`` exited, did not connect or did not answer in time (the reason)."""
+
+
+class NodeLink:
+    """The demo's side of the topics: inputs published, the node's outputs received.
+
+    ``received[topic]`` maps a stamp ``(sec, nanosec)`` to the message of the output
+    ``topic`` (:data:`~dada_ros.pipeline.OUTPUT_TOPICS` names ``depth_dense/image`` and
+    ``points``); ``arrival`` the time the depth image of a stamp arrived.
+    """
+
+    def __init__(self, node: Any, process: 'subprocess.Popen[bytes]', timeout: float) -> None:
+        from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+        self.node = node
+        self.process = process
+        self.timeout = timeout
+        qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE)
+        self.pub_rgb = node.create_publisher(Image, 'rgb/image', qos)
+        self.pub_info = node.create_publisher(CameraInfo, 'rgb/camera_info', qos)
+        self.pub_depth = node.create_publisher(Image, 'depth/image', qos)
+        self.depth_topic, self.points_topic = OUTPUT_TOPICS['depth'], OUTPUT_TOPICS['points']
+        self.received: Dict[str, Dict[Tuple[int, int], Any]] = {
+            self.depth_topic: {}, self.points_topic: {}}
+        self.arrival: Dict[Tuple[int, int], float] = {}
+        self.sub_depth = node.create_subscription(Image, self.depth_topic, self._on_depth, qos)
+        self.sub_points = node.create_subscription(
+            PointCloud2, self.points_topic,
+            lambda msg: self.received[self.points_topic].__setitem__(_key(msg.header), msg), qos)
+
+    def _on_depth(self, msg: Any) -> None:
+        key = _key(msg.header)
+        self.received[self.depth_topic][key] = msg
+        self.arrival.setdefault(key, time.perf_counter())
+
+    def _spin_until(self, done: Callable[[], bool], what: str, timeout: float,
+                    period: float = 0.01) -> None:
+        import rclpy
+
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self.process.poll() is not None:
+                raise NodeFailed(f'dada_node exited with code {self.process.returncode}')
+            if time.monotonic() > deadline:
+                raise NodeFailed(f'{what} within {timeout:.0f} s')
+            rclpy.spin_once(self.node, timeout_sec=period)
+
+    def connect(self) -> None:
+        """Wait until the node and the demo see each other in both directions.
+
+        The node publishes ``points`` only while it sees a subscriber, and volatile topics
+        do not replay: so both directions must be matched before the first frame.
+        """
+        self._spin_until(lambda: min(
+            self.pub_rgb.get_subscription_count(), self.pub_depth.get_subscription_count(),
+            self.pub_info.get_subscription_count(), self.sub_depth.get_publisher_count(),
+            self.sub_points.get_publisher_count()) > 0, 'dada_node did not connect',
+            self.timeout, 0.1)
+        # Each side sees the match on its own; a short pause lets the node's writers see our
+        # readers as well.
+        import rclpy
+        settle = time.monotonic() + 0.5
+        while time.monotonic() < settle:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+
+    def round_trip(self, index: int, stamp_ns: int, frame: DemoScene,
+                   low_mm: Array) -> Tuple[float, Any, Any]:
+        """Send frame ``index``; return ``(latency ms, depth_dense/image, points or None)``."""
+        from std_msgs.msg import Header
+
+        from ..msgs.conversions import array_to_image, rgb_to_image
+
+        header = Header(frame_id=FRAME_ID)
+        header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        key = _key(header)
+        height, width = frame.depth.shape
+        info = camera_info_msg(frame.k, width, height, header)
+        start = time.perf_counter()
+        self.pub_info.publish(info)
+        self.pub_rgb.publish(rgb_to_image(frame.rgb, header))
+        self.pub_depth.publish(array_to_image(low_mm, '16UC1', header))
+        depth, points = self.received[self.depth_topic], self.received[self.points_topic]
+        self._spin_until(lambda: key in depth,
+                         f'no {self.depth_topic} for frame {index + 1}', self.timeout)
+        try:  # the cloud follows the depth image
+            self._spin_until(lambda: key in points, 'no points', 2.0)
+        except NodeFailed:
+            pass
+        result = ((self.arrival[key] - start) * 1000.0, depth[key], points.get(key))
+        depth.clear()
+        points.clear()
+        return result
+
+
+def _key(header: Any) -> Tuple[int, int]:
+    return header.stamp.sec, header.stamp.nanosec
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -329,11 +373,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     low_m = block_average(frame.depth, args.factor)
     low_mm = to_millimetres(low_m)
     low_sent = np.where(low_mm > 0, low_mm.astype(np.float32) / 1000.0, np.nan)
-    cubic = depth_metrics(bicubic(low_sent, args.factor), frame.depth)
+    cubic = bicubic_metrics(low_sent, args.factor, frame.depth)
     print(f'[demo] input: {frame.name}, RGB {w}x{h}, depth 16UC1 {low_mm.shape[1]}x'
           f'{low_mm.shape[0]} (x{args.factor}), {args.frames} frame(s), ROS_DOMAIN_ID={domain}')
 
-    params_file = package_file('config/dada.yaml')
+    params_file = packaged_params_file()
     if params_file is None:
         print('[demo] warning: config/dada.yaml not found; the node uses its defaults')
     cmd = node_command(params_file, args.iterations)
@@ -349,134 +393,87 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run(args: argparse.Namespace, frame: DemoScene, low_mm: Array, low_sent: Array,
          cubic: DepthMetrics, process: 'subprocess.Popen[bytes]', log_path: Path) -> int:
+    """Talk to the running node: connect, send the frames, write the results."""
     import rclpy
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-    from std_msgs.msg import Header
-
-    from ..msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
 
     rclpy.init(args=None)
     node = rclpy.create_node('dada_demo')
     try:
-        qos = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                         reliability=ReliabilityPolicy.RELIABLE)
-        pub_rgb = node.create_publisher(Image, 'rgb/image', qos)
-        pub_info = node.create_publisher(CameraInfo, 'rgb/camera_info', qos)
-        pub_depth = node.create_publisher(Image, 'depth/image', qos)
-        received: Dict[str, Dict[Tuple[int, int], object]] = {'depth': {}, 'points': {}}
-        arrival: Dict[Tuple[int, int], float] = {}
-
-        def on_depth(msg: Image) -> None:
-            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-            received['depth'][key] = msg
-            arrival.setdefault(key, time.perf_counter())
-
-        def on_points(msg: PointCloud2) -> None:
-            received['points'][(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg
-
-        sub_depth = node.create_subscription(Image, 'depth_dense/image', on_depth, qos)
-        sub_points = node.create_subscription(PointCloud2, 'points', on_points, qos)
-
-        def failed(reason: str) -> int:
-            print(f'[demo] FAILED: {reason}\n[demo] last lines of {log_path}:\n'
-                  f'{_tail(log_path)}', file=sys.stderr)
-            return 1
-
-        # Both directions must be matched before the first frame: the node publishes
-        # ``points`` only while it sees a subscriber, and volatile topics do not replay.
-        deadline = time.monotonic() + args.timeout
-        while min(pub_rgb.get_subscription_count(), pub_depth.get_subscription_count(),
-                  pub_info.get_subscription_count(), sub_depth.get_publisher_count(),
-                  sub_points.get_publisher_count()) == 0:
-            if process.poll() is not None:
-                return failed(f'dada_node exited with code {process.returncode}')
-            if time.monotonic() > deadline:
-                return failed(f'dada_node did not connect within {args.timeout:.0f} s')
-            rclpy.spin_once(node, timeout_sec=0.1)
-        # Each side sees the match on its own; a short pause lets the node's writers see our
-        # readers as well.
-        settle = time.monotonic() + 0.5
-        while time.monotonic() < settle:
-            rclpy.spin_once(node, timeout_sec=0.05)
+        link = NodeLink(node, process, args.timeout)
+        link.connect()
         print('[demo] dada_node is up')
-
-        h, w = frame.depth.shape
-        info = CameraInfo()
-        info.width, info.height = w, h
-        info.distortion_model = 'plumb_bob'
-        info.d = [0.0] * 5
-        info.k = [float(v) for v in frame.k.reshape(-1)]
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        info.p = [float(frame.k[0, 0]), 0.0, float(frame.k[0, 2]), 0.0,
-                  0.0, float(frame.k[1, 1]), float(frame.k[1, 2]), 0.0, 0.0, 0.0, 1.0, 0.0]
-        latencies: List[float] = []
-        dense: Optional[Array] = None
-        result = DepthMetrics(float('nan'), float('nan'), 0, 0.0)
-        points_msg = None
-        base = node.get_clock().now().nanoseconds
-        for i in range(args.frames):
-            stamp_ns = base + i * 100_000_000
-            header = Header(frame_id=FRAME_ID)
-            header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-            key = (header.stamp.sec, header.stamp.nanosec)
-            info.header = header
-            start = time.perf_counter()
-            pub_info.publish(info)
-            pub_rgb.publish(rgb_to_image(frame.rgb, header))
-            pub_depth.publish(array_to_image(low_mm, '16UC1', header))
-            deadline = time.monotonic() + args.timeout
-            while key not in received['depth']:
-                if process.poll() is not None:
-                    return failed(f'dada_node exited with code {process.returncode}')
-                if time.monotonic() > deadline:
-                    return failed(f'no depth_dense/image for frame {i + 1} within '
-                                  f'{args.timeout:.0f} s')
-                rclpy.spin_once(node, timeout_sec=0.01)
-            latency_ms = (arrival[key] - start) * 1000.0
-            latencies.append(latency_ms)
-            grace = time.monotonic() + 2.0  # the cloud follows the depth image
-            while key not in received['points'] and time.monotonic() < grace:
-                rclpy.spin_once(node, timeout_sec=0.01)
-            points_msg = received['points'].get(key)
-            dense = image_to_depth(received['depth'][key])  # type: ignore[arg-type]
-            if dense.shape != frame.depth.shape:
-                return failed(f'depth_dense/image is {dense.shape[1]}x{dense.shape[0]}, '
-                              f'expected {w}x{h}')
-            result = depth_metrics(dense, frame.depth)
-            print(f'[demo] frame {i + 1}/{args.frames}: latency {latency_ms:7.1f} ms | '
-                  f'DADA RMSE {result.rmse:.4f} m MAE {result.mae:.4f} m | '
-                  f'bicubic RMSE {cubic.rmse:.4f} m MAE {cubic.mae:.4f} m | '
-                  f'points {"yes" if points_msg is not None else "no"}')
-            received['depth'].clear()
-            received['points'].clear()
-        assert dense is not None
-        steady = latencies[1:] or latencies
-        print(f'[demo] latency: first {latencies[0]:.1f} ms, then median '
-              f'{float(np.median(steady)):.1f} ms (min {min(steady):.1f}, max '
-              f'{max(steady):.1f}) over {len(steady)} frame(s)')
-        print(f'[demo] accuracy vs ground truth: DADA RMSE {result.rmse:.4f} m, MAE '
-              f'{result.mae:.4f} m, coverage {100 * result.coverage:.1f}% | bicubic RMSE '
-              f'{cubic.rmse:.4f} m, MAE {cubic.mae:.4f} m')
+        dense, result, points_msg = _send_frames(link, args, frame, low_mm, cubic)
         preview = args.out / 'demo_preview.png'
         write_preview(preview, frame, low_sent, dense, args.factor, result, cubic)
-        if points_msg is not None:
-            fields = read_points(points_msg)  # type: ignore[arg-type]
-            xyz = np.stack([fields['x'], fields['y'], fields['z']], axis=-1)
-            colours = fields.get('rgb')
-            source = 'the points topic'
-        else:
-            from ..core.geometry import backproject
-            xyz = backproject(dense, frame.k)
-            colours = frame.rgb
-            source = 'depth_dense/image (no points message received)'
         ply = args.out / 'demo_points.ply'
-        count = write_ply(ply, xyz, colours)
+        count, source = _write_cloud(ply, points_msg, dense, frame)
         print(f'[demo] wrote {preview} and {ply} ({count} points from {source})')
         return 0
+    except NodeFailed as failure:
+        print(f'[demo] FAILED: {failure}\n[demo] last lines of {log_path}:\n'
+              f'{_tail(log_path)}', file=sys.stderr)
+        return 1
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _send_frames(link: NodeLink, args: argparse.Namespace, frame: DemoScene, low_mm: Array,
+                 cubic: DepthMetrics) -> Tuple[Array, DepthMetrics, Any]:
+    """Send ``--frames`` frames, print each one's numbers; return the last dense, metrics, points.
+
+    Raises:
+        NodeFailed: the node died, or a frame's dense depth did not come back in time.
+    """
+    from ..msgs.conversions import image_to_depth
+
+    latencies: List[float] = []
+    dense = np.empty((0, 0), np.float32)
+    result = DepthMetrics(float('nan'), float('nan'), 0, 0.0)
+    points_msg = None
+    base = link.node.get_clock().now().nanoseconds
+    for i in range(args.frames):
+        latency_ms, depth_msg, points_msg = link.round_trip(i, base + i * 100_000_000, frame,
+                                                            low_mm)
+        latencies.append(latency_ms)
+        dense = image_to_depth(depth_msg)
+        if dense.shape != frame.depth.shape:
+            raise NodeFailed(f'{OUTPUT_TOPICS["depth"]} is {dense.shape[1]}x{dense.shape[0]}, '
+                             f'expected {frame.depth.shape[1]}x{frame.depth.shape[0]}')
+        result = depth_metrics(dense, frame.depth)
+        print(f'[demo] frame {i + 1}/{args.frames}: latency {latency_ms:7.1f} ms | '
+              f'DADA RMSE {result.rmse:.4f} m MAE {result.mae:.4f} m | '
+              f'bicubic RMSE {cubic.rmse:.4f} m MAE {cubic.mae:.4f} m | '
+              f'points {"yes" if points_msg is not None else "no"}')
+    steady = latencies[1:] or latencies
+    print(f'[demo] latency: first {latencies[0]:.1f} ms, then median '
+          f'{float(np.median(steady)):.1f} ms (min {min(steady):.1f}, max '
+          f'{max(steady):.1f}) over {len(steady)} frame(s)')
+    print(f'[demo] accuracy vs ground truth: DADA RMSE {result.rmse:.4f} m, MAE '
+          f'{result.mae:.4f} m, coverage {100 * result.coverage:.1f}% | bicubic RMSE '
+          f'{cubic.rmse:.4f} m, MAE {cubic.mae:.4f} m')
+    return dense, result, points_msg
+
+
+def _write_cloud(path: Path, points_msg: Any, dense: Array, frame: DemoScene) -> Tuple[int, str]:
+    """Write the last frame's cloud as PLY; return ``(points written, where they came from)``.
+
+    The node's ``points`` message when one came, else ``dense`` back-projected with K.
+    """
+    if points_msg is not None:
+        from ..msgs.conversions import read_points
+
+        fields = read_points(points_msg)
+        xyz = np.stack([fields['x'], fields['y'], fields['z']], axis=-1)
+        colours = fields.get('rgb')
+        source = f'the {OUTPUT_TOPICS["points"]} topic'
+    else:
+        from ..core.geometry import backproject
+
+        xyz = backproject(dense, frame.k)
+        colours = frame.rgb
+        source = f'{OUTPUT_TOPICS["depth"]} (no points message received)'
+    return write_ply(path, xyz, colours, comment='dada_ros demo'), source
 
 
 if __name__ == '__main__':

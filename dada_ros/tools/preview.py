@@ -8,7 +8,10 @@
 * :func:`write_png` - write an RGB image as PNG.
 * :func:`write_ply` / :func:`read_ply` - binary little-endian PLY point clouds with
   per-point colour (finite points only).
-* :func:`depth_metrics` - RMSE / MAE against ground truth where both are valid.
+* :func:`depth_metrics` - RMSE / MAE against ground truth where both are valid;
+  :func:`bicubic_depth` - the plain bicubic upsampling they are compared with (the
+  solver's initial guess, :func:`dada_ros.core.inputs.prepare_lowres`).
+* :func:`label_panel` - a caption bar above a panel of a side-by-side picture.
 
 Depth arrays are ``(H, W)`` float in any unit with NaN, Inf or values ``<= 0`` invalid;
 inputs are never modified.
@@ -17,13 +20,16 @@ inputs are never modified.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
-__all__ = ['DepthMetrics', 'depth_metrics', 'depth_range', 'valid_mask', 'colorize_depth',
-           'colorize_error', 'upscale_nearest', 'write_png', 'write_ply', 'read_ply']
+from ..core.inputs import prepare_lowres
+
+__all__ = ['DepthMetrics', 'depth_metrics', 'bicubic_depth', 'depth_range', 'valid_mask',
+           'colorize_depth', 'colorize_error', 'upscale_nearest', 'label_panel', 'write_png',
+           'write_ply', 'read_ply']
 
 PathLike = Union[str, Path]
 
@@ -73,6 +79,20 @@ def depth_metrics(estimate: np.ndarray, truth: np.ndarray) -> DepthMetrics:
     error = estimate[both].astype(np.float64) - truth[both].astype(np.float64)
     return DepthMetrics(float(np.sqrt(np.mean(error * error))),
                         float(np.mean(np.abs(error))), count, float(coverage))
+
+
+def bicubic_depth(depth: np.ndarray, factor: float) -> Optional[np.ndarray]:
+    """Plain bicubic upsampling of ``(h, w)`` depth by ``factor`` (holes filled first).
+
+    The solver's own initial guess in the depth's unit, float32 ``(factor*h, factor*w)``:
+    the baseline that previews and evaluations print beside DADA. ``None`` when no pixel
+    of ``depth`` is valid.
+    """
+    try:
+        prepared = prepare_lowres(depth, factor)
+    except ValueError:  # no valid pixel
+        return None
+    return (prepared.initial * np.float32(prepared.scale)).astype(np.float32)
 
 
 def depth_range(depth: np.ndarray, low: float = 1.0, high: float = 99.0) -> Tuple[float, float]:
@@ -129,6 +149,21 @@ def upscale_nearest(depth: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
         return depth.copy()
     return cv2.resize(depth.astype(np.float32), (int(shape[1]), int(shape[0])),
                       interpolation=cv2.INTER_NEAREST)
+
+
+def label_panel(panel: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """Put a dark bar with ``lines`` of white text above an ``(H, W, 3)`` uint8 panel.
+
+    The text size follows the panel width, so captions of wide and narrow panels read alike.
+    """
+    width = panel.shape[1]
+    scale = max(0.4, min(0.7, width / 900.0))
+    bar = np.full((int(26 * scale / 0.5) * len(lines) + 6, width, 3), 32, np.uint8)
+    for i, text in enumerate(lines):
+        y = int(22 * scale / 0.5) * (i + 1)
+        cv2.putText(bar, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return np.vstack([bar, panel])
 
 
 def write_png(path: PathLike, rgb: np.ndarray) -> Path:

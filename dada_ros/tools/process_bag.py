@@ -46,10 +46,8 @@ stamp) RMSE and MAE per frame are printed and written as ``eval.csv`` and ``eval
 from __future__ import annotations
 
 import argparse
-import collections
-import csv
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import math
 import os
 from pathlib import Path
@@ -57,17 +55,14 @@ import sys
 import time
 from typing import Any, Dict, IO, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
-
 from .bag_io import (BagError, BagReader, BagWriter, deserialize, message_class, RawMessage,
                      stamp_ns, STORAGE_FORMATS)
-from .preview import (colorize_depth, colorize_error, depth_metrics, depth_range, DepthMetrics,
-                      upscale_nearest, write_ply, write_png)
-from ..core.inputs import prepare_lowres
+from .bag_report import (EvalRow, evaluation_summary, FrameReview, Progress,  # noqa: F401 (API)
+                         Report, write_evaluation)
+from .package_files import packaged_params_file
 from ..core.params import (NODE_NAME, parse_override, read_params_file,  # noqa: F401 (API)
                            resolve_parameters)
-from ..core.sync import DROP_KEYS
-from ..pipeline import FramePipeline, PairedFrame
+from ..pipeline import FramePipeline, OUTPUT_TOPICS, PairedFrame
 
 __all__ = ['Topics', 'Report', 'BagProcessor', 'packaged_params_file', 'read_params_file',
            'parse_override', 'resolve_parameters', 'output_topics', 'process_bag', 'main']
@@ -76,37 +71,15 @@ IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 CLOUD_TYPE = 'sensor_msgs/msg/PointCloud2'
-#: Dense frames (or ground-truth images) kept while waiting for their partner.
-MAX_PENDING_EVAL = 64
-#: The node's output names, relative to its namespace.
-OUTPUT_NAMES = ('depth_dense/image', 'depth_dense/camera_info', 'points',
-                'depth_dense/confidence', 'depth_sparse/image')
 
 
-# --- parameters -----------------------------------------------------------------------------
-def packaged_params_file() -> Optional[Path]:
-    """Return the shipped ``config/dada.yaml``: source tree first, then the share folder."""
-    source = Path(__file__).resolve().parents[2] / 'config' / 'dada.yaml'
-    if source.is_file():
-        return source
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        installed = Path(get_package_share_directory('dada_ros')) / 'config' / 'dada.yaml'
-        if installed.is_file():
-            return installed
-    except (ImportError, LookupError, ValueError, OSError):
-        pass
-    installed = Path(sys.prefix) / 'share' / 'dada_ros' / 'config' / 'dada.yaml'
-    return installed if installed.is_file() else None
-
-
+# --- parameters and topics ------------------------------------------------------------------
 def node_fqn(namespace: str, node_name: str = NODE_NAME) -> str:
     """Fully qualified node name, e.g. ``('/cam', 'dada_node')`` -> ``/cam/dada_node``."""
     ns = namespace.strip('/')
     return f'/{ns}/{node_name}' if ns else f'/{node_name}'
 
 
-# --- topics and report ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Topics:
     """Input topics (absolute names) and the namespace of the outputs."""
@@ -125,124 +98,10 @@ def output_topics(namespace: str) -> Dict[str, str]:
     """Absolute output topic names of a node in ``namespace``: key = the node's name."""
     ns = '/' + namespace.strip('/')
     prefix = ns if ns != '/' else ''
-    return {name: f'{prefix}/{name}' for name in OUTPUT_NAMES}
-
-
-@dataclass
-class EvalRow:
-    """Accuracy of one frame against ground truth (metres)."""
-
-    index: int
-    stamp_ns: int
-    dada: DepthMetrics
-    bicubic: Optional[DepthMetrics]
-
-
-@dataclass
-class Report:
-    """Everything :class:`BagProcessor` counted."""
-
-    frames: int = 0
-    received: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
-    unpaired: Dict[str, int] = field(default_factory=dict)
-    frames_without_camera_info: int = 0
-    camera_info_size_mismatch: int = 0
-    bad: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
-    warnings: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
-    sync: Dict[str, int] = field(default_factory=dict)
-    written: Dict[str, int] = field(default_factory=dict)
-    evaluation: List[EvalRow] = field(default_factory=list)
-    frames_without_gt: int = 0
-    gt_without_frame: int = 0
-    files: List[Path] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def lines(self) -> List[str]:
-        """Human-readable summary."""
-        rate = self.frames / self.seconds if self.seconds > 0 else float('nan')
-        out = [f'frames processed: {self.frames} in {self.seconds:.1f} s ({rate:.2f} frames/s)',
-               'input messages: ' + ', '.join(f'{k} {v}'
-                                              for k, v in sorted(self.received.items())),
-               f'unpaired messages: rgb {self.unpaired.get("rgb", 0)}, depth '
-               f'{self.unpaired.get("depth", 0)}',
-               f'frames without camera_info: {self.frames_without_camera_info} (dense depth '
-               'only, no camera_info / points)']
-        if self.camera_info_size_mismatch:
-            out.append(f'frames with a camera_info of another size: '
-                       f'{self.camera_info_size_mismatch} (no camera_info / points)')
-        out.append('bad messages: ' + (', '.join(f'{k} {v}' for k, v in sorted(self.bad.items()))
-                                       or 'none'))
-        if self.warnings:
-            out.append('warnings: ' + ', '.join(f'{k} {v}'
-                                                for k, v in sorted(self.warnings.items())))
-        out.append('pairing: ' + ', '.join(f'{k} {self.sync.get(k, 0)}' for k in (
-            'paired', 'dropped_unpaired', 'dropped_late', 'duplicate', 'overflow', 'reset')))
-        out.append('written: ' + ', '.join(f'{k} {v}' for k, v in self.written.items()))
-        if self.evaluation or self.frames_without_gt or self.gt_without_frame:
-            out.append(evaluation_summary(self.evaluation))
-            if self.frames_without_gt or self.gt_without_frame:
-                out.append(f'ground truth unmatched: {self.frames_without_gt} frames without, '
-                           f'{self.gt_without_frame} ground-truth images without a frame')
-        return out
-
-
-def evaluation_summary(rows: Sequence[EvalRow]) -> str:
-    """One line: mean RMSE / MAE of DADA (and bicubic) over ``rows``."""
-    if not rows:
-        return 'evaluation: no frame with ground truth'
-    rmse = np.nanmean([r.dada.rmse for r in rows])
-    mae = np.nanmean([r.dada.mae for r in rows])
-    text = (f'evaluation over {len(rows)} frames with ground truth: RMSE {rmse:.4f} m, '
-            f'MAE {mae:.4f} m')
-    cubic = [r.bicubic for r in rows if r.bicubic is not None]
-    if cubic:
-        text += (f' (bicubic: RMSE {np.nanmean([m.rmse for m in cubic]):.4f} m, '
-                 f'MAE {np.nanmean([m.mae for m in cubic]):.4f} m)')
-    return text
-
-
-# --- progress -------------------------------------------------------------------------------
-class Progress:
-    """A one-line text progress bar on a stream (only when enabled)."""
-
-    def __init__(self, total: int, stream: IO[str], enabled: bool, width: int = 30) -> None:
-        self.total = max(int(total), 1)
-        self.stream = stream
-        self.enabled = enabled
-        self.width = width
-        self._last = 0.0
-
-    def update(self, done: int, frames: int, force: bool = False) -> None:
-        """Redraw (at most ten times a second unless ``force``)."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
-        share = min(done / self.total, 1.0)
-        filled = int(round(share * self.width))
-        self.stream.write(f'\r[{"#" * filled}{"." * (self.width - filled)}] {100 * share:5.1f}% '
-                          f'{done}/{self.total} messages, {frames} frames')
-        self.stream.flush()
-
-    def finish(self, done: int, frames: int) -> None:
-        """Draw the final state and end the line."""
-        if self.enabled:
-            self.update(done, frames, force=True)
-            self.stream.write('\n')
-            self.stream.flush()
+    return {name: f'{prefix}/{name}' for name in OUTPUT_TOPICS.values()}
 
 
 # --- the bag processor ----------------------------------------------------------------------
-@dataclass
-class _Pending:
-    index: int
-    dense: np.ndarray
-    depth: np.ndarray
-    factor: float  # size ratio, any value >= 1
-
-
 class BagProcessor:
     """Stream a bag through the node's :class:`~dada_ros.pipeline.FramePipeline` into a bag.
 
@@ -269,15 +128,14 @@ class BagProcessor:
         self.write_sparse = write_sparse
         self._classes: Dict[str, type] = {}
         self.outputs = output_topics(topics.namespace)
-        self.preview_dir = preview_dir
-        self.preview_every = max(1, int(preview_every))
-        self.eval_dir = eval_dir
-        self.depth_range = depth_range
-        self.error_max: Optional[float] = None
         self.report = Report()
-        self._dense_waiting: 'collections.OrderedDict[int, _Pending]' = collections.OrderedDict()
-        self._gt_waiting: 'collections.OrderedDict[int, np.ndarray]' = collections.OrderedDict()
-        self._last: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        self.review = FrameReview(self.report, self.pipeline.report, self.params, preview_dir,
+                                  preview_every, eval_dir, depth_range)
+
+    @property
+    def frames(self) -> int:
+        """Frames processed so far (the pipeline's count)."""
+        return self.pipeline.counters.frames
 
     # -- input ---------------------------------------------------------------------------------
     def check_topics(self, reader: BagReader) -> List[str]:
@@ -314,10 +172,11 @@ class BagProcessor:
         return warnings
 
     def _decode(self, raw: RawMessage, stream: str, cls: type) -> Optional[Any]:
-        self.report.received[stream] += 1
         try:
             return deserialize(raw.data, cls)
         except Exception:  # noqa: B902 - rclpy raises several types on malformed CDR
+            # The pipeline counts what reaches it as received; this message never does.
+            self.pipeline.counters.receive(stream)
             self.pipeline.report('error', 'deserialize_error', stream,
                                  f'{raw.topic}: message does not deserialize')
             return None
@@ -325,8 +184,6 @@ class BagProcessor:
     def feed(self, raw: RawMessage, writer: BagWriter) -> None:
         """Handle one input message (already copied to the output by the caller)."""
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
-        from ..msgs.conversions import image_to_depth, ImageConversionError
 
         topic = raw.topic
         pipeline = self.pipeline
@@ -356,152 +213,41 @@ class BagProcessor:
             if msg is not None:
                 pipeline.add_depth_camera_info(msg)
         elif self.topics.gt and topic == self.topics.gt:
-            msg = self._decode(raw, 'gt', Image)
-            if msg is None:
-                return
-            try:
-                gt = image_to_depth(msg)
-            except ImageConversionError as error:
-                pipeline.report('error', error.kind, 'gt', str(error))
-                return
-            self._ground_truth(stamp_ns(msg.header), gt)
+            self._ground_truth(raw)
+
+    def _ground_truth(self, raw: RawMessage) -> None:
+        from sensor_msgs.msg import Image
+
+        from ..msgs.conversions import image_to_depth, ImageConversionError
+
+        msg = self._decode(raw, 'gt', Image)
+        if msg is None:
+            return
+        self.pipeline.counters.receive('gt')  # the pipeline never sees ground truth
+        try:
+            gt = image_to_depth(msg)
+        except ImageConversionError as error:
+            self.pipeline.report('error', error.kind, 'gt', str(error))
+            return
+        self.review.ground_truth(stamp_ns(msg.header), gt)
 
     def _frame(self, frame: PairedFrame, log_time: int, writer: BagWriter) -> None:
         result = self.pipeline.process(frame, want_confidence=self.write_confidence,
                                        want_sparse=self.write_sparse)
-        index = self.report.frames
-        self.report.frames += 1
-        writer.write_msg(self.outputs['depth_dense/image'], log_time, result.depth)
-        if result.info is not None:
-            writer.write_msg(self.outputs['depth_dense/camera_info'], log_time, result.info)
-            self._last = (result.dense, np.asarray(result.k), frame.rgb)
-        if result.points is not None:
-            writer.write_msg(self.outputs['points'], log_time, result.points)
-        if result.confidence is not None:
-            writer.write_msg(self.outputs['depth_dense/confidence'], log_time, result.confidence)
-        if result.sparse is not None:
-            writer.write_msg(self.outputs['depth_sparse/image'], log_time, result.sparse)
-        self._preview_frame(index, frame.rgb, frame.depth, result.dense)
-        stamp = frame.stamp_ns
-        gt = self._gt_waiting.pop(stamp, None)
-        pending = _Pending(index, result.dense, frame.depth, frame.factor)
-        if gt is not None:
-            self._evaluate(stamp, pending, gt)
-        elif self.topics.gt:
-            self._dense_waiting[stamp] = pending
-            if len(self._dense_waiting) > MAX_PENDING_EVAL:
-                self._dense_waiting.popitem(last=False)
-                self.report.frames_without_gt += 1
 
-    # -- evaluation and previews -----------------------------------------------------------------
-    def _ground_truth(self, stamp: int, gt: np.ndarray) -> None:
-        pending = self._dense_waiting.pop(stamp, None)
-        if pending is not None:
-            self._evaluate(stamp, pending, gt)
-            return
-        self._gt_waiting[stamp] = gt
-        if len(self._gt_waiting) > MAX_PENDING_EVAL:
-            self._gt_waiting.popitem(last=False)
-            self.report.gt_without_frame += 1
-
-    def _evaluate(self, stamp: int, pending: _Pending, gt: np.ndarray) -> None:
-        if gt.shape != pending.dense.shape:
-            self.report.bad['gt.size_mismatch'] += 1
-            return
-        cubic = None
-        if pending.factor > 1:
-            try:
-                prepared = prepare_lowres(pending.depth, pending.factor)
-                cubic = depth_metrics(prepared.initial * np.float32(prepared.scale), gt)
-            except ValueError:  # no valid pixel: no bicubic either
-                pass
-        self.report.evaluation.append(EvalRow(pending.index, stamp,
-                                              depth_metrics(pending.dense, gt), cubic))
-        if self.preview_dir is not None and pending.index % self.preview_every == 0:
-            lo, hi = self._range(gt)
-            self._png(pending.index, 'gt', colorize_depth(gt, lo, hi))
-            if self.error_max is None:
-                error = np.abs(pending.dense - gt)
-                finite = error[np.isfinite(error)]
-                self.error_max = max(0.01, float(np.percentile(finite, 99))) if finite.size \
-                    else 0.1
-            self._png(pending.index, 'error', colorize_error(pending.dense, gt, self.error_max))
-
-    def _range(self, reference: np.ndarray) -> Tuple[float, float]:
-        if self.depth_range is None:
-            self.depth_range = depth_range(reference)
-        return self.depth_range
-
-    def _png(self, index: int, kind: str, image: np.ndarray) -> None:
-        assert self.preview_dir is not None
-        self.report.files.append(write_png(self.preview_dir / f'frame_{index:04d}_{kind}.png',
-                                           image))
-
-    def _preview_frame(self, index: int, rgb: np.ndarray, depth: np.ndarray,
-                       dense: np.ndarray) -> None:
-        if self.preview_dir is None or index % self.preview_every:
-            return
-        lo, hi = self._range(dense)
-        self._png(index, 'rgb', rgb)
-        self._png(index, 'input', colorize_depth(upscale_nearest(depth, dense.shape), lo, hi))
-        self._png(index, 'dense', colorize_depth(dense, lo, hi))
+        def send(topic: str, message: Any) -> bool:
+            writer.write_msg(self.outputs[topic], log_time, message)
+            return True
+        self.pipeline.emit(result, send)
+        index = self.frames - 1  # the pipeline counted this frame when it built its outputs
+        self.review.frame(index, frame.stamp_ns, frame.rgb, frame.depth, frame.factor, result,
+                          wait_for_gt=bool(self.topics.gt))
 
     def finish(self) -> None:
         """Settle the counters and write the PLY and evaluation files."""
-        pipeline = self.pipeline
-        counters = pipeline.counters.snapshot()
-        self.report.sync = dict(pipeline.pairer.stats)
-        self.report.bad = dict(counters['by_stream']['error'])
-        self.report.warnings = dict(counters['warnings'])
-        self.report.frames_without_camera_info = counters['warnings'].get(
-            'missing_camera_info', 0)
-        self.report.camera_info_size_mismatch = counters['warnings'].get(
-            'camera_info_size_mismatch', 0)
-        unstamped = pipeline.unstamped.stats
-        self.report.unpaired = {
-            stream: sum(pipeline.pairer.stream_stats[stream][key] for key in DROP_KEYS)
-            + pipeline.pairer.pending[stream]
-            + (unstamped[f'received_{stream}'] - unstamped['paired'])
-            for stream in ('rgb', 'depth')}
-        self.report.frames_without_gt += len(self._dense_waiting)
-        self.report.gt_without_frame += len(self._gt_waiting)
-        self._dense_waiting.clear()
-        self._gt_waiting.clear()
-        if self.preview_dir is not None and self._last is not None:
-            from ..core.geometry import backproject
-            dense, k, rgb = self._last
-            stride = int(self.params['points.stride'])
-            colours = rgb[::stride, ::stride] if self.params['points.color'] else None
-            path = self.preview_dir / 'last_frame.ply'
-            write_ply(path, backproject(dense, k, stride), colours, comment='dada_process_bag')
-            self.report.files.append(path)
-        if self.eval_dir is not None and self.report.evaluation:
-            self.report.files.extend(write_evaluation(self.eval_dir, self.report.evaluation))
-
-
-def write_evaluation(folder: Path, rows: Sequence[EvalRow]) -> List[Path]:
-    """Write ``eval.csv`` (one row per frame) and ``eval.md`` (summary + table)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = folder / 'eval.csv', folder / 'eval.md'
-    nan = float('nan')
-    with open(csv_path, 'w', newline='') as stream:
-        table = csv.writer(stream)
-        table.writerow(['frame', 'stamp_ns', 'rmse_m', 'mae_m', 'pixels', 'coverage',
-                        'bicubic_rmse_m', 'bicubic_mae_m'])
-        for row in rows:
-            table.writerow([row.index, row.stamp_ns, f'{row.dada.rmse:.6f}',
-                            f'{row.dada.mae:.6f}', row.dada.pixels, f'{row.dada.coverage:.4f}',
-                            f'{row.bicubic.rmse if row.bicubic else nan:.6f}',
-                            f'{row.bicubic.mae if row.bicubic else nan:.6f}'])
-    lines = ['# dada_process_bag evaluation', '', evaluation_summary(rows), '',
-             '| frame | stamp (s) | RMSE (m) | MAE (m) | bicubic RMSE (m) | bicubic MAE (m) |',
-             '|---:|---:|---:|---:|---:|---:|']
-    for row in rows:
-        lines.append(f'| {row.index} | {row.stamp_ns / 1e9:.3f} | {row.dada.rmse:.4f} | '
-                     f'{row.dada.mae:.4f} | {row.bicubic.rmse if row.bicubic else nan:.4f} | '
-                     f'{row.bicubic.mae if row.bicubic else nan:.4f} |')
-    md_path.write_text('\n'.join(lines) + '\n')
-    return [csv_path, md_path]
+        self.report.counters = self.pipeline.counters.snapshot()
+        self.report.pairing = self.pipeline.pairing_stats()
+        self.review.finish()
 
 
 def process_bag(in_path: Path, out_path: Path, params: Mapping[str, Any],
@@ -539,8 +285,8 @@ def process_bag(in_path: Path, out_path: Path, params: Mapping[str, Any],
                 writer.write(raw.topic, raw.msgtype, raw.log_time, raw.data)
                 processor.feed(raw, writer)
                 done += 1
-                bar.update(done, processor.report.frames)
-            bar.finish(done, processor.report.frames)
+                bar.update(done, processor.frames)
+            bar.finish(done, processor.frames)
             processor.finish()
             processor.report.written = dict(writer.counts)
     processor.report.seconds = time.monotonic() - started
