@@ -6,7 +6,9 @@
   ``scripts/params_table.py`` regenerates it);
 * the README stays a front door (at most 300 lines, the two commands, the launch line, the
   node's topics and key parameters as the code has them, a link to every page);
-* every relative link of the README and the pages points to a file that exists;
+* every relative link of the README and the pages points to a file that exists, and every
+  module, name and repository file they mention in code spans exists;
+* ``docs/architecture.md`` names every module of the package;
 * ``scripts/readme_figure.py`` still draws the README's picture.
 """
 
@@ -142,3 +144,60 @@ def test_readme_figure_script_draws_the_picture(tmp_path: Path) -> None:
     assert picture is not None and committed is not None
     assert picture.shape[1] == committed.shape[1] == 5 * 256
     assert '](docs/before_after.png)' in README.read_text()
+
+
+#: ``dada_ros.x.y`` in prose, and module paths: ``dada_ros/x/y.py`` or ``core/y.py``.
+DOTTED = re.compile(r'\bdada_ros(?:\.[A-Za-z_]\w*)+')
+MODULE_PATH = re.compile(r'\b((?:dada_ros/)?(?:core|msgs|ros|tools|training)/\w+\.py|'
+                         r'dada_ros/\w+\.py)\b')
+#: Repository files in backticks: ``scripts/test.sh``, ``config/dada.yaml``, ...
+REPO_PATH = re.compile(r'`((?:scripts|benchmarks|test|config|launch|rviz|docs)/[\w./-]+)`')
+PACKAGE = ROOT / 'dada_ros'
+
+
+def _module_file(parts: List[str]) -> Path:
+    """Return the file of module ``dada_ros.<parts>`` (a package: its ``__init__.py``)."""
+    base = PACKAGE.joinpath(*parts)
+    return base / '__init__.py' if base.is_dir() else base.with_suffix('.py')
+
+
+def _defines(module: Path, name: str) -> bool:
+    """Whether ``module`` defines ``name`` at its top level (or exports it lazily)."""
+    source = module.read_text()
+    if module.name == '__init__.py' and f"'{name}'" in source:
+        return True
+    return re.search(rf'^(?:def|class) {name}\b|^{name}\s*[:=]', source, re.MULTILINE) is not None
+
+
+def test_code_named_in_the_docs_exists() -> None:
+    """Every ``dada_ros.module[.name]``, module path and repository file named is real."""
+    missing = []
+    for page in _pages():
+        text = page.read_text()
+        for dotted in set(DOTTED.findall(text)):
+            parts = dotted.split('.')[1:]
+            depth = max((n for n in range(1, len(parts) + 1)
+                         if _module_file(parts[:n]).is_file()), default=0)
+            rest = parts[depth:]
+            if depth == 0 or len(rest) > 1 or (
+                    rest and not _defines(_module_file(parts[:depth]), rest[0])):
+                missing.append(f'{page.name}: {dotted}')
+        for path in set(MODULE_PATH.findall(text)):
+            relative = path if path.startswith('dada_ros/') else 'dada_ros/' + path
+            if not (ROOT / relative).is_file():
+                missing.append(f'{page.name}: {path}')
+        for path in set(REPO_PATH.findall(text)):
+            if not (ROOT / path).exists():
+                missing.append(f'{page.name}: {path}')
+    assert not missing, f'the docs name code that does not exist: {sorted(missing)}'
+
+
+def test_architecture_page_names_every_module() -> None:
+    page = (DOCS / 'architecture.md').read_text()
+    named = set(re.findall(r'`(dada_ros/[\w/]+\.py)`', page))
+    modules = {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob('*.py')
+               if p.name != '__init__.py' and '__pycache__' not in p.parts}
+    assert modules - named == set(), \
+        f'modules missing from docs/architecture.md: {sorted(modules - named)}'
+    assert named - modules == set(), \
+        f'docs/architecture.md names modules that do not exist: {sorted(named - modules)}'
