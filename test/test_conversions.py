@@ -329,3 +329,15 @@ def test_cloud_byte_order_flag_is_checked() -> None:
     rounded = np.round(valid * 1000.0) / 1000.0
     rounded[:100] = 0.0
     np.testing.assert_array_equal(cloud_to_xyz(cloud_message(rounded)), rounded)
+
+
+def test_a_stamp_that_is_not_a_time_is_refused() -> None:
+    """``nanosec`` of 1e9 or more is refused by the cloud reader (and the image decoders)."""
+    from dada_ros.msgs.conversions import BadStampError, check_stamp, cloud_to_xyz
+    from hostile_messages import cloud_message
+    header = _header()
+    check_stamp(header, 'fine')
+    header.stamp.nanosec = 1_000_000_000
+    with pytest.raises(BadStampError, match='not a valid time') as raised:
+        cloud_to_xyz(cloud_message(np.ones((4, 3), np.float32), header=header))
+    assert raised.value.kind == 'bad_stamp'

@@ -26,6 +26,7 @@ import math
 import os
 from pathlib import Path
 import re
+import struct
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -645,6 +646,12 @@ def test_decompression_bombs_are_refused_before_decoding(ros: RosHarness,
                                     data=png_bomb(12000, 12000, 8, 2)))
     stats = rig.wait_stats(lambda s: int(s.get('errors.image_too_large', 0)) == 2)
     assert int(stats.get('errors.size_mismatch', 0)) == 0
+    # A 16UC1 header with an unknown format enum and NaN parameters: refused, counted.
+    valid = depth_to_compressed_depth(depth_mm, '16UC1', 'png', _stamped(fresh_stamp()))
+    valid.data = struct.pack('<iff', 7, math.nan, math.nan) + bytes(valid.data)[12:]
+    rig.depth.publish(valid)
+    rig.wait_stats(lambda s: int(s.get('errors.bad_compressed_header', 0)) == 1)
+    _assert_logged_once_throttled(rig, 'bad_compressed_header')
     served = send_valid()
     np.testing.assert_allclose(image_to_depth(rig.output(served)), 1.5, rtol=1e-3)
     assert peak_kb(pid) < peak0 + 150_000, (peak0, peak_kb(pid))
@@ -691,8 +698,8 @@ def test_cloud_plausibility_and_byte_order(ros: RosHarness, spawn_node: Any) -> 
     far[0, :2] = (1 - W / 2) * 3e5 / FX, (1 - H / 2) * 3e5 / FX
     served = image_to_depth(rig.output(send(np.vstack([plane_points(2.0), far]))))
     assert np.nanmax(served) < 2.5, np.nanmax(served)
-    stats = rig.wait_stats(lambda s: int(s.get('warnings.implausible_depth', 0)) == 1)
-    assert int(stats.get('frames_published', 0)) >= 1
+    rig.wait_stats(lambda s: int(s.get('warnings.implausible_depth', 0)) == 1
+                   and int(s.get('frames_published', 0)) >= 1)
     # Little-endian data flagged big-endian (and the reverse): refused, counted.
     send(plane_points(2.0), data_big_endian=False, flag_big_endian=True)
     send(plane_points(2.0), data_big_endian=True, flag_big_endian=False)
@@ -722,3 +729,42 @@ def test_registration_plausibility(ros: RosHarness, spawn_node: Any) -> None:
     assert not np.isfinite(served).any() or np.nanmax(served) < 1e5
     rig.wait_stats(lambda s: int(s.get('warnings.implausible_depth', 0)) == 1)
     _assert_logged_once_throttled(rig, 'implausible_depth')
+
+
+def test_weak_spots_are_counted_and_logged(rig: Rig) -> None:
+    """Data one byte too long, negative depth, nanosec >= 1e9: each counted and logged.
+
+    The first and the last are refused (``data_too_long``, ``bad_stamp``); negative depth
+    is invalid and the frame is served from the rest (``warnings.negative_depth``).
+    """
+    rng = np.random.default_rng(47)
+    before = rig.stats()
+
+    def grown(key: str, by: int) -> Callable[[Dict[str, str]], bool]:
+        return lambda s: int(s.get(key, 0)) >= int(before.get(key, 0)) + by
+
+    header = _stamped(fresh_stamp())
+    long_rgb = rgb_to_image(rng_image(rng), header)
+    long_rgb.data = bytes(long_rgb.data) + b'\x00'
+    long_depth = array_to_image(np.ones((H // FACTOR, W // FACTOR), np.float32), '32FC1',
+                                header)
+    long_depth.data = bytes(long_depth.data) + b'\x00'
+    rig.rgb.publish(long_rgb)
+    rig.depth.publish(long_depth)
+    rig.wait_stats(grown('errors.data_too_long', 2))
+
+    late = _stamped((fresh_stamp()[0], 1_500_000_000))
+    rig.rgb.publish(rgb_to_image(rng_image(rng), late))
+    rig.depth.publish(array_to_image(np.ones((H // FACTOR, W // FACTOR), np.float32), '32FC1',
+                                     late))
+    rig.wait_stats(grown('errors.bad_stamp', 2))
+
+    depth = np.full((H // FACTOR, W // FACTOR), 2.0, np.float32)
+    depth[0, :] = -2.0
+    served = image_to_depth(rig.output(rig.send_pair(rng_image(rng), depth, fresh_stamp())))
+    np.testing.assert_allclose(served, 2.0, rtol=1e-3)  # the negatives are not depth
+    stats = rig.wait_stats(grown('warnings.negative_depth', 1))
+    assert not any(m.header.stamp.nanosec >= 10 ** 9 for m in rig.out_depth)
+    assert int(stats['errors_total']) == int(before['errors_total']) + 4
+    for kind in ('data_too_long', 'bad_stamp', 'negative_depth'):
+        _assert_logged_once_throttled(rig, kind)

@@ -42,8 +42,8 @@ from ..core.params import BY_NAME
 __all__ = [
     'ImageConversionError', 'UnsupportedEncodingError', 'EmptyImageError',
     'StepTooSmallError', 'DataTooShortError', 'DataTooLongError', 'ImageTooLargeError',
-    'CameraInfoError',
-    'MAX_PIXELS', 'check_image_size',
+    'CameraInfoError', 'BadStampError',
+    'MAX_PIXELS', 'check_image_size', 'check_stamp',
     'CloudMissingFieldError', 'CloudFieldError', 'CloudDataError', 'CloudByteOrderError',
     'cloud_to_xyz',
     'ENCODINGS', 'COLOR_ENCODINGS', 'DEPTH_ENCODINGS', 'MILLIMETRE_ENCODINGS',
@@ -90,6 +90,12 @@ class DataTooLongError(ImageConversionError):
     """``data`` holds more than ``step * height`` bytes (the header does not fit the data)."""
 
     kind = 'data_too_long'
+
+
+class BadStampError(ImageConversionError):
+    """A header stamp that is not a valid time (``nanosec`` of 1e9 or more)."""
+
+    kind = 'bad_stamp'
 
 
 class CloudMissingFieldError(ImageConversionError):
@@ -165,6 +171,21 @@ def check_image_size(width: int, height: int, max_pixels: int, what: str) -> Non
         raise ImageTooLargeError(
             f'{what} declares {width}x{height} = {pixels} pixels, more than input.max_pixels '
             f'= {max_pixels}; refused before decoding')
+
+
+def check_stamp(header: Header, what: str) -> None:
+    """Refuse a header whose stamp is not a valid time (``builtin_interfaces/Time``).
+
+    ``nanosec`` must be below 1e9; a larger one would pair the message at a time it does
+    not say and be copied into the outputs' headers.
+
+    Raises:
+        BadStampError: ``nanosec >= 1e9``.
+    """
+    nanosec = int(header.stamp.nanosec)
+    if nanosec >= 1_000_000_000:
+        raise BadStampError(f'{what}: header stamp {header.stamp.sec} s + {nanosec} ns has '
+                            'nanosec of 1e9 or more: not a valid time')
 
 
 def _pixel_dtype(encoding: str, big_endian: bool) -> Tuple[np.dtype, int]:
@@ -584,7 +605,9 @@ def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
             ``height * row_step``.
         CloudByteOrderError: the data makes sense only in the other byte order than
             ``is_bigendian`` says (a lying flag is refused, not read as 1e34 m).
+        BadStampError: the header stamp is not a valid time.
     """
+    check_stamp(msg.header, 'point cloud')
     fields = {field.name: field for field in msg.fields}
     missing = [name for name in _XYZ if name not in fields]
     if missing:

@@ -30,17 +30,16 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from .compressed import compressed_to_depth, compressed_to_rgb, UnsupportedFormatError
-from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
-                          DepthReport, image_to_depth_checked, image_to_rgb, ImageConversionError,
-                          MAX_PIXELS)
+from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, check_stamp,
+                          cloud_to_xyz, DepthReport, image_to_depth_checked, image_to_rgb,
+                          ImageConversionError, MAX_PIXELS)
 from ..core.registration import project_points, projection_matrix, register_depth, \
     transform_points
 
 __all__ = [
     'NoDepthCameraInfoError', 'DepthCameraInfoMismatchError', 'NoTransformError',
     'decode_rgb', 'decode_depth_checked', 'rgb_projection', 'distortion_warning',
-    'register_depth_message', 'cloud_to_sparse_depth', 'points_to_sparse_depth',
-    'frame_mismatch_warning',
+    'register_depth_message', 'cloud_to_sparse_depth', 'frame_mismatch_warning',
 ]
 
 ColourMessage = Union[Image, CompressedImage]
@@ -71,8 +70,9 @@ def decode_rgb(msg: ColourMessage, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     ``max_pixels`` (``input.max_pixels``) bounds the declared size, checked before decoding.
 
     Raises:
-        ImageConversionError: by kind (encoding, size, format, data).
+        ImageConversionError: by kind (stamp, encoding, size, format, data).
     """
+    check_stamp(msg.header, 'rgb image')
     if isinstance(msg, CompressedImage):
         return compressed_to_rgb(msg, max_pixels)
     return image_to_rgb(msg, max_pixels)
@@ -89,6 +89,7 @@ def decode_depth_checked(msg: DepthMessage,
     Raises:
         ImageConversionError: by kind.
     """
+    check_stamp(msg.header, 'depth image')
     if isinstance(msg, CompressedImage):
         if 'compressedDepth' not in str(msg.format):
             raise UnsupportedFormatError(
@@ -184,22 +185,8 @@ def cloud_to_sparse_depth(cloud: PointCloud2, cloud_to_rgb: Optional[np.ndarray]
     points = cloud_to_xyz(cloud)
     if cloud_to_rgb is None:
         raise NoTransformError('no transform from the cloud frame to the RGB frame')
-    return points_to_sparse_depth(points, cloud_to_rgb, rgb_info, rgb_shape)
-
-
-def points_to_sparse_depth(points: np.ndarray, cloud_to_rgb: np.ndarray, rgb_info: CameraInfo,
-                           rgb_shape: Tuple[int, int]) -> np.ndarray:
-    """Project ``(N, 3)`` cloud points (metres) into the RGB camera as sparse depth.
-
-    The projection of :func:`cloud_to_sparse_depth` for points already read (the frame
-    pipeline checks them first).
-
-    Raises:
-        CameraInfoError: neither ``P`` nor ``K`` of ``rgb_info`` is usable.
-    """
     return project_points(transform_points(points, cloud_to_rgb), rgb_projection(rgb_info),
                           rgb_shape)
-
 
 
 def frame_mismatch_warning(mode: str, rgb_frame: str, depth_frame: str) -> Optional[str]:
