@@ -18,15 +18,25 @@
 #    8 parameters and fits on the CPU in minutes). Extra arguments go to dada_train
 #    (e.g. --width 16 --full-decoder).
 #    To continue a run: put its train_state.pt in RESUME_DIR (a carried folder).
+#    ARCH=deep_guide (issue 24) trains the deep guide on the real scenes (RGB-D-D training
+#    part + Middlebury training scenes) with dada_ros/training/deep_guide.py; pack its data
+#    here first (about 40 MB: the original JPEG/PNG bytes):
+#      python -m dada_ros.training.deep_guide --pack training_data/deep_guide.npz
+#    then there: ARCH=deep_guide OUT=/some/folder bash scripts/gpu_train.sh
+#    (RESUME_DIR works the same; TOTAL_STEPS sets the cosine schedule, default STEPS).
 # 3. Back here: evaluate or continue on the CPU,
 #      python -m dada_ros.training.evaluate --weights OUT/best.pt
 #      python -m dada_ros.training.train --out runs/gpu --resume ...   (after copying OUT/* there)
 set -euo pipefail
 : "${OUT:?set OUT to the output folder}"
 PYTHON=${PYTHON:-python3}
-DATA=${DATA:-training_data/dada_train.npz}
 MINUTES=${MINUTES:-8}
 ARCH=${ARCH:-tiny_unet}
+if [ "$ARCH" = deep_guide ]; then
+    DATA=${DATA:-training_data/deep_guide.npz}
+else
+    DATA=${DATA:-training_data/dada_train.npz}
+fi
 VAL_EVERY=${VAL_EVERY:-250}
 STEPS=${STEPS:-4000}
 RUN=${RUN_DIR:-/tmp/dada_gpu_run}
@@ -37,11 +47,18 @@ if [ -n "${RESUME_DIR:-}" ] && [ -f "$RESUME_DIR/train_state.pt" ]; then
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 status=0
-"$PYTHON" -m dada_ros.training.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" --arch "$ARCH" \
-    --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" --total-steps "$STEPS" \
-    --val-every "$VAL_EVERY" --batch 8 --window 256 --pre-min 96 --pre-max 2048 \
-    --factors 4 8 8 16 16 32 --augment --lr 2e-3 --lr-min 2e-5 "$@" \
-    2>&1 | tr '\r' '\n' | grep -v 'it/s\]$' | tee "$OUT/train_log.txt" || status=$?
+if [ "$ARCH" = deep_guide ]; then
+    "$PYTHON" -m dada_ros.training.deep_guide --data "$DATA" --out "$RUN" \
+        --device "${DEVICE:-cuda}" --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" \
+        --total-steps "${TOTAL_STEPS:-$STEPS}" --val-every "$VAL_EVERY" --batch 8 "$@" \
+        2>&1 | tee "$OUT/train_log.txt" || status=$?
+else
+    "$PYTHON" -m dada_ros.training.train --data "$DATA" --out "$RUN" --device "${DEVICE:-cuda}" \
+        --arch "$ARCH" --threads 8 --max-minutes "$MINUTES" --steps "$STEPS" \
+        --total-steps "$STEPS" --val-every "$VAL_EVERY" --batch 8 --window 256 --pre-min 96 \
+        --pre-max 2048 --factors 4 8 8 16 16 32 --augment --lr 2e-3 --lr-min 2e-5 "$@" \
+        2>&1 | tr '\r' '\n' | grep -v 'it/s\]$' | tee "$OUT/train_log.txt" || status=$?
+fi
 for name in best.pt latest.pt train_state.pt history.json curve.png; do
     if [ -f "$RUN/$name" ]; then cp "$RUN/$name" "$OUT/$name"; fi
 done

@@ -12,6 +12,8 @@ Four architectures load through :func:`load_learned_guide`:
 * ``tiny_unet`` (:class:`TinyUNet`), the light extractor trained by ``dada_train`` and
   shipped in ``dada_ros/weights/``. Checkpoint layout: ``{'format': FORMAT, 'arch':
   'tiny_unet', 'config': {...}, 'state_dict': {...}, 'meta': {...}}``.
+* ``deep_guide`` (:class:`dada_ros.core.deep_guide.DeepGuide`): two-pass DADA whose
+  coefficients are weighted per pixel by two small CNNs; same checkpoint layout.
 * the DADA authors' checkpoints (:mod:`dada_ros.core.authors`; they need the optional
   extra ``authors``).
 
@@ -31,13 +33,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .deep_guide import deep_guide_from_config, DeepGuide
 from .diffusion import (coefficients, depth_spread, K_DEFAULT, RGB_DEPTH_WEIGHT,
                         unlearned_features, weighted_coefficients)
 
 #: Format tag of the checkpoints written by ``dada_train``.
 FORMAT = 'dada_ros.learned/1'
 #: Architectures of the checkpoints written by ``dada_train``.
-OWN_ARCHS: Tuple[str, ...] = ('self_guided', 'tiny_unet', 'gain_net')
+OWN_ARCHS: Tuple[str, ...] = ('self_guided', 'tiny_unet', 'gain_net', 'deep_guide')
 #: The packaged weights (installed with the package).
 PACKAGED_WEIGHTS = Path(__file__).resolve().parent.parent / 'weights' / 'dada_learned.pt'
 #: Depth normalisation constants (mm) the DADA authors used per training data set: their
@@ -385,7 +388,7 @@ class _Refiner(nn.Module):
 
 
 #: What :func:`load_learned_guide` returns.
-AnyLearnedGuide = Union[LearnedGuide, SelfGuidedGuide]
+AnyLearnedGuide = Union[LearnedGuide, SelfGuidedGuide, DeepGuide]
 
 
 def _check_inputs(rgb: torch.Tensor, initial: torch.Tensor) -> None:
@@ -457,6 +460,10 @@ def guide_from_checkpoint(obj: Any, source: str = '<checkpoint>',
         config = obj.get('config', {})
         if obj.get('arch') not in OWN_ARCHS or not isinstance(config, Mapping):
             raise ValueError(f'{source}: unknown architecture {obj.get("arch")!r}')
+        if obj.get('arch') == 'deep_guide':
+            deep = deep_guide_from_config(config)
+            _load_strict(deep, obj.get('state_dict'), source)
+            return deep
         if obj.get('arch') == 'self_guided':
             self_guided = SelfGuidedGuide(
                 tuple(int(f) for f in config.get('factors', (4, 8, 16, 32))),

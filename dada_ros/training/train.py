@@ -99,6 +99,7 @@ from .differentiable import solve_differentiable
 from .procedural import procedural_scenes
 from .scenes import (bag_scenes, Batch, draw_batch, EXTRA_DATA, extra_scenes, pack_scenes,
                      split_bag_scenes, unpack_scenes)
+from ..core.deep_guide import DeepGuide
 from ..core.diffusion import LAMBDA, reference_diffusion
 from ..core.models import AnyLearnedGuide, guide_from_checkpoint, read_checkpoint, SelfGuidedGuide
 from ..core.solver import PyramidSolver
@@ -162,7 +163,7 @@ def forward(guide: AnyLearnedGuide, batch: Batch, solver: PyramidSolver, pre_ite
 
 def learned_values(guide: AnyLearnedGuide) -> str:
     """Return the guide's scalar parameters for the log: K, or the self-guided weights."""
-    if isinstance(guide, SelfGuidedGuide):
+    if isinstance(guide, (SelfGuidedGuide, DeepGuide)):
         rgb = guide.log_rgb_weight.detach().exp().tolist()
         depth = guide.log_depth_weight.detach().exp().tolist()
         return ' '.join(f'x{f}: rgb {r:.3f} depth {d:.2f}'

@@ -1,0 +1,172 @@
+# Copyright 2026 The dada_ros authors
+# SPDX-License-Identifier: Apache-2.0
+"""Benchmark table of the ``deep_guide`` (issue 24): accuracy on unseen scenes and CPU time.
+
+Run from the repository root::
+
+    python benchmarks/deep_guide_benchmark.py --weights runs/deep_guide/best.pt [--quick]
+
+Sections (RMSE, mean over frames; every method sees the same inputs):
+
+1. RGB-D-D, the held-out TEST part of ``../shared/data/rgbdd_test_split``
+   (:func:`dada_ros.training.deep_guide.rgbdd_split`; never read by training or
+   selection), x4/x8/x16, RMSE in cm over the whole 512x384 frame:
+   a. block-average input (the DADA paper's protocol);
+   b. bicubic downsampling of the ground truth (PIL, float) as the input (the published
+      protocol of this data set).
+2. The Middlebury test scenes (Aloe, Art, Books, Moebius, Rocks2; view 1), block-average
+   input, x4-x32, disparity px (as ``dada_eval``).
+3. The three NYUv2 frames of ``../shared`` (sensor depth with holes as ground truth,
+   block-average input), x4-x16, cm.
+
+Columns: bicubic, guided filter, FGS (:mod:`dada_ros.training.baselines`), the paper's GAD
+(:func:`dada_ros.training.evaluate.gad_upsampler`), ``model: rgb``, the packaged
+``learned`` (``--shipped``, default the packaged file) and the candidate (``--weights``).
+Then the CPU time of whole ``DepthUpsampler`` calls (640x480 NYUv2 frame, x8), candidate,
+``rgb`` and shipped alternating in one process, medians, with 1 and 2 threads.
+``--quick``: every third RGB-D-D test frame (for a fast look; the table uses all).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dada_ros.core import DepthUpsampler  # noqa: E402
+from dada_ros.training.baselines import BASELINES  # noqa: E402
+from dada_ros.training.datasets import (crop_to_factor, errors, load_rgbd_frames,  # noqa: E402
+                                        load_scenes, make_sample, middlebury_dir, Scene,
+                                        VALIDATION_SCENES)
+from dada_ros.training.deep_guide import load_rgbdd, rgbdd_names, rgbdd_split  # noqa: E402
+from dada_ros.training.evaluate import gad_upsampler  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+import torch  # noqa: E402
+
+Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Sample = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def bicubic_sample(scene: Scene, factor: int) -> Sample:
+    """``(rgb, source, gt)`` with the source = PIL bicubic downsampling of the ground truth.
+
+    The published RGB-D-D protocol (e.g. DCTNet, SGNet): ``Image.resize(..., BICUBIC)`` of
+    the float depth. Needs a dense ground truth (RGB-D-D is dense).
+    """
+    rgb = np.ascontiguousarray(crop_to_factor(scene.rgb, factor))
+    gt = np.ascontiguousarray(crop_to_factor(scene.disparity, factor))
+    if not np.isfinite(gt).all():
+        raise ValueError(f'{scene.name}: the bicubic protocol needs a dense ground truth')
+    h, w = gt.shape
+    small = Image.fromarray(gt.astype(np.float32), mode='F').resize(
+        (w // factor, h // factor), Image.Resampling.BICUBIC)
+    return rgb, np.asarray(small, dtype=np.float32), gt
+
+
+def table(scenes: Sequence[Scene], methods: Dict[str, Method], factors: Sequence[int],
+          sample: Callable[[Scene, int], Sample], unit: float) -> Dict[Tuple[str, int], float]:
+    """Mean RMSE (times ``unit``) per method and factor."""
+    out: Dict[Tuple[str, int], float] = {}
+    for factor in factors:
+        samples = [sample(scene, factor) for scene in scenes]
+        for name, method in methods.items():
+            out[(name, factor)] = unit * float(np.mean(
+                [errors(method(rgb, source), gt)[0] for rgb, source, gt in samples]))
+        print(f'  x{factor} done', file=sys.stderr, flush=True)
+    return out
+
+
+def markdown(result: Dict[Tuple[str, int], float], names: Sequence[str],
+             factors: Sequence[int], reference: str = 'rgb') -> str:
+    """Rows = methods, columns = factors; the last two rows: candidate and shipped vs rgb."""
+    lines = ['| method | ' + ' | '.join(f'x{f}' for f in factors) + ' |',
+             '|---|' + '---|' * len(factors)]
+    for name in names:
+        lines.append(f'| {name} | '
+                     + ' | '.join(f'{result[(name, f)]:.3f}' for f in factors) + ' |')
+    for name in names[-2:]:
+        lines.append(f'| {name} vs {reference} | ' + ' | '.join(
+            f'{100.0 * (result[(name, f)] / result[(reference, f)] - 1.0):+.1f} %'
+            for f in factors) + ' |')
+    return '\n'.join(lines)
+
+
+def timing(methods: Dict[str, DepthUpsampler], repeats: int, threads: Sequence[int]) -> str:
+    """Medians of whole calls at 640x480 x8 (NYUv2), alternating in one process."""
+    rgb, source, _ = make_sample(load_rgbd_frames()[0], 8)
+    lines = ['| threads | ' + ' | '.join(f'{k} (ms)' for k in methods)
+             + ' | candidate / rgb | shipped / rgb |',
+             '|---|' + '---|' * (len(methods) + 2)]
+    for count in threads:
+        torch.set_num_threads(count)
+        times: Dict[str, List[float]] = {k: [] for k in methods}
+        for upsampler in methods.values():
+            upsampler(rgb, source)
+        for _ in range(repeats):
+            for name, upsampler in methods.items():
+                start = time.perf_counter()
+                upsampler(rgb, source)
+                times[name].append(1000.0 * (time.perf_counter() - start))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        lines.append(f'| {count} | ' + ' | '.join(f'{v:.1f}' for v in med.values())
+                     + f' | {med["candidate"] / med["rgb"]:.2f}'
+                     + f' | {med["learned (shipped)"] / med["rgb"]:.2f} |')
+    return '\n'.join(lines)
+
+
+def main() -> int:
+    """Print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--weights', required=True, help='candidate deep_guide checkpoint')
+    parser.add_argument('--shipped', default='', help='packaged learned weights to compare')
+    parser.add_argument('--quick', action='store_true', help='every third RGB-D-D test frame')
+    parser.add_argument('--sections', nargs='+', default=['rgbdd', 'middlebury', 'nyu', 'time'],
+                        choices=['rgbdd', 'middlebury', 'nyu', 'time'])
+    parser.add_argument('--repeats', type=int, default=15)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of the accuracy sections')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    upsamplers = {'GAD (paper)': gad_upsampler(device='cpu'),
+                  'rgb': DepthUpsampler(model='rgb', device='cpu'),
+                  'learned (shipped)': DepthUpsampler(model='learned', weights=args.shipped,
+                                                      device='cpu'),
+                  'candidate': DepthUpsampler(model='learned', weights=args.weights,
+                                              device='cpu')}
+    methods: Dict[str, Method] = {**BASELINES, **upsamplers}
+    names = list(methods)
+    if 'rgbdd' in args.sections:
+        test = rgbdd_split(rgbdd_names())['test']
+        test = test[::3] if args.quick else test
+        frames = load_rgbdd(test)
+        protocols = (('block average', make_sample), ('bicubic downsampling', bicubic_sample))
+        for title, sample in protocols:
+            result = table(frames, methods, (4, 8, 16), sample, 0.1)
+            print(f'\nRGB-D-D held-out test part ({len(frames)} frames), {title} input, '
+                  'RMSE cm\n\n' + markdown(result, names, (4, 8, 16)), flush=True)
+    if 'middlebury' in args.sections:
+        scenes = load_scenes(middlebury_dir(), VALIDATION_SCENES)
+        result = table(scenes, methods, (4, 8, 16, 32), make_sample, 1.0)
+        print(f'\nMiddlebury test scenes ({len(scenes)}, view 1), block average, RMSE '
+              'disparity px\n\n' + markdown(result, names, (4, 8, 16, 32)), flush=True)
+    if 'nyu' in args.sections:
+        frames = [f for f in load_rgbd_frames() if f.name.startswith('nyu_demo/')]
+        result = table(frames, methods, (4, 8, 16), make_sample, 100.0)
+        print(f'\nNYUv2 frames ({len(frames)}, 640x480, sensor depth with holes), block '
+              'average, RMSE cm\n\n' + markdown(result, names, (4, 8, 16)), flush=True)
+    if 'time' in args.sections:
+        timed = {'candidate': upsamplers['candidate'], 'rgb': upsamplers['rgb'],
+                 'learned (shipped)': upsamplers['learned (shipped)']}
+        print('\nCPU time of whole calls, 640x480 NYUv2 frame, x8, alternating, medians of '
+              f'{args.repeats}\n\n' + timing(timed, args.repeats, (1, 2)), flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
