@@ -66,18 +66,19 @@ from std_msgs.msg import Header
 
 from .core.confidence import depth_confidence, mask_low_confidence
 from .core.params import BY_NAME, checked_params, defaults, SOLVER_PARAMETERS
-from .core.registration import choose_depth_mode, project_points, transform_points
-from .core.sync import ApproximateTimePairer, ArrivalPairer, stamp_to_ns
+from .core.registration import choose_depth_mode
+from .core.sync import ApproximateTimePairer, ArrivalPairer, DROP_KEYS, stamp_to_ns, STREAMS
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, size_ratio, upsampling_factor
 from .msgs.conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
                                copy_header, depth_to_image, ImageConversionError,
                                output_camera_info, PointCloudBuilder)
 from .msgs.sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
-                                 frame_mismatch_warning, register_depth_message, rgb_projection)
+                                 frame_mismatch_warning, points_to_sparse_depth,
+                                 register_depth_message, rgb_projection)
 from .msgs.transforms import resolve_transform, TransformLookup
 
 __all__ = ['CAMERA_INFO_CACHE', 'Counters', 'Event', 'FrameOutputs', 'FramePipeline',
-           'MAX_DEPTH_M', 'PairedFrame', 'RUNTIME_PARAMETERS']
+           'MAX_DEPTH_M', 'OUTPUT_TOPICS', 'PairedFrame', 'PairingStats', 'RUNTIME_PARAMETERS']
 
 #: Depth (metres) above which a value is treated as invalid: no range sensor reports it.
 MAX_DEPTH_M = 1.0e5
@@ -89,6 +90,12 @@ RUNTIME_PARAMETERS = ('iterations', 'solver', 'cpu_kernel', 'depth.mode', 'fill_
                       'depth.to_rgb', 'cloud.to_rgb', 'confidence.enable', 'confidence.min',
                       'depth_sparse.enable')
 _RUNTIME_SOLVER = tuple(name for name in RUNTIME_PARAMETERS if name in SOLVER_PARAMETERS)
+#: The output topics of ``dada_node``, the bag tool and the demo (names relative to the
+#: node's namespace), keyed by the :class:`FrameOutputs` field each one carries, in the
+#: order :meth:`FramePipeline.emit` sends them.
+OUTPUT_TOPICS = {'depth': 'depth_dense/image', 'info': 'depth_dense/camera_info',
+                 'points': 'points', 'confidence': 'depth_dense/confidence',
+                 'sparse': 'depth_sparse/image'}
 
 LEVELS = ('error', 'warning', 'info')
 
@@ -119,6 +126,7 @@ class Counters:
         self.by_stream: Dict[str, Dict[str, int]] = {
             level: collections.defaultdict(int) for level in LEVELS}
         self.frames = 0
+        self.emitted: Dict[str, int] = collections.defaultdict(int)
 
     def receive(self, stream: str) -> None:
         """Count one message of ``stream`` as received."""
@@ -136,10 +144,16 @@ class Counters:
         with self._lock:
             self.frames += 1
 
+    def emit(self, topic: str) -> None:
+        """Count one output message sent on ``topic`` (:meth:`FramePipeline.emit`)."""
+        with self._lock:
+            self.emitted[topic] += 1
+
     def snapshot(self) -> Dict[str, Any]:
-        """Copy of every counter: ``received``, ``errors``, ``warnings``, ``events``..."""
+        """Copy of every counter: ``received``, ``errors``, ``warnings``, ``emitted``..."""
         with self._lock:
             return {'received': dict(self.received), 'frames': self.frames,
+                    'emitted': dict(self.emitted),
                     'errors': dict(self.by_level['error']),
                     'warnings': dict(self.by_level['warning']),
                     'events': dict(self.by_level['info']),
@@ -196,6 +210,18 @@ class FrameOutputs:
     """``depth_dense/confidence`` (32FC1, 0..1) when wanted."""
     sparse: Optional[Image] = None
     """``depth_sparse/image`` (32FC1 m): the registered or projected input, when wanted."""
+
+
+@dataclass(frozen=True)
+class PairingStats:
+    """What pairing did with the input messages (:meth:`FramePipeline.pairing_stats`)."""
+
+    stamped: Dict[str, int]
+    """Counters of the stamp pairer (:attr:`dada_ros.core.sync.ApproximateTimePairer.stats`)."""
+    unstamped: Dict[str, int]
+    """Counters of the pairer of zero stamps (:class:`~dada_ros.core.sync.ArrivalPairer`)."""
+    unpaired: Dict[str, int]
+    """Per stream (``rgb``, ``depth``): messages without a pair so far, dropped or queued."""
 
 
 class _DepthItem(NamedTuple):
@@ -496,8 +522,7 @@ class FramePipeline:
                 return None
             try:
                 if kind == 'cloud':
-                    sparse = project_points(transform_points(item.values, transform),
-                                            rgb_projection(rgb_info), shape)
+                    sparse = points_to_sparse_depth(item.values, transform, rgb_info, shape)
                 else:
                     sparse = register_depth_message(item.values, depth_info, transform,
                                                     rgb_info, shape)
@@ -539,6 +564,19 @@ class FramePipeline:
         self.pairer.reset()
         self.unstamped.reset()
         self._pairer_seen = dict(self.pairer.stats)
+
+    def pairing_stats(self) -> PairingStats:
+        """Return copies of the pairing counters, both pairers, for diagnostics and reports.
+
+        ``unpaired`` per stream: what the stamp pairer dropped (:data:`DROP_KEYS`) or still
+        queues, plus the zero-stamp messages the arrival pairer did not pair.
+        """
+        stamped, unstamped = dict(self.pairer.stats), dict(self.unstamped.stats)
+        queued = self.pairer.pending
+        unpaired = {stream: sum(self.pairer.stream_stats[stream][key] for key in DROP_KEYS)
+                    + queued[stream] + unstamped[f'received_{stream}'] - unstamped['paired']
+                    for stream in STREAMS}
+        return PairingStats(stamped, unstamped, unpaired)
 
     # --- solve and outputs ------------------------------------------------------------------
     def process(self, frame: PairedFrame, want_points: bool = True,
@@ -601,6 +639,23 @@ class FramePipeline:
                                         colours)
         return FrameOutputs(dense, depth_msg, output_camera_info(info, frame.header), points,
                             k=k, confidence=confidence_msg, sparse=sparse_msg)
+
+    def emit(self, outputs: FrameOutputs, send: Callable[[str, Any], bool]) -> List[str]:
+        """Send every message of ``outputs`` by ``send(topic, message)`` and count it.
+
+        The one output road of every host: the node's ``send`` publishes, the bag tool's
+        writes. ``topic`` is an :data:`OUTPUT_TOPICS` name (relative), in that order;
+        ``send`` returns whether the message went out (``False``: e.g. its publisher is
+        gone), and each one that did is counted in ``counters.emitted[topic]``. Returns the
+        topics sent.
+        """
+        sent = []
+        for name, topic in OUTPUT_TOPICS.items():
+            message = getattr(outputs, name)  # the keys of OUTPUT_TOPICS are field names
+            if message is not None and send(topic, message):
+                self.counters.emit(topic)
+                sent.append(topic)
+        return sent
 
 
 class LatencyWindow:

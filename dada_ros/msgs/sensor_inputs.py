@@ -39,7 +39,8 @@ from ..core.registration import project_points, projection_matrix, register_dept
 __all__ = [
     'NoDepthCameraInfoError', 'DepthCameraInfoMismatchError', 'NoTransformError',
     'decode_rgb', 'decode_depth_checked', 'rgb_projection', 'distortion_warning',
-    'register_depth_message', 'cloud_to_sparse_depth', 'frame_mismatch_warning',
+    'register_depth_message', 'cloud_to_sparse_depth', 'points_to_sparse_depth',
+    'frame_mismatch_warning',
 ]
 
 ColourMessage = Union[Image, CompressedImage]
@@ -185,6 +186,19 @@ def cloud_to_sparse_depth(cloud: PointCloud2, cloud_to_rgb: Optional[np.ndarray]
     points = cloud_to_xyz(cloud)
     if cloud_to_rgb is None:
         raise NoTransformError('no transform from the cloud frame to the RGB frame')
+    return points_to_sparse_depth(points, cloud_to_rgb, rgb_info, rgb_shape)
+
+
+def points_to_sparse_depth(points: np.ndarray, cloud_to_rgb: np.ndarray, rgb_info: CameraInfo,
+                           rgb_shape: Tuple[int, int]) -> np.ndarray:
+    """Project ``(N, 3)`` cloud points (metres) into the RGB camera as sparse depth.
+
+    The projection of :func:`cloud_to_sparse_depth` for points already read (the frame
+    pipeline checks them first).
+
+    Raises:
+        CameraInfoError: neither ``P`` nor ``K`` of ``rgb_info`` is usable.
+    """
     return project_points(transform_points(points, cloud_to_rgb), rgb_projection(rgb_info),
                           rgb_shape)
 
