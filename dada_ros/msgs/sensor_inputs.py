@@ -203,7 +203,6 @@ def points_to_sparse_depth(points: np.ndarray, cloud_to_rgb: np.ndarray, rgb_inf
                           rgb_shape)
 
 
-
 def frame_mismatch_warning(mode: str, rgb_frame: str, depth_frame: str) -> Optional[str]:
     """Return a warning when ``lowres``/``sparse`` depth is in another frame than the RGB.
 
