@@ -10,6 +10,10 @@ Every test talks to a real node in a second process over real topics:
 * overload: pairs at about 3x the processing rate for 10 s; newest first (no backlog),
   bounded latency and memory, drops counted;
 * soak: 500 frames; resident memory growth under 5 % after warm-up, no thread growth;
+* hostile input (issue 23): decompression bombs, implausible and byte-swapped clouds,
+  registration beyond 1e5 m, weak spots (data too long, negative depth, bad stamps,
+  compressedDepth headers), and ``hypothesis`` generators of these families sent through
+  live nodes (raw, compressed and cloud inputs), each message counted once by its kind;
 * diagnostics content, runtime parameters (``iterations`` applies to the next frame),
   zero stamps, device faults (injected out-of-memory inside ``up()``, CPU fallback of
   ``auto``), a missing weights file.
@@ -35,7 +39,9 @@ from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_point
 from dada_ros.msgs.depth_codecs import pack_config_header
 from dada_ros.ros.worker import IDLE_RELEASE_S
 from diagnostic_msgs.msg import DiagnosticArray
-from hostile_messages import cloud_message, png_bomb
+from hostile_messages import (Case, cloud_cases, cloud_message, compressed_cases, png_bomb,
+                              raw_image_cases)
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 from ros_helpers import diagnostics_values, NodeProcess, REPO, RosHarness, wait_until
@@ -768,3 +774,67 @@ def test_weak_spots_are_counted_and_logged(rig: Rig) -> None:
     assert int(stats['errors_total']) == int(before['errors_total']) + 4
     for kind in ('data_too_long', 'bad_stamp', 'negative_depth'):
         _assert_logged_once_throttled(rig, kind)
+
+
+# --- fuzzing with hypothesis: hostile families through a live node --------------------------
+FUZZ_SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+_GROUPS = {'error': 'errors', 'warning': 'warnings'}
+
+
+@pytest.fixture(scope='module')
+def compressed_rig(ros: RosHarness, module_node_factory: Any) -> Rig:
+    """Start a node reading image_transport compressed RGB and compressedDepth."""
+    return make_rig(ros, module_node_factory, 'fuzz_compressed', inputs='compressed')
+
+
+@pytest.fixture(scope='module')
+def cloud_rig(ros: RosHarness, module_node_factory: Any) -> Rig:
+    """Start a node reading a PointCloud2 in place of depth images."""
+    return make_rig(ros, module_node_factory, 'fuzz_cloud', inputs='cloud')
+
+
+def send_cases(rig: Rig, cases: List[Case]) -> None:
+    """Publish hostile cases (paced) and check each is counted once, as its kind says."""
+    before = rig.stats()
+    expected: Dict[Tuple[str, str], int] = collections.Counter()
+    for topic, build, (level, kind) in cases:
+        (rig.rgb if topic == 'rgb' else rig.depth).publish(build(_stamped(fresh_stamp())))
+        expected[(level, kind)] += 1
+        time.sleep(0.03)  # the node's reliable input keeps 5 messages per topic
+
+    def key(level: str, kind: str) -> str:
+        return f'{_GROUPS[level]}.{kind}'
+
+    def counted(stats: Dict[str, str]) -> bool:
+        return all(int(stats.get(key(*item), 0)) >= int(before.get(key(*item), 0)) + number
+                   for item, number in expected.items())
+    stats = rig.wait_stats(counted, timeout=30.0)
+    for (level, kind), number in expected.items():
+        grown = int(stats.get(key(level, kind), 0)) - int(before.get(key(level, kind), 0))
+        assert grown == number, (kind, grown, number)
+    errors = sum(number for (level, _), number in expected.items() if level == 'error')
+    assert int(stats['errors_total']) - int(before['errors_total']) == errors, stats
+
+
+@FUZZ_SETTINGS
+@given(cases=st.lists(raw_image_cases(), min_size=1, max_size=6))
+def test_fuzz_raw_hostile_families(rig: Rig, cases: List[Case]) -> None:
+    """Data too long, huge declared sizes, bad stamps, negative and far depth: each counted."""
+    send_cases(rig, cases)
+
+
+@FUZZ_SETTINGS
+@given(cases=st.lists(compressed_cases(), min_size=1, max_size=6))
+def test_fuzz_compressed_hostile_families(compressed_rig: Rig, cases: List[Case]) -> None:
+    """PNG/JPEG/RVL declaring huge sizes, compressedDepth headers no publisher writes."""
+    send_cases(compressed_rig, cases)
+
+
+@FUZZ_SETTINGS
+@given(cases=st.lists(cloud_cases(), min_size=1, max_size=6))
+def test_fuzz_cloud_hostile_families(cloud_rig: Rig, cases: List[Case]) -> None:
+    """Clouds with a lying byte-order flag, far points or a bad stamp: each counted."""
+    send_cases(cloud_rig, cases)
+    cloud_rig.assert_alive()
