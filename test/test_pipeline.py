@@ -174,7 +174,8 @@ def test_rejections_are_errors_by_stream_and_every_message_is_accounted_for() ->
     info.k = [0.0] * 9
     pipeline.add_camera_info(info)
     pipeline.add_rgb(rgb_image(header(22)))
-    assert pipeline.add_depth(depth_image(header(22), array=np.ones((9, 12), np.float32))) == []
+    other_aspect = np.ones((9, 16), np.float32)  # any size ratio is served, another aspect not
+    assert pipeline.add_depth(depth_image(header(22), array=other_aspect)) == []
     pipeline.add_rgb(rgb_image(header(23)))
     pipeline.add_rgb(rgb_image(header(23)))            # duplicate
     pipeline.add_depth(depth_image(header(23)))          # pairs
