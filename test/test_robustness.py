@@ -246,6 +246,8 @@ def malformed_camera_info(rng: np.random.Generator) -> CameraInfo:
     return info
 
 
+# 10000 messages through a live node: about 50 s on two cores; bounded at 10x that.
+@pytest.mark.timeout(480)
 def test_fuzzing_10000_malformed_messages(rig: Rig) -> None:
     """10,000 malformed messages: no crash, one count per rejection by kind, next frame ok."""
     rng = np.random.default_rng(7)
@@ -414,6 +416,8 @@ def test_zero_stamps_are_paired_by_arrival(rig: Rig) -> None:
 
 
 # --- 3. soak ------------------------------------------------------------------------------
+# 500 frames through a live node: about 15 s on two cores.
+@pytest.mark.timeout(300)
 def test_soak_500_frames_memory_and_threads(rig: Rig) -> None:
     """500 frames: resident memory grows under 5 % after warm-up, no thread growth."""
     rng = np.random.default_rng(13)
@@ -432,6 +436,8 @@ def test_soak_500_frames_memory_and_threads(rig: Rig) -> None:
 
 
 # --- 2. overload --------------------------------------------------------------------------
+# Frames of tens of ms sent at 3x the serving rate: about 15 s on two cores.
+@pytest.mark.timeout(300)
 def test_overload_3x_newest_first_bounded(ros: RosHarness, spawn_node: Any) -> None:
     """Pairs at ~3x the processing rate for 10 s: no backlog, bounded memory, drops counted."""
     height, width = 96, 128
@@ -528,6 +534,8 @@ def test_a_long_solve_is_reported_and_a_parameter_change_stops_it(
     rig.assert_alive()
 
 
+# One frame of tens of Mpixel, then the idle release (IDLE_RELEASE_S): about 25 s.
+@pytest.mark.timeout(300)
 def test_memory_of_a_huge_frame_is_returned(ros: RosHarness, spawn_node: Any) -> None:
     """After one 4000x3000 frame and small ones, the private memory is back near baseline.
 

@@ -298,6 +298,8 @@ def test_training_on_a_recorded_bag(tmp_path: Path) -> None:
     assert load_learned_guide(out / 'dada_learned.pt').arch == 'self_guided'
 
 
+# The GPU recipe end to end on the CPU (pack, train, resume): about 10 s on two cores.
+@pytest.mark.timeout(300)
 def test_gpu_recipe_runs_from_a_pack_on_the_cpu(tmp_path: Path) -> None:
     """scripts/gpu_train.sh: data from a pack in the checkout, outputs only under $OUT."""
     import os
