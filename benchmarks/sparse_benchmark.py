@@ -16,9 +16,15 @@ whether measured pixels are kept bit-exactly) with the machine info:
 * ``nyu``: the NYUv2 frames (raw depth with holes); 150 extra 12x12 holes are punched
   into the measured area with a fixed seed and scored.
 
+* ``speed``: the sparse path beside the low-res path at 640x480 and 1280x720, measured
+  side by side in one process (interleaved, fastest of ``--repeats``): a real KITTI scan
+  projected with the intrinsics scaled to the size (the sparse input) and the same frame's
+  nearest fill at 1/8 of the size (the low-res input), the same RGB, budget and guide; with
+  the time of the sparse path's set-up stages (nearest fills, bridging, levels).
+
 Usage (from the repository root)::
 
-    python benchmarks/sparse_benchmark.py [--sets scan,kitti,nyu] [--splits 5] \\
+    python benchmarks/sparse_benchmark.py [--sets scan,kitti,nyu,speed] [--splits 5] \\
         [--iterations N] [--threads 2] [--repeats 3] [--markdown FILE]
 
 The data is read from ``../shared/data`` beside the checkout.
@@ -34,12 +40,14 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dada_ros.core import DepthUpsampler  # noqa: E402, I100
+from dada_ros.core import sparse as sparse_core  # noqa: E402
 from dada_ros.core.params import BY_NAME  # noqa: E402
 from dada_ros.training import completion_baselines as baselines  # noqa: E402
 from dada_ros.training import lidar  # noqa: E402
@@ -150,6 +158,74 @@ def run(cases: Sequence[Case], table: Dict[str, Method],
             + row[2:] for row in rows]
 
 
+#: Sizes of the speed comparison (width, height).
+SPEED_SIZES = ((640, 480), (1280, 720))
+
+
+def scaled_scan(width: int, height: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a real KITTI scan seen by a ``width x height`` camera: ``(rgb, sparse, low)``.
+
+    The colour image is resized and the projection matrix scaled with it, so the scan keeps
+    the pattern of a real spinning LiDAR at this size; ``low`` is the nearest fill of the
+    scan, area-averaged to 1/8 of the size (the low-res path's input for the same frame).
+    """
+    root = lidar.require_shared_data() / 'kitti_object_lidar' / 'training'
+    scan = sorted((root / 'velodyne').glob('*.bin'))[0]
+    rgb = lidar._read_rgb(root / 'image_2' / f'{scan.stem}.png')
+    calib = dict(lidar.read_kitti_calib(root / 'calib' / f'{scan.stem}.txt'))
+    projection = calib['P2'].copy()
+    projection[0] *= width / rgb.shape[1]
+    projection[1] *= height / rgb.shape[0]
+    calib['P2'] = projection
+    sparse = lidar.project_velodyne(lidar.read_velodyne(scan), calib, (height, width))
+    resized = np.ascontiguousarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
+    low = cv2.resize(baselines.nearest_fill(sparse), (width // 8, height // 8),
+                     interpolation=cv2.INTER_AREA)
+    return resized, sparse, low
+
+
+def fastest(functions: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:
+    """Fastest time (ms) of each function over ``repeats`` interleaved rounds (after one)."""
+    best = dict.fromkeys(functions, float('inf'))
+    for round_ in range(repeats + 1):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            if round_ > 0:
+                best[name] = min(best[name], 1e3 * (time.perf_counter() - start))
+    return best
+
+
+def speed_lines(iterations: int, device: str, repeats: int) -> List[str]:
+    """Time the sparse path beside the low-res path, and the sparse set-up stages (markdown)."""
+    lines = ['| size | scan density | low-res up() ms | sparse up() ms | sparse / low-res | '
+             'nearest fill: scipy EDT / compiled ms | bridging ms | levels ms |',
+             '|---|---|---|---|---|---|---|---|']
+    for width, height in SPEED_SIZES:
+        rgb, sparse, low = scaled_scan(width, height)
+        upsampler = DepthUpsampler(model='rgb', iterations=iterations, device=device)
+        valid = np.isfinite(sparse)
+        values = np.where(valid, sparse, 0.0).astype(np.float32)
+        spacing = sparse_core.mean_spacing(height, width, int(valid.sum()))
+        solver = sparse_core.SparseSolver()
+        depth_t, valid_t = torch.from_numpy(values), torch.from_numpy(valid)
+        times = fastest({
+            'lowres': lambda: upsampler(rgb, low),
+            'sparse': lambda: upsampler(rgb, sparse),
+            'edt': lambda: sparse_core.ndimage.distance_transform_edt(~valid,
+                                                                      return_indices=True),
+            'labels': lambda: sparse_core._nearest_fill(values, valid, kernel='auto'),
+            'bridge': lambda: sparse_core.bridge_rows(values, valid, int(3 * spacing)),
+            'levels': lambda: solver.set_measurements(depth_t, valid_t),
+        }, repeats)
+        lines.append(
+            f'| {width}x{height} | {100 * valid.mean():.1f} % | {times["lowres"]:.1f} | '
+            f'{times["sparse"]:.1f} | {times["sparse"] / times["lowres"]:.2f} | '
+            f'{times["edt"]:.1f} / {times["labels"]:.1f} | {times["bridge"]:.1f} | '
+            f'{times["levels"]:.1f} |')
+    return lines
+
+
 def machine_info(threads: int, device: str) -> List[str]:
     """Lines describing the machine and the software."""
     cpu = platform.processor() or 'unknown CPU'
@@ -179,7 +255,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--device', default='cpu', help="torch device for DADA ('cpu')")
     parser.add_argument('--markdown', type=Path, help='also write the report to this file')
     parser.add_argument('--sets', default='scan,kitti,nyu',
-                        help='comma-separated data sets: scan, kitti, nyu')
+                        help='comma-separated data sets: scan, kitti, nyu, speed')
     parser.add_argument('--splits', type=int, default=5,
                         help='random held-out splits per frame of the scan set')
     args = parser.parse_args(argv)
@@ -200,6 +276,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         'nyu': ('NYUv2, 150 punched 12x12 holes scored (metres)', nyu_cases),
     }
     for key in args.sets.split(','):
+        if key == 'speed':
+            lines += ['', '## speed: the sparse path beside the low-res path (x8), model rgb, '
+                      f'{args.iterations} iterations, fastest of {args.repeats}', '']
+            lines += speed_lines(args.iterations, args.device, args.repeats)
+            continue
         if key not in sets:
             parser.error(f'unknown set {key!r}; known: {", ".join(sets)}')
         title, make_cases = sets[key]

@@ -11,8 +11,9 @@ image rows: it reads the estimate, the previous answer and the two link-weight a
 and writes the new answer and the next extrapolated point once; the block sums of Eq. 3
 and the rescaling happen while the block row is still in cache. Block rows are
 independent within a step, so they run in parallel (``numba.prange``).
-:func:`stencil_steps` does the same for the sparse solver's plain Eq. 1 stencil
-(:class:`dada_ros.core.sparse.SparseSolver`), one pass per row instead of five.
+:func:`masked_stencil_steps` does the same for the sparse solver's plain Eq. 1 stencil
+(:class:`dada_ros.core.sparse.SparseSolver`): one pass per row instead of five, reading one
+weight per link and a byte per pixel for the held measurements.
 
 numba compiles each kernel on first use (cached on disk afterwards); installing numba is optional
 (the ``fast`` extra). Without it, or with ``cpu_kernel: torch``, the torch step runs, and
@@ -134,49 +135,113 @@ def _fused_steps(estimate: np.ndarray, padded: np.ndarray, padded_next: np.ndarr
     return padded
 
 
-def _stencil_steps(image: np.ndarray, scratch: np.ndarray, w_center: np.ndarray,
-                   w_up: np.ndarray, w_down: np.ndarray, w_left: np.ndarray,
-                   w_right: np.ndarray, steps: int) -> bool:
-    """Run ``steps`` plain Eq. 1 steps with per-pixel weights (the sparse solver's stencil).
+def _masked_stencil_steps(padded: np.ndarray, padded_next: np.ndarray,
+                          w_vertical: np.ndarray, w_horizontal: np.ndarray,
+                          free: np.ndarray, steps: int) -> bool:
+    """Run ``steps`` Eq. 1 steps with symmetric link weights; pixels not ``free`` stay.
 
-    ``out = w_center * I + w_up * I[above] + w_down * I[below] + w_left * I[left] +
-    w_right * I[right]`` per step, ping-ponging between ``image`` and ``scratch``.
+    ``out = I + free * sum_q w_pq (I_q - I)``: the torch step of the sparse solver (centre
+    weight ``1 - sum_q w_pq``; a fixed pixel keeps its value), from four arrays instead of
+    seven (each link weight stored once, not once per end, and no centre weight).
 
     Args:
-        image: ``(H, W)`` float32 start.
-        scratch: ``(H, W)`` float32, the other buffer.
-        w_center: ``(H, W)`` weight of the pixel itself.
-        w_up: ``(H-1, W)``: row ``i`` weights pixel ``(i, j)`` in row ``i + 1``.
-        w_down: ``(H-1, W)``: row ``i`` weights pixel ``(i + 1, j)`` in row ``i``.
-        w_left: ``(H, W-1)``: column ``j`` weights pixel ``(i, j)`` in column ``j + 1``.
-        w_right: ``(H, W-1)``: column ``j`` weights pixel ``(i, j + 1)`` in column ``j``.
+        padded: ``(H+2, W+2)`` float32 start inside a border (read, never written; its
+            weights are zero).
+        padded_next: same shape, the other buffer of the pair.
+        w_vertical: ``(H+1, W)``: row ``r`` weights the link between rows ``r-1`` and ``r``;
+            rows 0 and H zero.
+        w_horizontal: ``(H, W+1)``: column ``c`` the link between columns ``c-1`` and ``c``;
+            columns 0 and W zero.
+        free: ``(H, W)`` uint8, 0 where the pixel is held (a measurement).
         steps: number of steps.
 
     Returns:
-        True when the result is in ``scratch`` (an odd number of steps), else False.
+        True when the result is in ``padded_next`` (an odd number of steps), else False.
     """
-    height, width = image.shape
-    source, target = image, scratch
+    height, width = free.shape
+    source, target = padded, padded_next
     for _ in range(steps):
         for row in numba.prange(height):
-            centre, above, below = w_center[row], row > 0, row < height - 1
+            above, below = w_vertical[row], w_vertical[row + 1]
+            left, right = w_horizontal[row, :width], w_horizontal[row, 1:]
+            y_above, y_row, y_below = source[row], source[row + 1], source[row + 2]
+            out, held = target[row + 1], free[row]
             for col in range(width):
-                target[row, col] = centre[col] * source[row, col]
-            if above:
-                weights, neighbours = w_up[row - 1], source[row - 1]
-                for col in range(width):
-                    target[row, col] += weights[col] * neighbours[col]
-            if below:
-                weights, neighbours = w_down[row], source[row + 1]
-                for col in range(width):
-                    target[row, col] += weights[col] * neighbours[col]
-            left, right, values, out = w_left[row], w_right[row], source[row], target[row]
-            for col in range(1, width):
-                out[col] += left[col - 1] * values[col - 1]
-            for col in range(width - 1):
-                out[col] += right[col] * values[col + 1]
+                value = y_row[col + 1]
+                flow = (above[col] * (y_above[col + 1] - value)
+                        + below[col] * (y_below[col + 1] - value)
+                        + left[col] * (y_row[col] - value)
+                        + right[col] * (y_row[col + 2] - value))
+                out[col + 1] = value + flow if held[col] else value
         source, target = target, source
     return steps % 2 == 1
+
+
+def _nearest_indices(valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                     scratch: np.ndarray) -> None:
+    """Exact Euclidean nearest valid pixel of every pixel (a feature transform), in place.
+
+    Two separable passes (Felzenszwalb and Huttenlocher's lower envelope of parabolas):
+    per column the nearest valid row, then per row the column whose parabola
+    ``(c - c')**2 + vertical distance(c')**2`` is lowest. The same nearest distances as
+    scipy's ``distance_transform_edt``; only exact ties may pick another pixel.
+
+    Args:
+        valid: ``(H, W)`` bool with at least one True.
+        rows: ``(H, W)`` int32 out: row of the nearest valid pixel.
+        cols: ``(H, W)`` int32 out: its column.
+        scratch: ``(H, W)`` int32: row of the nearest valid pixel in the same column
+            (-1 where the column has none).
+    """
+    height, width = valid.shape
+    blocks = (width + 63) // 64
+    for block in numba.prange(blocks):  # columns in blocks: contiguous inner loops
+        start, stop = block * 64, min(width, block * 64 + 64)
+        for col in range(start, stop):
+            scratch[0, col] = 0 if valid[0, col] else -1
+        for row in range(1, height):
+            for col in range(start, stop):
+                scratch[row, col] = row if valid[row, col] else scratch[row - 1, col]
+        below = np.full(stop - start, -1, np.int64)
+        for row in range(height - 1, -1, -1):
+            for col in range(start, stop):
+                if valid[row, col]:
+                    below[col - start] = row
+                up, down = scratch[row, col], below[col - start]
+                if down >= 0 and (up < 0 or down - row < row - up):
+                    scratch[row, col] = down
+    for row in numba.prange(height):
+        envelope = np.empty(width, np.int64)
+        bounds = np.empty(width + 1, np.float64)
+        heights = np.empty(width, np.float64)
+        count = 0
+        for col in range(width):
+            nearest = scratch[row, col]
+            if nearest < 0:
+                continue
+            value = float(nearest - row) ** 2 + float(col) ** 2
+            heights[col] = value
+            while True:
+                if count == 0:
+                    envelope[0], bounds[0] = col, -np.inf
+                    count = 1
+                    break
+                last = envelope[count - 1]
+                crossing = (value - heights[last]) / (2.0 * (col - last))
+                if crossing <= bounds[count - 1]:
+                    count -= 1
+                    continue
+                envelope[count], bounds[count] = col, crossing
+                count += 1
+                break
+        bounds[count] = np.inf
+        index = 0
+        for col in range(width):
+            while bounds[index + 1] < col:
+                index += 1
+            best = envelope[index]
+            rows[row, col] = scratch[row, best]
+            cols[row, col] = best
 
 
 #: Compiled kernels by name, made on first use.
@@ -211,6 +276,11 @@ def fused_steps(*args: Any) -> np.ndarray:
     return result
 
 
-def stencil_steps(*args: Any) -> bool:
-    """Run :func:`_stencil_steps` compiled (same arguments)."""
-    return bool(_run_compiled(_stencil_steps, args))
+def nearest_indices(*args: Any) -> None:
+    """Run :func:`_nearest_indices` compiled (same arguments)."""
+    _run_compiled(_nearest_indices, args)
+
+
+def masked_stencil_steps(*args: Any) -> bool:
+    """Run :func:`_masked_stencil_steps` compiled (same arguments)."""
+    return bool(_run_compiled(_masked_stencil_steps, args))
