@@ -2,11 +2,13 @@
 # Copyright 2026 The dada_ros authors
 # SPDX-License-Identifier: Apache-2.0
 #
-# The GPU check in one command (about 3-4 minutes on a CUDA machine):
+# The GPU check in one command (about 4-5 minutes on a CUDA machine):
 #   1. the CUDA tests (test/test_cuda.py: device selection, CUDA-graph replay equal to eager,
 #      out-of-memory handling, dada_node with device:=cuda);
 #   2. the solver benchmark on CUDA (paper loop vs pyramid, 640x480 and 1280x720, x4-x16);
-#   3. the node latency benchmark on CUDA (640x480 x8, model rgb);
+#   3. the node latency benchmark on CUDA (640x480 and 1280x720, x8, model rgb);
+#   4. the sparse path beside the low-res path on CUDA (640x480 and 1280x720, x8: the embedded
+#      sample scene of dada_ros.tools.sample seen by a simulated 64-beam LiDAR; no data needed);
 # and writes one markdown report (default out/gpu_check.md) with a table per step.
 #
 #   bash scripts/gpu_check.sh [REPORT.md]
@@ -58,6 +60,47 @@ step solver 150 "$PYTHON" benchmarks/solver_benchmark.py --device cuda --no-curv
     --no-roofline --repeats 5 --converged-iterations 1000 --markdown "$WORK/solver.md"
 step node 90 bash scripts/localhost.sh "$PYTHON" benchmarks/node_latency.py --device cuda \
     --frames 20
+step node_720 90 bash scripts/localhost.sh "$PYTHON" benchmarks/node_latency.py --device cuda \
+    --frames 20 --width 1280 --height 720
+step sparse 120 "$PYTHON" - "$WORK/sparse.md" <<'EOF'
+# The sparse path beside the low-res path on CUDA, same scene and budget, fastest of 5.
+import sys
+import time
+
+import numpy as np
+import torch
+
+from dada_ros.core import DepthUpsampler
+from dada_ros.tools.sample import block_average, sample_scene
+from dada_ros.training.lidar import lidar_like_mask
+
+lines = ['| size | scan density | low-res up() ms | sparse up() ms | sparse / low-res |',
+         '|---|---|---|---|---|']
+for width, height in ((640, 480), (1280, 720)):
+    rgb, gt, k = sample_scene(height, width)
+    mask = lidar_like_mask(np.isfinite(gt), k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+    sparse = np.where(mask, gt, np.nan).astype(np.float32)
+    low = block_average(gt, 8)
+    best = {}
+    for mode, depth in (('lowres', low), ('sparse', sparse)):
+        upsampler = DepthUpsampler(model='rgb', device='cuda', depth_mode=mode)
+        times = []
+        for _ in range(6):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = upsampler(rgb, depth)
+            torch.cuda.synchronize()
+            times.append(1e3 * (time.perf_counter() - start))
+        if not np.isfinite(out).all():
+            sys.exit(f'{mode} {width}x{height}: non-finite output')
+        if mode == 'sparse' and not np.array_equal(out[mask], sparse[mask]):
+            sys.exit(f'sparse {width}x{height}: measured pixels not kept')
+        best[mode] = min(times[1:])
+    lines.append(f"| {width}x{height} | {100 * mask.mean():.1f} % | {best['lowres']:.1f} | "
+                 f"{best['sparse']:.1f} | {best['sparse'] / best['lowres']:.2f} |")
+open(sys.argv[1], 'w').write('\n'.join(lines) + '\n')
+print('\n'.join(lines))
+EOF
 
 "$PYTHON" - "$WORK" "$REPORT" "$DEVICE" <<'EOF'
 import sys
@@ -66,7 +109,7 @@ from pathlib import Path
 
 work, report, device = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 lines = [f'# GPU check ({device})', '', '| step | result | seconds |', '|---|---|---|']
-for name in ('tests', 'solver', 'node'):
+for name in ('tests', 'solver', 'node', 'node_720', 'sparse'):
     rc, seconds = (work / f'{name}.rc').read_text().split()
     lines.append(f"| {name} | {'ok' if rc == '0' else f'FAILED (exit {rc})'} | {seconds} |")
 lines += ['', '## CUDA tests', '', '| test | result |', '|---|---|']
@@ -82,10 +125,14 @@ if xml.is_file():
 solver = work / 'solver.md'
 lines += ['', '## Solver on CUDA (`benchmarks/solver_benchmark.py --device cuda`)', '',
           solver.read_text() if solver.is_file() else 'not produced: see the log below']
-node_log = (work / 'node.log').read_text(errors='replace').splitlines()
-table = [line for line in node_log if line.startswith('|') or line.startswith('640')]
-lines += ['', '## Node on CUDA (`benchmarks/node_latency.py --device cuda`)', '']
-lines += table or ['not produced; last log lines:', '```', *node_log[-15:], '```']
+for name, size in (('node', ''), ('node_720', ' --width 1280 --height 720')):
+    node_log = (work / f'{name}.log').read_text(errors='replace').splitlines()
+    table = [line for line in node_log if line.startswith('|') or line[:1].isdigit()]
+    lines += ['', f'## Node on CUDA (`benchmarks/node_latency.py --device cuda{size}`)', '']
+    lines += table or ['not produced; last log lines:', '```', *node_log[-15:], '```']
+sparse = work / 'sparse.md'
+lines += ['', '## Sparse path beside the low-res path on CUDA (x8, sample scene)', '',
+          sparse.read_text() if sparse.is_file() else 'not produced: see the log above']
 report.write_text('\n'.join(lines) + '\n')
 print(f'gpu_check: report written to {report}')
 EOF
