@@ -9,7 +9,8 @@ from typing import Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (adjust_step, block_mean, coefficients, diffuse_step, LAMBDA,
                                      perona_malik, reference_diffusion, weighted_coefficients)
-from dada_ros.core.solver import coarsen_coefficients, level_factors, PyramidSolver
+from dada_ros.core.solver import (coarsen_coefficients, level_factors, level_iterations,
+                                  PyramidSolver)
 from dada_ros.training.differentiable import solve_differentiable
 import numpy as np
 import pytest
@@ -192,8 +193,10 @@ def test_parameters_are_validated() -> None:
         DepthUpsampler(model='nope')
     with pytest.raises(ValueError):
         DepthUpsampler(device='gpu')
+    with pytest.raises(TypeError):  # every solver parameter is a named argument
+        DepthUpsampler(no_such_parameter=1)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
-        DepthUpsampler(no_such_parameter=1)
+        DepthUpsampler.from_params({'no_such_parameter': 1})
     up = DepthUpsampler.from_params({'iterations': 3, 'depth_mode': 'lowres', 'sync.slop': 0.1})
     assert up.params['depth.mode'] == 'lowres' and up.iterations == 3
     up.iterations = 7
@@ -210,12 +213,23 @@ def test_cuda_without_cuda_is_a_clear_error() -> None:
     assert DepthUpsampler(device='auto').device.type == 'cpu'
 
 
+def test_level_iterations_halve_the_budget_at_block_factor_8() -> None:
+    """A level of block factor 8 runs half the budget; the others as before."""
+    x4 = [level_iterations(96, level, factor) for level, factor in enumerate([4, 2])]
+    x8 = [level_iterations(96, level, factor) for level, factor in enumerate([8, 4, 2])]
+    x16 = [level_iterations(96, level, factor) for level, factor in enumerate([16, 8, 4, 2])]
+    assert (x4, x8, x16) == ([96, 48], [48, 48, 24], [96, 48, 24, 12])
+    assert [level_iterations(96, level) for level in range(3)] == [96, 48, 24]
+    assert level_iterations(1, 0, 8) == 1
+
+
 @pytest.mark.parametrize('kernel', ['numba', 'torch'])
 def test_pyramid_reaches_the_reference_fixed_point(kernel: str) -> None:
     """With a generous budget the fast solver lands on the paper's converged answer."""
     rgb, _, low = scene(64, 96, 8)
     ref = DepthUpsampler(solver='reference', iterations=20000, device='cpu').up(rgb, low)
-    fast = DepthUpsampler(solver='pyramid', iterations=400, device='cpu',
+    # x8: the finest level runs half the budget (level_iterations), 400 steps
+    fast = DepthUpsampler(solver='pyramid', iterations=800, device='cpu',
                           cpu_kernel=kernel).up(rgb, low)
     assert np.abs(fast - ref).max() < 2e-3 * float(np.abs(ref).max())
 
@@ -241,7 +255,7 @@ def test_pyramid_solver_reuses_buffers(kernel: str) -> None:
 
 
 @pytest.mark.parametrize('kernel', ['numba', 'torch'])
-@pytest.mark.parametrize('factor', [4, 16])
+@pytest.mark.parametrize('factor', [4, 8, 16])
 def test_differentiable_twin_matches_the_pyramid_solver(factor: int, kernel: str) -> None:
     """The training twin computes what the deployed solver computes, and has gradients."""
     _, _, low = scene(64, 96, factor)

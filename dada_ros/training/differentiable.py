@@ -42,7 +42,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         source: ``(B, 1, H/f, W/f)`` positive source (any value where invalid).
         valid: ``(B, 1, H/f, W/f)`` bool.
         factor: integer block factor f.
-        iterations: steps at the finest level (:func:`level_iterations` at coarser ones).
+        iterations: the budget (:func:`level_iterations` gives each level's steps).
         warm_start: start every level from its average of ``initial`` plus the upsampled
             correction of the coarser level (see :meth:`PyramidSolver.solve`).
         momentum_scale: ``a`` of :func:`level_momentum` (when ``momentum`` is None).
@@ -68,7 +68,8 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
                 estimate = (estimate + inits[index]).clamp_min(POSITIVE_FLOOR)
         estimate = adjust_step(estimate, source, valid, level_factor)
         # At block factor 1 the adjustment alone pins every pixel (as in PyramidSolver.solve)
-        steps = level_iterations(iterations, index) if level_factor > 1 or any_invalid else 0
+        steps = level_iterations(iterations, index, level_factor) \
+            if level_factor > 1 or any_invalid else 0
         beta = momentum if momentum is not None else level_momentum(level_factor,
                                                                     momentum_scale)
         extrapolated = estimate
