@@ -334,7 +334,7 @@ class FramePipeline:
     def _plausible_points(self, points: np.ndarray) -> np.ndarray:
         """``(N, 3)`` cloud points without those farther than :data:`MAX_DEPTH_M` (counted)."""
         with np.errstate(invalid='ignore'):
-            implausible = (np.abs(points) > MAX_DEPTH_M).any(axis=1)
+            implausible = ((points > MAX_DEPTH_M) | (points < -MAX_DEPTH_M)).any(axis=1)
         count = int(np.count_nonzero(implausible))
         if not count:
             return points

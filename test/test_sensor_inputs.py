@@ -140,3 +140,29 @@ def test_frame_mismatch_warning() -> None:
     assert frame_mismatch_warning('lowres', 'color', 'color') is None
     assert frame_mismatch_warning('register', 'color', 'depth') is None
     assert frame_mismatch_warning('lowres', '', 'depth') is None
+
+
+def test_big_clouds_are_projected_in_chunks_with_the_same_z_buffer() -> None:
+    """More than PROJECT_CHUNK points: the nearest point per pixel, as one brute-force pass."""
+    from dada_ros.core.registration import project_points, PROJECT_CHUNK
+    rng = np.random.default_rng(11)
+    count = PROJECT_CHUNK + 300_000
+    points = np.column_stack([rng.uniform(-2, 2, count), rng.uniform(-1.5, 1.5, count),
+                              rng.uniform(0.5, 6.0, count)]).astype(np.float32)
+    points[::1000] = np.nan
+    k = np.array([[60.0, 0.0, 40.0], [0.0, 60.0, 30.0], [0.0, 0.0, 1.0]])
+    transform = pose_to_matrix([0.1, -0.05, 0.2, 0.0, 0.0, 0.0871557, 0.9961947])
+    sparse = project_points(points, k, (60, 80), transform=transform)
+    # Brute force: every point at once, minimum per pixel with np.minimum.at.
+    moved = points.astype(np.float64) @ transform[:3, :3].T + transform[:3, 3]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        image = moved @ k.T
+        keep = np.isfinite(image).all(axis=1) & (image[:, 2] > 1e-3)
+        u = np.floor(image[keep, 0] / image[keep, 2] + 0.5)
+        v = np.floor(image[keep, 1] / image[keep, 2] + 0.5)
+    z = image[keep, 2]
+    inside = (u >= 0) & (u < 80) & (v >= 0) & (v < 60)
+    expected = np.full(60 * 80, np.inf)
+    np.minimum.at(expected, (v[inside] * 80 + u[inside]).astype(np.int64), z[inside])
+    expected[np.isinf(expected)] = np.nan
+    np.testing.assert_array_equal(sparse.reshape(-1), expected.astype(np.float32))

@@ -32,7 +32,7 @@ from .geometry import backproject, validate_intrinsics
 
 __all__ = [
     'choose_depth_mode', 'parse_pose', 'pose_to_matrix', 'matrix_to_pose', 'transform_points',
-    'projection_matrix', 'project_points', 'register_depth',
+    'projection_matrix', 'project_points', 'register_depth', 'PROJECT_CHUNK',
 ]
 
 PoseLike = Union[str, Sequence[float], np.ndarray]
@@ -174,29 +174,51 @@ def projection_matrix(camera: np.ndarray) -> np.ndarray:
     raise ValueError(f'camera must be a 3x3 K or a 3x4 P, got {values.size} values')
 
 
+#: Points projected at a time by :func:`project_points`: bounds its float64 temporaries
+#: (about 150 bytes a point) whatever the size of the cloud (a 10-million-point cloud).
+PROJECT_CHUNK = 1 << 20
+
+
 def project_points(points: np.ndarray, camera: np.ndarray, shape: Tuple[int, int],
-                   min_depth: float = 1e-3) -> np.ndarray:
+                   min_depth: float = 1e-3,
+                   transform: Optional[np.ndarray] = None) -> np.ndarray:
     """Z-buffer ``(N, 3)`` points of a camera's optical frame into a sparse depth image.
 
     Args:
-        points: ``(N, 3)`` points in the optical frame of ``camera``; non-finite rows are
-            ignored.
+        points: ``(N, 3)`` points in the optical frame of ``camera`` (or in the frame
+            ``transform`` maps from); non-finite rows are ignored.
         camera: ``(3, 3)`` K or ``(3, 4)`` rectified P of the target image.
         shape: ``(H, W)`` of the target image.
         min_depth: points with ``z <= min_depth`` (behind or at the camera) are dropped.
+        transform: optional ``(4, 4)`` rigid transform applied first
+            (:func:`transform_points`), chunk by chunk.
 
     Returns:
         ``(H, W)`` float32 depth along the optical axis (the third row of ``P [p; 1]``),
         NaN where no point landed; where several points land in one pixel the nearest is
-        kept.
+        kept. The points are handled :data:`PROJECT_CHUNK` at a time, so the temporaries
+        do not grow with the cloud.
     """
     height, width = (int(v) for v in shape)
     if height <= 0 or width <= 0:
         raise ValueError(f'shape must be positive, got {shape}')
     projection = projection_matrix(camera)
-    points = np.asarray(points, dtype=np.float64)
+    points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f'points must be (N, 3), got {points.shape}')
+    out = np.full(height * width, np.nan, dtype=np.float32)
+    for start in range(0, points.shape[0], PROJECT_CHUNK):
+        chunk = points[start:start + PROJECT_CHUNK]
+        chunk = transform_points(chunk, transform) if transform is not None \
+            else chunk.astype(np.float64)
+        pixel, z = _nearest_per_pixel(chunk, projection, height, width, min_depth)
+        out[pixel] = np.fmin(out[pixel], z)  # NaN (empty) loses; the nearer point wins
+    return out.reshape(height, width)
+
+
+def _nearest_per_pixel(points: np.ndarray, projection: np.ndarray, height: int, width: int,
+                       min_depth: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixels (flat indices, unique) and float32 depths of the nearest point in each."""
     image = points @ projection[:, :3].T + projection[:, 3]
     # Depth is the third homogeneous coordinate: z itself for a ROS P (last row 0 0 1 0),
     # and z in the second view for a P with a z offset (KITTI's P2).
@@ -209,14 +231,13 @@ def project_points(points: np.ndarray, camera: np.ndarray, shape: Tuple[int, int
     inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
     pixel = v[inside].astype(np.int64) * width + u[inside].astype(np.int64)
     z = z[inside]
-    out = np.full(height * width, np.nan, dtype=np.float32)
-    if pixel.size:
-        order = np.lexsort((z, pixel))  # by pixel, nearest first within a pixel
-        pixel, z = pixel[order], z[order]
-        first = np.ones(pixel.size, dtype=bool)
-        first[1:] = pixel[1:] != pixel[:-1]
-        out[pixel[first]] = z[first].astype(np.float32)
-    return out.reshape(height, width)
+    if not pixel.size:
+        return pixel, z.astype(np.float32)
+    order = np.lexsort((z, pixel))  # by pixel, nearest first within a pixel
+    pixel, z = pixel[order], z[order]
+    first = np.ones(pixel.size, dtype=bool)
+    first[1:] = pixel[1:] != pixel[:-1]
+    return pixel[first], z[first].astype(np.float32)
 
 
 def register_depth(depth: np.ndarray, depth_k: np.ndarray, depth_to_rgb: np.ndarray,
@@ -240,5 +261,4 @@ def register_depth(depth: np.ndarray, depth_k: np.ndarray, depth_to_rgb: np.ndar
     """
     points = backproject(depth, depth_k).reshape(-1, 3)
     points = points[np.isfinite(points[:, 2])]
-    return project_points(transform_points(points, depth_to_rgb), rgb_camera, rgb_shape,
-                          min_depth)
+    return project_points(points, rgb_camera, rgb_shape, min_depth, transform=depth_to_rgb)

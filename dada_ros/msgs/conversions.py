@@ -646,5 +646,8 @@ def cloud_to_xyz(msg: PointCloud2) -> np.ndarray:
     rows = np.ascontiguousarray(rows).reshape(height * width, point_step)
     _check_byte_order(rows, dtype, int(bool(msg.is_bigendian)))
     points = rows.view(dtype).reshape(-1)
-    xyz = np.stack([points[name].astype(np.float32) for name in _XYZ], axis=1)
-    return xyz[np.isfinite(xyz).all(axis=1)]
+    xyz = np.empty((points.size, 3), dtype=np.float32)  # one copy, no per-field temporaries
+    for index, name in enumerate(_XYZ):
+        xyz[:, index] = points[name]
+    finite = np.isfinite(xyz).all(axis=1)
+    return xyz if finite.all() else xyz[finite]

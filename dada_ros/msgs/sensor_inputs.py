@@ -33,8 +33,7 @@ from .compressed import compressed_to_depth, compressed_to_rgb, UnsupportedForma
 from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, check_stamp,
                           cloud_to_xyz, DepthReport, image_to_depth_checked, image_to_rgb,
                           ImageConversionError, MAX_PIXELS)
-from ..core.registration import project_points, projection_matrix, register_depth, \
-    transform_points
+from ..core.registration import project_points, projection_matrix, register_depth
 
 __all__ = [
     'NoDepthCameraInfoError', 'DepthCameraInfoMismatchError', 'NoTransformError',
@@ -199,8 +198,8 @@ def points_to_sparse_depth(points: np.ndarray, cloud_to_rgb: np.ndarray, rgb_inf
     Raises:
         CameraInfoError: neither ``P`` nor ``K`` of ``rgb_info`` is usable.
     """
-    return project_points(transform_points(points, cloud_to_rgb), rgb_projection(rgb_info),
-                          rgb_shape)
+    return project_points(points, rgb_projection(rgb_info), rgb_shape,
+                          transform=cloud_to_rgb)
 
 
 def frame_mismatch_warning(mode: str, rgb_frame: str, depth_frame: str) -> Optional[str]:
