@@ -113,7 +113,7 @@ def valid_depth(depth: np.ndarray) -> np.ndarray:
 #: plausibility rule (the node also has one in metres, 1e5 m).
 MAX_DEPTH_RATIO = 1e6
 #: Valid values the robust scale is the median of, at most (evenly spaced over the frame).
-SCALE_SAMPLES = 1 << 16
+SCALE_SAMPLES = 1 << 14
 
 
 def robust_scale(values: np.ndarray) -> float:
@@ -128,6 +128,13 @@ def robust_scale(values: np.ndarray) -> float:
     return float(np.median(values[::step].astype(np.float64)))
 
 
+def _scale_sample(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Valid values on a lattice of about :data:`SCALE_SAMPLES` pixels (all when too few)."""
+    step = max(1, depth.size // SCALE_SAMPLES)
+    values = depth.reshape(-1)[::step][valid.reshape(-1)[::step]]
+    return values if values.size >= 256 else depth[valid]
+
+
 def plausible_depth(depth: np.ndarray) -> np.ndarray:
     """``depth`` with values beyond :data:`MAX_DEPTH_RATIO` of the median made invalid (NaN).
 
@@ -137,10 +144,11 @@ def plausible_depth(depth: np.ndarray) -> np.ndarray:
     valid = valid_depth(depth)
     if not valid.any():
         return depth
-    values = depth[valid]
-    scale = robust_scale(values)
+    scale = robust_scale(_scale_sample(depth, valid))
     low, high = scale / MAX_DEPTH_RATIO, scale * MAX_DEPTH_RATIO
-    if low <= float(values.min()) and float(values.max()) <= high:
+    # min / max over the valid pixels without gathering them (a full-size sparse frame)
+    if low <= float(np.min(depth, where=valid, initial=np.inf)) \
+            and float(np.max(depth, where=valid, initial=-np.inf)) <= high:
         return depth
     out = depth.astype(np.float32)
     with np.errstate(invalid='ignore'):
