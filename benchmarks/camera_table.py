@@ -268,17 +268,18 @@ def depth_to_rgb_pose(offset: Tuple[float, float, float]) -> Tuple[np.ndarray, s
 
 
 def registered_frames(hd: bool, depth_k: np.ndarray, depth_shape: Tuple[int, int],
-                      offset: Tuple[float, float, float]) -> List[Frame]:
+                      offset: Tuple[float, float, float], count: int = 0) -> List[Frame]:
     """Depth rendered from a displaced camera (``depth_k``, ``depth_shape``, ``offset``).
 
     As ``test/test_node_sensors.py::test_register_live``: the real GT is back-projected,
     moved into the depth camera and z-buffered there; ``up()`` and the baseline get it
     registered back into the RGB camera (:func:`register_depth`, what the node does).
-    Scored: valid GT pixels that no registered measurement landed on.
+    Scored: valid GT pixels that no registered measurement landed on. ``count``: the
+    first ``count`` frames of :func:`indoor_frames` (0 = all).
     """
     rgb_to_depth, _ = depth_to_rgb_pose(offset)
     frames = []
-    for name, rgb, depth, k in indoor_frames():
+    for name, rgb, depth, k in indoor_frames()[:count or None]:
         if hd:
             rgb, depth, k = (to_720p(rgb, cv2.INTER_CUBIC), to_720p(depth, cv2.INTER_NEAREST),
                              k_to_720p(k))
@@ -335,16 +336,20 @@ def laser_rings(points: np.ndarray) -> Optional[np.ndarray]:
 
 
 def scan_frames(size: Optional[Tuple[int, int]], ring_step: int = 1, splits: int = 1,
-                cloud: bool = False) -> List[Frame]:
+                cloud: bool = False, count: int = 0) -> List[Frame]:
     """Projected KITTI scans, 20 % of the scan pixels held out and scored per split.
 
     ``size`` (w, h): the projection scaled to that image (as
     ``sparse_benchmark.scaled_scan``); None keeps KITTI's. ``ring_step`` 2 / 4 keeps
     every 2nd / 4th laser (a 32 / 16-beam LiDAR); scans without laser order are left out
     then. ``cloud``: the node gets the points (rectified camera frame), not the image.
+    ``count``: the first ``count`` scans used (0 = all).
     """
-    frames = []
+    frames: List[Frame] = []
+    used = 0
     for name, rgb, points, calib in kitti_scans():
+        if count and used == count:
+            break
         if ring_step > 1:
             rings = laser_rings(points)
             if rings is None:
@@ -364,6 +369,7 @@ def scan_frames(size: Optional[Tuple[int, int]], ring_step: int = 1, splits: int
         velo[:3, :] = calib['Tr_velo_to_cam']
         in_camera = transform_points(points[:, :3].astype(np.float64), rect @ velo)
         sensor = in_camera.astype(np.float32) if cloud else depth
+        used += 1
         for seed in range(splits):
             held_in, held_out = lidar.hold_out_points(depth, 0.2, seed)
             truth = np.where(held_out, depth, np.nan).astype(np.float32)
@@ -379,8 +385,9 @@ DISPLACED_K = np.array([[330.0, 0, 211.5], [0, 330.0, 149.5], [0, 0, 1]])
 IDENTITY_POSE = '[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]'
 
 
-def make_rows(splits: int, tof_count: int) -> List[Row]:
-    """Every row of the table (frames are loaded lazily)."""
+def make_rows(splits: int, count: int) -> List[Row]:
+    """Every row of the table (frames are loaded lazily; ``count`` frames, 0 = all)."""
+    scenes = count or 8  # RGB-D-D scenes of the ToF rows
     sparse = (('depth.mode', 'auto'),)
     image = (('depth.mode', 'auto'),)
     return [
@@ -392,24 +399,24 @@ def make_rows(splits: int, tof_count: int) -> List[Row]:
             lambda: middlebury_frames(1920, 1080, 8)),
         Row('sparse_vga', 'issue 21', 'sparse path 640x480 (KITTI scan at 640x480)',
             f'KITTI scans projected at 640x480, {splits} split(s)', sparse, 'sparse',
-            lambda: scan_frames((640, 480), splits=splits)),
+            lambda: scan_frames((640, 480), splits=splits, count=count)),
         Row('sparse_hd', 'issue 21', 'sparse path 1280x720 (KITTI scan at 1280x720)',
             f'KITTI scans projected at 1280x720, {splits} split(s)', sparse, 'sparse',
-            lambda: scan_frames((1280, 720), splits=splits)),
+            lambda: scan_frames((1280, 720), splits=splits, count=count)),
         Row('tof_8_3', 'issue 21', 'phone ToF 192x144 beside 512x384 RGB (8/3)',
-            f'RGB-D-D, {tof_count} scenes, ToF = footprint means', image, 'lowres',
-            lambda: tof_frames((512, 384), (192, 144), tof_count)),
+            'RGB-D-D scenes, ToF = footprint means', image, 'lowres',
+            lambda: tof_frames((512, 384), (192, 144), scenes)),
         Row('registered', 'issue 21', 'displaced 424x300 depth camera (5 cm) -> 640x480',
             'NYUv2 + TUM/ICL 640x480, depth rendered in the displaced camera',
             (('depth.mode', 'register'),
              ('depth.to_rgb', depth_to_rgb_pose((-0.05, 0.0, 0.0))[1])), 'sparse',
-            lambda: registered_frames(False, DISPLACED_K, (300, 424), (-0.05, 0.0, 0.0))),
+            lambda: registered_frames(False, DISPLACED_K, (300, 424), (-0.05, 0.0, 0.0), count)),
         Row('lidar64', 'issue 21', '64-beam spinning LiDAR (KITTI HDL-64E), 1242x375',
             f'KITTI scans, {splits} split(s)', sparse, 'sparse',
-            lambda: scan_frames(None, splits=splits)),
+            lambda: scan_frames(None, splits=splits, count=count)),
         Row('lidar32', 'issue 21', '32-beam spinning LiDAR (every 2nd KITTI laser)',
             f'KITTI full scans, {splits} split(s)', sparse, 'sparse',
-            lambda: scan_frames(None, ring_step=2, splits=splits)),
+            lambda: scan_frames(None, ring_step=2, splits=splits, count=count)),
         Row('realsense_aligned', 'preset', 'RealSense D4xx aligned, 1280x720 '
             '(preset_realsense_aligned.yaml)',
             'NYUv2 with holes + punched holes, 640x360 crops at 1280x720', sparse, 'sparse',
@@ -419,7 +426,7 @@ def make_rows(splits: int, tof_count: int) -> List[Row]:
             'NYUv2 + TUM/ICL crops at 1280x720, depth rendered in the 848x480 camera',
             (('depth.mode', 'register'),
              ('depth.to_rgb', depth_to_rgb_pose((-0.015, 0.0, 0.0))[1])), 'sparse',
-            lambda: registered_frames(True, D435_DEPTH_K, (480, 848), (-0.015, 0.0, 0.0))),
+            lambda: registered_frames(True, D435_DEPTH_K, (480, 848), (-0.015, 0.0, 0.0), count)),
         Row('orbbec', 'preset', 'Orbbec, D2C depth 640x480 (preset_orbbec.yaml)',
             'NYUv2 with holes + punched holes', sparse, 'sparse',
             lambda: holes_frames(False)),
@@ -429,10 +436,10 @@ def make_rows(splits: int, tof_count: int) -> List[Row]:
         Row('spinning_lidar', 'preset', 'spinning LiDAR cloud (KITTI HDL-64E), 1242x375',
             f'KITTI scans, {splits} split(s); node gets the PointCloud2',
             (('depth.source', 'cloud'), ('cloud.to_rgb', IDENTITY_POSE)), 'sparse',
-            lambda: scan_frames(None, splits=splits, cloud=True), 'lidar64'),
+            lambda: scan_frames(None, splits=splits, cloud=True, count=count), 'lidar64'),
         Row('iphone_lidar', 'preset', 'phone LiDAR 256x192 beside 1920x1440 RGB (7.5)',
-            f'RGB-D-D, {tof_count} scenes resized to 1920x1440, footprint means', image,
-            'lowres', lambda: tof_frames((1920, 1440), (256, 192), tof_count)),
+            'RGB-D-D scenes resized to 1920x1440, footprint means', image,
+            'lowres', lambda: tof_frames((1920, 1440), (256, 192), scenes)),
     ]
 
 
@@ -614,14 +621,15 @@ def row_line(row: Row, frames: Sequence[Frame], rate: Optional[List[float]],
     sizes = {f.rgb.shape[1::-1] for f in frames}
     size = ('' if len(sizes) == 1 else 'about ') + 'x'.join(str(v) for v in max(sizes))
     names = len({f.name.split('/split')[0] for f in frames})
-    return (f'| {row.group} | {row.camera} | `{row.mode()}` | {size} | {speed} | {score} | '
-            f'{row.data} ({names} frames) | `camera_table.py --rows {row.key}` |')
+    load = os.getloadavg()[0]
+    return (f'| {row.group} | {row.camera} | `{row.mode()}` | {size} | {speed} | {load:.1f} | '
+            f'{score} | {row.data} ({names} frames) | `camera_table.py --rows {row.key}` |')
 
 
 HEADER = ['| | camera | mode (`depth.mode` / `depth.source`) | RGB size | node rate '
-          '(median / mean / p95 ms in -> out) | RMSE DADA / interpolation | frames | '
+          '(median / mean / p95 ms in -> out) | load | RMSE DADA / interpolation | frames | '
           'command |',
-          '|---|---|---|---|---|---|---|---|']
+          '|---|---|---|---|---|---|---|---|---|']
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -632,12 +640,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='node frames per row after one warm-up frame')
     parser.add_argument('--splits', type=int, default=1,
                         help='held-out splits per KITTI scan')
-    parser.add_argument('--tof-scenes', type=int, default=6, help='RGB-D-D scenes per ToF row')
+    parser.add_argument('--max-frames', type=int, default=3,
+                        help='real frames per row (KITTI scans, RGB-D frames, RGB-D-D '
+                             'scenes); 0 = all (9 scans, 5 RGB-D frames, 8 scenes)')
     parser.add_argument('--no-node', action='store_true', help='skip the node rate')
     parser.add_argument('--no-accuracy', action='store_true', help='skip the accuracy')
     parser.add_argument('--markdown', type=Path, help='also write the table to this file')
     args = parser.parse_args(argv)
-    rows = make_rows(args.splits, args.tof_scenes)
+    rows = make_rows(args.splits, args.max_frames)
     if args.rows:
         known = {row.key: row for row in rows}
         unknown = [key for key in args.rows.split(',') if key not in known]
@@ -654,16 +664,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         '', *HEADER]
     print('\n'.join(lines), flush=True)
     scored: Dict[str, Tuple[float, float]] = {}
+    failed = False
     for row in rows:
         start = time.monotonic()
-        frames = row.frames()
-        scores = None
-        if not args.no_accuracy:
-            key = row.accuracy_key or row.key
-            scores = scored[key] if key in scored else accuracy(row, frames)
-            scored[key] = scores
-        rate = None if args.no_node else node_rate(row, frames, args.frames)
-        line = row_line(row, frames, rate, scores)
+        try:
+            frames = row.frames()
+            scores = None
+            if not args.no_accuracy:
+                key = row.accuracy_key or row.key
+                scores = scored[key] if key in scored else accuracy(row, frames)
+                scored[key] = scores
+            rate = None if args.no_node else node_rate(row, frames, args.frames)
+            line = row_line(row, frames, rate, scores)
+        except (AssertionError, OSError, ValueError, RuntimeError) as error:
+            # One failing row (a node that does not answer, missing data) is reported in
+            # the table; the other rows still run.
+            reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+            line = f'| {row.group} | {row.camera} | `{row.mode()}` | failed: {reason} |'
+            failed = True
         lines.append(line)
         print(line, flush=True)
         print(f'<!-- {row.key}: {time.monotonic() - start:.0f} s -->', file=sys.stderr,
@@ -673,7 +691,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  + ', '.join(f'{v:.2f}' for v in os.getloadavg()))
     if args.markdown:
         args.markdown.write_text('\n'.join(lines) + '\n', encoding='utf-8')
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
