@@ -209,6 +209,61 @@ def interleaved_speedup(size: Tuple[int, int], factor: int, device: str, model: 
     return '\n'.join(lines)
 
 
+#: Low-res sizes beside the 512x384 RGB-D-D frames: x4 (whole blocks) and the fractional
+#: footprints of a phone ToF camera (8/3) and of 16/3, 32/3.
+FRACTIONAL_SIZES = ((128, 96), (192, 144), (96, 72), (48, 36))
+
+
+def area_mean_source(gt: np.ndarray, low_shape: Tuple[int, int]) -> np.ndarray:
+    """Area-weighted means of ``gt`` over the footprints of ``low_shape`` (fractional edges)."""
+    from dada_ros.core.footprints import Footprints
+    footprints = Footprints((gt.shape[0], gt.shape[1]), low_shape, torch.device('cpu'))
+    return footprints.means(torch.from_numpy(gt.astype(np.float32))).numpy()
+
+
+def fractional_table(frames: int, repeats: int, iterations: int, converged: int) -> str:
+    """Any size ratio on real RGB-D-D frames (512x384 RGB, ToF depth): time and accuracy.
+
+    Per low-res size: the median ``up()`` time (``model: rgb``), the RMSE (mm) against the
+    measured depth, against the solver's own answer at ``converged`` iterations and that of
+    masked bicubic; every size in the same process on the same frames.
+    """
+    root = DATA / 'rgbdd_test_split'
+    depth_files = sorted((root / 'Depth').glob('*_HR_gt.png'))[:frames]
+    lines = [f'RGB-D-D, first {len(depth_files)} frames of ../shared (512x384), model rgb, '
+             f'{iterations} iterations, converged = {converged}', '',
+             '| depth size | ratio | up() ms | RMSE mm | own converged mm | vs converged | '
+             'bicubic mm | max relative error of the footprint means |',
+             '|---|---|---|---|---|---|---|---|']
+    fast = DepthUpsampler(model='rgb', iterations=iterations, device='cpu')
+    slow = DepthUpsampler(model='rgb', iterations=converged, device='cpu')
+    for width, height in FRACTIONAL_SIZES:
+        errors: Dict[str, List[float]] = {'fast': [], 'slow': [], 'cubic': []}
+        times, worst = [], 0.0
+        for depth_file in depth_files:
+            stem = depth_file.name.replace('_HR_gt.png', '')
+            bgr = cv2.imread(str(root / 'RGB' / f'{stem}_RGB.jpg'), cv2.IMREAD_COLOR)
+            raw = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
+            if bgr is None or raw is None:
+                continue
+            rgb, gt = np.ascontiguousarray(bgr[..., ::-1]), raw.astype(np.float32)
+            low = area_mean_source(gt, (height, width))
+            dense, elapsed = timed(lambda: fast(rgb, low), repeats)
+            times.append(elapsed)
+            errors['fast'].append(rmse(dense, gt))
+            errors['slow'].append(rmse(slow(rgb, low), gt))
+            errors['cubic'].append(rmse(masked_bicubic(low, np.ones(low.shape, bool),
+                                                       gt.shape[0] / height), gt))
+            means = area_mean_source(dense, (height, width))
+            worst = max(worst, float(np.max(np.abs(means / low - 1.0))))
+        mean = {key: float(np.mean(value)) for key, value in errors.items()}
+        lines.append(f'| {width}x{height} | {384 / height:.3g} | {statistics.median(times):.1f} '
+                     f'| {mean["fast"]:.1f} | {mean["slow"]:.1f} | '
+                     f'{100 * (mean["fast"] / mean["slow"] - 1):+.2f} % | {mean["cubic"]:.1f} '
+                     f'| {worst:.1e} |')
+    return '\n'.join(lines)
+
+
 def copy_bandwidth(numel: int, device: str, repeats: int = 50) -> float:
     """Best bandwidth in GB/s of ``dst.copy_(src)`` (read + write counted) on float32 buffers."""
     source = torch.rand(numel, device=device)
@@ -355,11 +410,18 @@ def main() -> None:
     parser.add_argument('--markdown', type=Path, help='also write the table here')
     parser.add_argument('--curves', type=Path, default=Path('out/solver_curves.png'))
     parser.add_argument('--no-curves', action='store_true')
+    parser.add_argument('--fractional', type=int, default=0, metavar='FRAMES',
+                        help='only the any-size-ratio table on this many RGB-D-D frames')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if not (DATA / 'dts_middlebury_superres').is_dir():
         sys.exit(f'real data missing: {DATA}/dts_middlebury_superres (set DADA_DATA_DIR)')
+    if args.fractional:
+        print(machine())
+        print(fractional_table(args.fractional, args.repeats, args.iterations,
+                               args.converged_iterations))
+        return
     if args.interleaved:
         print(machine())
         print(interleaved_speedup((640, 480), 8, args.device, args.model, args.interleaved))
