@@ -47,6 +47,7 @@ from dada_ros.training.deep_guide import load_rgbdd, rgbdd_names, rgbdd_split  #
 from dada_ros.training.evaluate import gad_upsampler  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+from scipy.ndimage import distance_transform_edt  # noqa: E402
 import torch  # noqa: E402
 
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -57,14 +58,17 @@ def bicubic_sample(scene: Scene, factor: int) -> Sample:
     """``(rgb, source, gt)`` with the source = PIL bicubic downsampling of the ground truth.
 
     The published RGB-D-D protocol (e.g. DCTNet, SGNet): ``Image.resize(..., BICUBIC)`` of
-    the float depth. Needs a dense ground truth (RGB-D-D is dense).
+    the float depth. A few frames have holes (0 in the PNG, NaN here): for the input only,
+    they are filled from the nearest valid pixel; errors are over the valid pixels.
     """
     rgb = np.ascontiguousarray(crop_to_factor(scene.rgb, factor))
     gt = np.ascontiguousarray(crop_to_factor(scene.disparity, factor))
+    filled = gt
     if not np.isfinite(gt).all():
-        raise ValueError(f'{scene.name}: the bicubic protocol needs a dense ground truth')
+        _, (rows, cols) = distance_transform_edt(~np.isfinite(gt), return_indices=True)
+        filled = gt[rows, cols]
     h, w = gt.shape
-    small = Image.fromarray(gt.astype(np.float32), mode='F').resize(
+    small = Image.fromarray(filled.astype(np.float32), mode='F').resize(
         (w // factor, h // factor), Image.Resampling.BICUBIC)
     return rgb, np.asarray(small, dtype=np.float32), gt
 
@@ -90,7 +94,7 @@ def markdown(result: Dict[Tuple[str, int], float], names: Sequence[str],
     for name in names:
         lines.append(f'| {name} | '
                      + ' | '.join(f'{result[(name, f)]:.3f}' for f in factors) + ' |')
-    for name in names[-2:]:
+    for name in [n for n in names[-2:] if n != reference]:
         lines.append(f'| {name} vs {reference} | ' + ' | '.join(
             f'{100.0 * (result[(name, f)] / result[(reference, f)] - 1.0):+.1f} %'
             for f in factors) + ' |')
@@ -128,6 +132,11 @@ def main() -> int:
     parser.add_argument('--quick', action='store_true', help='every third RGB-D-D test frame')
     parser.add_argument('--sections', nargs='+', default=['rgbdd', 'middlebury', 'nyu', 'time'],
                         choices=['rgbdd', 'middlebury', 'nyu', 'time'])
+    parser.add_argument('--only', nargs='+', default=None,
+                        help='only these columns (e.g. candidate, to add a checkpoint to an '
+                        'earlier table of the same frames)')
+    parser.add_argument('--protocols', nargs='+', default=['block', 'bicubic'],
+                        choices=['block', 'bicubic'], help='RGB-D-D input protocols')
     parser.add_argument('--repeats', type=int, default=15)
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads of the accuracy sections')
@@ -140,12 +149,16 @@ def main() -> int:
                   'candidate': DepthUpsampler(model='learned', weights=args.weights,
                                               device='cpu')}
     methods: Dict[str, Method] = {**BASELINES, **upsamplers}
+    if args.only:
+        methods = {k: v for k, v in methods.items() if k in args.only or k == 'rgb'}
     names = list(methods)
     if 'rgbdd' in args.sections:
         test = rgbdd_split(rgbdd_names())['test']
         test = test[::3] if args.quick else test
         frames = load_rgbdd(test)
-        protocols = (('block average', make_sample), ('bicubic downsampling', bicubic_sample))
+        protocols = [p for p in (('block average', make_sample),
+                                 ('bicubic downsampling', bicubic_sample))
+                     if p[0].split()[0] in args.protocols]
         for title, sample in protocols:
             result = table(frames, methods, (4, 8, 16), sample, 0.1)
             print(f'\nRGB-D-D held-out test part ({len(frames)} frames), {title} input, '

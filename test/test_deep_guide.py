@@ -188,3 +188,17 @@ def test_training_run_saves_and_resumes(tmp_path: Path) -> None:
     assert [s for s, _ in history['loss']] == [1, 2, 3]
     assert isinstance(load_learned_guide(out / 'best.pt'), DeepGuide)
     assert (out / 'curve.png').stat().st_size > 0
+
+
+def test_packaged_deep_guide_weights_load_and_run() -> None:
+    path = Path(training.__file__).resolve().parents[1] / 'weights' / 'deep_guide.pt'
+    raw = torch.load(path, map_location='cpu', weights_only=True)
+    assert raw['arch'] == 'deep_guide' and path.stat().st_size < 200_000
+    assert 'rgbdd test part' in raw['meta']['test_scenes_never_seen']
+    upsampler = DepthUpsampler(model='learned', weights=str(path), device='cpu')
+    assert isinstance(upsampler.guide, DeepGuide)
+    rgb, source, gt = make_sample(_frames(1)[0], 8)
+    out = upsampler(rgb, source)
+    h, w = source.shape
+    np.testing.assert_allclose(out.astype(np.float64).reshape(h, 8, w, 8).mean(axis=(1, 3)),
+                               source, rtol=1e-4)

@@ -294,6 +294,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='write the training and validation scenes here and exit')
     parser.add_argument('--steps', type=int, default=4000, help='steps to run in this call')
     parser.add_argument('--resume', action='store_true', help='continue OUT/train_state.pt')
+    parser.add_argument('--init', type=Path, default=None,
+                        help='start from these deep_guide weights (fresh optimiser and '
+                        'schedule), e.g. the best.pt of an earlier run')
     parser.add_argument('--width', type=int, default=16)
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=2e-3)
@@ -306,6 +309,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--val-every', type=int, default=100)
     parser.add_argument('--max-minutes', type=float, default=0.0,
                         help='stop (validated, saved, resumable) after this time; 0 = none')
+    parser.add_argument('--plot', type=Path, default=None,
+                        help='draw the curves of the --runs folders into this PNG and exit')
+    parser.add_argument('--runs', type=Path, nargs='*', default=[])
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--device', default='auto')
@@ -363,12 +369,47 @@ def plot_curves(history: Dict[str, Any], path: Path, title: str = '') -> None:
     plt.close(fig)
 
 
+def plot_runs(runs: Sequence[Path], path: Path) -> None:
+    """One row per run folder (its ``history.json``): loss and validation vs ``rgb`` (%)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(len(runs), 2, figsize=(12, 3.6 * len(runs)), squeeze=False)
+    for (ax_loss, ax_val), run in zip(axes, runs):
+        history = json.loads((run / 'history.json').read_text())
+        if history['loss']:
+            steps = np.asarray([s for s, _ in history['loss']])
+            losses = np.asarray([v for _, v in history['loss']])
+            kernel = min(50, len(losses))
+            smooth = np.convolve(losses, np.ones(kernel) / kernel, mode='valid')
+            ax_loss.semilogy(steps, losses, alpha=0.2)
+            ax_loss.semilogy(steps[kernel - 1:], smooth, label=f'mean of {kernel}')
+            ax_loss.legend(fontsize='small')
+        ax_loss.set_title(f'{run.name}: training loss (L2, normalised depth)', fontsize=9)
+        for key in sorted(history['rgb']):
+            points = [(v['step'], 100.0 * (v['rmse'][key] / history['rgb'][key] - 1.0))
+                      for v in history['val']]
+            ax_val.plot([p[0] for p in points], [p[1] for p in points], marker='.',
+                        linestyle='-' if key.startswith('rgbdd') else '--', label=key)
+        ax_val.axhline(-10.0, color='red', linewidth=0.8, label='target -10 %')
+        ax_val.set_title(f'{run.name}: validation RMSE vs model: rgb (%)', fontsize=9)
+        ax_val.legend(fontsize='x-small', ncol=2)
+    for ax in axes[-1]:
+        ax.set_xlabel('step')
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Train; returns the exit code."""
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
                           else ('cpu' if args.device == 'auto' else args.device))
+    if args.plot is not None:
+        plot_runs(args.runs, args.plot)
+        return 0
     if args.pack is not None:
         files = source_files()
         pack(args.pack, files)
@@ -378,6 +419,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     guide = new_guide(args.width)
+    if args.init is not None:
+        saved = read_checkpoint(args.init)
+        if not isinstance(saved, dict) or saved.get('arch') != ARCH:
+            raise ValueError(f'{args.init} is not a {ARCH} checkpoint')
+        guide = deep_guide_from_config(saved['config'])
+        guide.load_state_dict(saved['state_dict'])
     history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None, 'rgb': None}
     step = 0
     optimiser_state = None
