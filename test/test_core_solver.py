@@ -9,8 +9,8 @@ from typing import Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (adjust_step, block_mean, coefficients, diffuse_step, LAMBDA,
                                      perona_malik, reference_diffusion, weighted_coefficients)
-from dada_ros.core.solver import (coarsen_coefficients, level_factors, level_iterations,
-                                  PyramidSolver)
+from dada_ros.core.solver import (coarsen_coefficients, coarsen_compiled, level_factors,
+                                  level_iterations, PyramidSolver)
 from dada_ros.training.differentiable import solve_differentiable
 import numpy as np
 import pytest
@@ -108,6 +108,18 @@ def test_coarsened_coefficients_keep_uniform_values_and_cut_edges() -> None:
     cv_c, _ = coarsen_coefficients(cv, ch)
     assert float(cv_c[0, 0, 1].max()) < 1e-3
     assert float(cv_c[0, 0, 0].min()) == pytest.approx(0.6)
+
+
+def test_compiled_coarsening_equals_the_torch_form() -> None:
+    """The one-pass compiled resistor-network coarsening gives the torch values."""
+    generator = torch.Generator().manual_seed(3)
+    cv = torch.rand(2, 1, 47, 64, generator=generator).clamp_min(1e-4)
+    ch = torch.rand(2, 1, 48, 63, generator=generator).clamp_min(1e-4)
+    cv[:, :, 21, :] = 0.0  # a cut: resistance capped at 1e12 in both
+    ch[:, :, :, 30] = 1e-9
+    for want, got in zip(coarsen_coefficients(cv, ch), coarsen_compiled(cv, ch)):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=0.0)
 
 
 def test_level_factors() -> None:

@@ -244,6 +244,42 @@ def _nearest_indices(valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
             cols[row, col] = best
 
 
+def _coarsen_links(cv: np.ndarray, ch: np.ndarray, cv_out: np.ndarray,
+                   ch_out: np.ndarray) -> None:
+    """:func:`dada_ros.core.solver.coarsen_coefficients` of one image in one pass.
+
+    Resistances ``1/c`` in series along a link's axis (half the two interior links plus
+    the crossing one), the two fine links across it in parallel (conductances averaged).
+
+    Args:
+        cv: ``(H-1, W)`` float32 vertical coefficients, H and W even.
+        ch: ``(H, W-1)`` float32 horizontal coefficients.
+        cv_out: ``(H/2-1, W/2)`` float32, written.
+        ch_out: ``(H/2, W/2-1)`` float32, written.
+    """
+    tiny, one, half = np.float32(1e-12), np.float32(1.0), np.float32(0.5)
+    for i in numba.prange(cv_out.shape[0]):
+        first, cross, last, out = cv[2 * i], cv[2 * i + 1], cv[2 * i + 2], cv_out[i]
+        for j in range(out.shape[0]):
+            total = np.float32(0.0)
+            for c in range(2 * j, 2 * j + 2):
+                resistance = (half * (one / max(first[c], tiny) + one / max(last[c], tiny))
+                              + one / max(cross[c], tiny))
+                total += one / resistance
+            out[j] = total  # 0.5 * (2 / r + 2 / r')
+    for i in numba.prange(ch_out.shape[0]):
+        out = ch_out[i]
+        for j in range(out.shape[0]):
+            total = np.float32(0.0)
+            for r in range(2 * i, 2 * i + 2):
+                row = ch[r]
+                resistance = (half * (one / max(row[2 * j], tiny)
+                                      + one / max(row[2 * j + 2], tiny))
+                              + one / max(row[2 * j + 1], tiny))
+                total += one / resistance
+            out[j] = total
+
+
 #: Compiled kernels by name, made on first use.
 _COMPILED: Dict[str, Callable[..., Any]] = {}
 
@@ -268,6 +304,11 @@ def _run_compiled(function: Callable[..., Any], args: Tuple[Any, ...]) -> Any:
             # thread count when it starts; the caller's torch setting stays as it was.
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
+
+
+def coarsen_links(*args: Any) -> None:
+    """Run :func:`_coarsen_links` compiled (same arguments)."""
+    _run_compiled(_coarsen_links, args)
 
 
 def fused_steps(*args: Any) -> np.ndarray:
