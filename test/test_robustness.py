@@ -314,7 +314,7 @@ def test_fuzzing_10000_malformed_messages(rig: Rig) -> None:
             depth[0, 0], depth[1, 1] = np.nan, np.inf
         elif case == 1:  # all invalid
             depth = np.full((H // FACTOR, W // FACTOR), np.nan, np.float32)
-        elif case == 2:  # non-integer factor (24x32 from 9x12)
+        elif case == 2:  # a non-integer size ratio (24x32 from 9x12): served since issue 21
             depth = np.ones((9, 12), np.float32)
         elif case == 3:  # another aspect ratio (factor 4 in height, 2 in width)
             depth = np.ones((H // 4, W // 2), np.float32)
