@@ -71,9 +71,9 @@ from .core.sync import ApproximateTimePairer, ArrivalPairer, DROP_KEYS, stamp_to
 from .core.upsampler import DepthUpsampler, resolve_depth_mode, size_ratio, upsampling_factor
 from .frames import (Counters, Event, FrameOutputs, LatencyWindow, LEVELS,  # noqa: F401
                      OUTPUT_TOPICS, PairedFrame, PairingStats)
-from .msgs.conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, cloud_to_xyz,
-                               copy_header, depth_to_image, ImageConversionError,
-                               output_camera_info, PointCloudBuilder)
+from .msgs.clouds import cloud_to_xyz, PointCloudBuilder
+from .msgs.conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, copy_header,
+                               depth_to_image, ImageConversionError, output_camera_info)
 from .msgs.sensor_inputs import (decode_depth_checked, decode_rgb, distortion_warning,
                                  frame_mismatch_warning, points_to_sparse_depth,
                                  register_depth_message, rgb_projection)

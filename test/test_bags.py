@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from dada_ros.core.geometry import backproject
 from dada_ros.core.upsampler import DepthUpsampler
-from dada_ros.msgs.conversions import (array_to_image, depth_to_pointcloud, image_to_depth,
-                                       image_to_rgb, read_points, rgb_to_image)
+from dada_ros.msgs.clouds import depth_to_pointcloud, read_points
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, image_to_rgb, rgb_to_image
 from dada_ros.pipeline import FramePipeline, OUTPUT_TOPICS
 from dada_ros.tools import process_bag as pb
 from dada_ros.tools.bag_io import BagError, BagReader, BagWriter, deserialize, stamp_ns
@@ -158,7 +158,7 @@ def test_process_bag_writes_all_topics_at_the_input_stamps(sample_bag: Path,
 
 
 def test_outputs_take_the_one_road_and_are_counted_once(sample_bag: Path,
-                                                       tmp_path: Path) -> None:
+                                                        tmp_path: Path) -> None:
     """The bag tool writes through FramePipeline.emit; its counts are the pipeline's."""
     out = tmp_path / 'out'
     report = pb.process_bag(sample_bag, out, params(), pb.Topics(namespace='/cam'),

@@ -7,13 +7,13 @@ from __future__ import annotations
 import array
 import sys
 
+from dada_ros.msgs.clouds import depth_to_pointcloud, pack_rgb, PointCloudBuilder, read_points
 from dada_ros.msgs.conversions import (array_to_image, camera_info_to_k, CameraInfoError,
                                        DataTooLongError, DataTooShortError, depth_to_image,
-                                       depth_to_pointcloud, EmptyImageError, ENCODINGS,
-                                       image_to_array, image_to_depth, image_to_depth_checked,
-                                       image_to_rgb, ImageConversionError, ImageTooLargeError,
-                                       pack_rgb, PointCloudBuilder, read_points, rgb_to_image,
-                                       StepTooSmallError, UnsupportedEncodingError)
+                                       EmptyImageError, ENCODINGS, image_to_array, image_to_depth,
+                                       image_to_depth_checked, image_to_rgb, ImageConversionError,
+                                       ImageTooLargeError, rgb_to_image, StepTooSmallError,
+                                       UnsupportedEncodingError)
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, PointField
@@ -314,7 +314,8 @@ def test_pointcloud_builder_reuses_its_buffer_but_not_the_messages() -> None:
 
 def test_cloud_byte_order_flag_is_checked() -> None:
     """Either byte order reads correctly when flagged; a flag the data contradicts is refused."""
-    from dada_ros.msgs.conversions import cloud_to_xyz, CloudByteOrderError
+    from dada_ros.msgs.clouds import cloud_to_xyz
+    from dada_ros.msgs.conversions import CloudByteOrderError
     from hostile_messages import cloud_message
     rng = np.random.default_rng(3)
     points = rng.uniform(-30.0, 30.0, (5000, 3)).astype(np.float32)
@@ -333,7 +334,8 @@ def test_cloud_byte_order_flag_is_checked() -> None:
 
 def test_a_stamp_that_is_not_a_time_is_refused() -> None:
     """``nanosec`` of 1e9 or more is refused by the cloud reader (and the image decoders)."""
-    from dada_ros.msgs.conversions import BadStampError, check_stamp, cloud_to_xyz
+    from dada_ros.msgs.clouds import cloud_to_xyz
+    from dada_ros.msgs.conversions import BadStampError, check_stamp
     from hostile_messages import cloud_message
     header = _header()
     check_stamp(header, 'fine')

@@ -14,7 +14,8 @@ import signal
 import time
 from typing import Any, Dict, List, Optional
 
-from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.msgs.clouds import read_points
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import pytest

@@ -16,7 +16,8 @@ import warnings
 
 from dada_ros.core.diffusion import SolveCancelled
 from dada_ros.core.upsampler import DepthUpsampler
-from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.msgs.clouds import read_points
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
 from dada_ros.pipeline import Event, FramePipeline, MAX_DEPTH_M, PairedFrame
 import numpy as np
 import pytest

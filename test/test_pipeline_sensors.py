@@ -14,8 +14,9 @@ from typing import Any, List, Tuple
 
 from dada_ros.core.geometry import backproject
 from dada_ros.core.registration import matrix_to_pose, project_points, transform_points
+from dada_ros.msgs.clouds import read_points
 from dada_ros.msgs.compressed import depth_to_compressed_depth, rgb_to_compressed
-from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
 from dada_ros.pipeline import Event, FramePipeline
 from dada_ros.training.lidar import (nyu_frames, project_velodyne, read_kitti_calib, read_velodyne,
                                      require_shared_data, RgbdFrame)

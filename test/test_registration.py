@@ -16,8 +16,9 @@ import array
 from dada_ros.core.registration import (choose_depth_mode, matrix_to_pose, parse_pose,
                                         pose_to_matrix, project_points, projection_matrix,
                                         register_depth, transform_points)
-from dada_ros.msgs.conversions import (cloud_to_xyz, CloudDataError, CloudFieldError,
-                                       CloudMissingFieldError, ImageConversionError)
+from dada_ros.msgs.clouds import cloud_to_xyz
+from dada_ros.msgs.conversions import (CloudDataError, CloudFieldError, CloudMissingFieldError,
+                                       ImageConversionError)
 from dada_ros.training.lidar import (nyu_frames, project_velodyne, read_kitti_calib, read_velodyne,
                                      require_shared_data, RgbdFrame)
 import numpy as np

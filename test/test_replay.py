@@ -22,7 +22,8 @@ import sys
 import time
 from typing import Any, Dict, List, Tuple
 
-from dada_ros.msgs.conversions import image_to_depth, read_points
+from dada_ros.msgs.clouds import read_points
+from dada_ros.msgs.conversions import image_to_depth
 from dada_ros.tools import process_bag as pb
 from dada_ros.tools.bag_io import BagReader, deserialize, stamp_ns
 from dada_ros.tools.make_sample_bag import make_sample_bag, SampleBagOptions

@@ -36,8 +36,9 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
+from dada_ros.msgs.clouds import read_points
 from dada_ros.msgs.compressed import depth_to_compressed_depth, rgb_to_compressed
-from dada_ros.msgs.conversions import array_to_image, image_to_depth, read_points, rgb_to_image
+from dada_ros.msgs.conversions import array_to_image, image_to_depth, rgb_to_image
 from dada_ros.msgs.depth_codecs import pack_config_header
 from dada_ros.ros.worker import IDLE_RELEASE_S
 from diagnostic_msgs.msg import DiagnosticArray

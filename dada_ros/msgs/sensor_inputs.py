@@ -29,10 +29,11 @@ from typing import Optional, Tuple, Union
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from .clouds import cloud_to_xyz
 from .compressed import compressed_to_depth, compressed_to_rgb, UnsupportedFormatError
 from .conversions import (camera_info_fits, camera_info_to_k, CameraInfoError, check_stamp,
-                          cloud_to_xyz, DepthReport, image_to_depth_checked, image_to_rgb,
-                          ImageConversionError, MAX_PIXELS)
+                          DepthReport, image_to_depth_checked, image_to_rgb, ImageConversionError,
+                          MAX_PIXELS)
 from ..core.registration import project_points, projection_matrix, register_depth
 
 __all__ = [
@@ -180,7 +181,7 @@ def cloud_to_sparse_depth(cloud: PointCloud2, cloud_to_rgb: Optional[np.ndarray]
 
     Raises:
         CloudMissingFieldError, CloudFieldError, CloudDataError (see
-        :func:`~dada_ros.msgs.conversions.cloud_to_xyz`), NoTransformError, CameraInfoError.
+        :func:`~dada_ros.msgs.clouds.cloud_to_xyz`), NoTransformError, CameraInfoError.
     """
     points = cloud_to_xyz(cloud)
     if cloud_to_rgb is None:

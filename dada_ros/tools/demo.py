@@ -461,7 +461,7 @@ def _write_cloud(path: Path, points_msg: Any, dense: Array, frame: DemoScene) ->
     The node's ``points`` message when one came, else ``dense`` back-projected with K.
     """
     if points_msg is not None:
-        from ..msgs.conversions import read_points
+        from ..msgs.clouds import read_points
 
         fields = read_points(points_msg)
         xyz = np.stack([fields['x'], fields['y'], fields['z']], axis=-1)
