@@ -404,7 +404,11 @@ def main() -> None:
                         help="budget of the pyramid solver's converged reference")
     parser.add_argument('--no-roofline', action='store_true')
     parser.add_argument('--interleaved', type=int, default=0, metavar='ROUNDS',
-                        help='only the interleaved 640x480 x8 speed-up (ROUNDS rounds)')
+                        help='only the interleaved speed-up (ROUNDS rounds)')
+    parser.add_argument('--interleaved-size', default='640x480',
+                        help='output size of --interleaved (WxH; 1280x720 for issue 21)')
+    parser.add_argument('--interleaved-factor', type=int, default=8,
+                        help='factor of --interleaved')
     parser.add_argument('--no-paper', action='store_true',
                         help=f'skip the {PAPER_ITERATIONS}-iteration paper loop (slow)')
     parser.add_argument('--markdown', type=Path, help='also write the table here')
@@ -424,7 +428,9 @@ def main() -> None:
         return
     if args.interleaved:
         print(machine())
-        print(interleaved_speedup((640, 480), 8, args.device, args.model, args.interleaved))
+        width, height = (int(v) for v in args.interleaved_size.split('x'))
+        print(interleaved_speedup((width, height), args.interleaved_factor, args.device,
+                                  args.model, args.interleaved))
         return
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes.split(',')]
     factors = [int(f) for f in args.factors.split(',')]
