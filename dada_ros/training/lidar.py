@@ -10,6 +10,10 @@
   multi-beam LiDAR (beam rows at even elevation steps, samples at even azimuth steps).
 * The held-out-points protocol for real scans without ground truth
   (:func:`hold_out_points`).
+* Sparser LiDARs from the real scans: the laser ring of every point derived from the scan
+  (:func:`ring_indices`) and every 2nd or 4th ring kept (:func:`keep_rings`), over all nine
+  KITTI object frames of ``kitti_object_lidar`` and ``kitti_object_lidar_extra``
+  (:func:`kitti_scans`).
 
 All depth maps returned here are ``(H, W)`` float32 in metres with NaN where invalid;
 RGB images are ``(H, W, 3)`` uint8 in RGB order. The data lives outside the repository,
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -180,6 +184,130 @@ def kitti_lidar_frames() -> List[RgbdFrame]:
         frames.append(RgbdFrame(f'kitti_lidar/{frame_id}', rgb, depth, float(p2[0, 0]),
                                 float(p2[1, 1]), float(p2[0, 2]), float(p2[1, 2])))
     return frames
+
+
+@dataclass(frozen=True)
+class KittiScan:
+    """One KITTI object frame with its raw Velodyne scan.
+
+    Attributes:
+        name: ``<folder>/<frame id>``, for reporting.
+        rgb: ``(H, W, 3)`` uint8 RGB of the left colour camera.
+        points: ``(N, 4)`` float32 scan in the Velodyne frame (x, y, z metres, reflectance),
+            in the order of the file.
+        calib: as returned by :func:`read_kitti_calib`.
+    """
+
+    name: str
+    rgb: np.ndarray
+    points: np.ndarray
+    calib: Dict[str, np.ndarray]
+
+    def frame(self, points: Optional[np.ndarray] = None) -> RgbdFrame:
+        """The scan (or ``points``, a subset of it) projected into the colour camera."""
+        depth = project_velodyne(self.points if points is None else points, self.calib,
+                                 self.rgb.shape[:2])
+        p2 = self.calib['P2']
+        return RgbdFrame(self.name, self.rgb, depth, float(p2[0, 0]), float(p2[1, 1]),
+                         float(p2[0, 2]), float(p2[1, 2]))
+
+
+def kitti_scans() -> List[KittiScan]:
+    """All KITTI object frames with a Velodyne scan in the shared data, sorted by name.
+
+    ``kitti_object_lidar/training`` (2 frames) and every ``<source>`` folder of
+    ``kitti_object_lidar_extra`` (7 frames; the scan of ``pointpillars_training/000134`` is
+    cropped to the camera frustum, which leaves its projection unchanged).
+    """
+    root = require_shared_data()
+    folders = [root / 'kitti_object_lidar' / 'training']
+    extra = root / 'kitti_object_lidar_extra'
+    if extra.is_dir():
+        folders += sorted(path for path in extra.iterdir() if (path / 'velodyne').is_dir())
+    scans = []
+    for folder in folders:
+        for scan_path in sorted((folder / 'velodyne').glob('*.bin')):
+            frame_id = scan_path.stem
+            scans.append(KittiScan(f'{folder.parent.name}/{folder.name}/{frame_id}',
+                                   _read_rgb(folder / 'image_2' / f'{frame_id}.png'),
+                                   read_velodyne(scan_path),
+                                   read_kitti_calib(folder / 'calib' / f'{frame_id}.txt')))
+    return scans
+
+
+#: A backward azimuth step (degrees) larger than this starts a new sweep: within one sweep
+#: the azimuth of consecutive points only moves on (KITTI scans: backward jitter below
+#: 0.03 degrees, 64 restarts of 80-360 degrees per full scan).
+SWEEP_RESTART_DEG = 1.0
+def elevation_deg(points: np.ndarray) -> np.ndarray:
+    """Elevation angle ``atan2(z, hypot(x, y))`` of ``(N, >=3)`` points, degrees."""
+    return np.degrees(np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1])))
+
+
+def ring_indices(points: np.ndarray) -> Tuple[np.ndarray, int]:
+    """Laser ring of every point of a spinning-LiDAR scan, derived from the scan itself.
+
+    The ring follows from the elevation angle, but not point by point: one ring's elevation
+    moves by about a degree around the sweep (sensor tilt, per-laser calibration, range),
+    while neighbouring rings of a 64-beam sensor are 0.3-0.5 degrees apart, so clustering the
+    elevations of a whole scan blurs rings together. A scan file stores the points sweep by
+    sweep (one laser's revolution, azimuth moving one way); so the scan is cut where the
+    azimuth steps back by more than :data:`SWEEP_RESTART_DEG` against the direction of
+    rotation (found from the data: the sign of the median step), the first and the last
+    sweep are one ring when their azimuths do not overlap (the file starts within a
+    revolution), and the rings are numbered by their median elevation. Nothing assumes a
+    beam count or a beam table.
+
+    Args:
+        points: ``(N, >=3)`` scan in the sensor frame (metres), in the file's order.
+
+    Returns:
+        ``(rings, count)``: ``(N,)`` int64 ring index, 0 = the highest ring, increasing
+        downwards, and the number of rings.
+
+    Raises:
+        ValueError: when the points are not stored sweep by sweep (no restart found).
+    """
+    if points.ndim != 2 or points.shape[1] < 3 or len(points) < 2:
+        raise ValueError(f'points must be (N >= 2, >= 3), got {points.shape}')
+    azimuth = np.degrees(np.arctan2(points[:, 1], points[:, 0]))
+    step = np.diff(azimuth)
+    direction = 1.0 if np.median(step) >= 0 else -1.0
+    restart = direction * step < -SWEEP_RESTART_DEG
+    if not restart.any():
+        raise ValueError('no sweep restart found: the points are not stored sweep by sweep')
+    sweep = np.r_[0, np.cumsum(restart)]
+    turned = direction * azimuth
+    first, last = sweep == 0, sweep == sweep[-1]
+    if turned[first].min() > turned[last].max():
+        # the file starts within a revolution: its first and last sweeps are one ring
+        sweep[last] = 0
+    elevation = elevation_deg(points)
+    sweeps = np.unique(sweep)
+    medians = np.array([np.median(elevation[sweep == index]) for index in sweeps])
+    ring_of_sweep = np.zeros(int(sweep.max()) + 1, dtype=np.int64)
+    ring_of_sweep[sweeps[np.argsort(-medians)]] = np.arange(len(sweeps))  # highest first
+    return ring_of_sweep[sweep], len(sweeps)
+
+
+def keep_rings(points: np.ndarray, every: int, offset: int = 0) -> np.ndarray:
+    """A sparser LiDAR from a scan: the points of every ``every``-th ring (a new array).
+
+    Keeping every 2nd or 4th ring of a 64-beam scan gives a 32- or 16-beam pattern with the
+    same horizontal sampling. Rings come from :func:`ring_indices`.
+
+    Args:
+        points: ``(N, >=3)`` scan in the sensor frame, in the file's order.
+        every: keep one ring in ``every`` (>= 1).
+        offset: the first kept ring, in ``[0, every)``.
+
+    Returns:
+        ``(M, points.shape[1])`` the points of the kept rings, in their order.
+    """
+    if every < 1 or not 0 <= offset < every:
+        raise ValueError(f'every must be >= 1 and offset in [0, every), got {every}, {offset}')
+    rings, _ = ring_indices(points)
+    return points[rings % every == offset].copy()
 
 
 def lidar_like_mask(valid: np.ndarray, fx: float, fy: float, cx: float, cy: float,
