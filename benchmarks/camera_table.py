@@ -297,65 +297,28 @@ def registered_frames(hd: bool, depth_k: np.ndarray, depth_shape: Tuple[int, int
 # ---------------------------------------------------------------- frames: LiDAR
 
 
-def kitti_scans() -> List[Tuple[str, np.ndarray, np.ndarray, Dict[str, np.ndarray]]]:
-    """Every KITTI object frame with a Velodyne scan: (name, rgb, points, calib)."""
-    root = lidar.require_shared_data()
-    scans = []
-    for path in sorted(root.glob('kitti_object_lidar*/*/velodyne/*.bin')):
-        base = path.parents[1]
-        rgb = cv2.imread(str(base / 'image_2' / f'{path.stem}.png'), cv2.IMREAD_COLOR)
-        if rgb is None:
-            continue
-        calib = lidar.read_kitti_calib(base / 'calib' / f'{path.stem}.txt')
-        scans.append((f'{base.name}/{path.stem}', np.ascontiguousarray(rgb[..., ::-1]),
-                      lidar.read_velodyne(path), calib))
-    return scans
-
-
-def laser_rings(points: np.ndarray) -> Optional[np.ndarray]:
-    """Laser index of every point, 0 = highest elevation; None if not a full ordered scan.
-
-    A KITTI scan stores the points laser by laser, each sweeping the azimuth once, so a
-    new laser starts where the azimuth wraps (-180 -> +180 degrees, scan order). The
-    sweeps are ranked by their median elevation ``atan2(z, hypot(x, y))`` (the lasers fire
-    in an order that is not their elevation order). A scan cropped to the camera frustum
-    has no wraps: None.
-    """
-    azimuth = np.arctan2(points[:, 1], points[:, 0])
-    sweep = np.concatenate([[0], np.cumsum(np.diff(azimuth) < -np.pi)])
-    count = int(sweep[-1]) + 1
-    if count < 16:
-        return None
-    lasers = count - 1 if count % 2 else count  # the first sweep continues in the last
-    sweep %= lasers
-    elevation = np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1]))
-    medians = np.array([np.median(elevation[sweep == s]) for s in range(lasers)])
-    rank = np.empty(lasers, np.int64)
-    rank[np.argsort(-medians)] = np.arange(lasers)
-    return rank[sweep]
-
-
 def scan_frames(size: Optional[Tuple[int, int]], ring_step: int = 1, splits: int = 1,
                 cloud: bool = False, count: int = 0) -> List[Frame]:
     """Projected KITTI scans, 20 % of the scan pixels held out and scored per split.
 
     ``size`` (w, h): the projection scaled to that image (as
     ``sparse_benchmark.scaled_scan``); None keeps KITTI's. ``ring_step`` 2 / 4 keeps
-    every 2nd / 4th laser (a 32 / 16-beam LiDAR); scans without laser order are left out
-    then. ``cloud``: the node gets the points (rectified camera frame), not the image.
+    every 2nd / 4th laser ring (a 32 / 16-beam LiDAR, :func:`lidar.keep_rings`); scans
+    whose rings cannot be derived are left out then. ``cloud``: the node gets the points
+    (rectified camera frame), not the image.
     ``count``: the first ``count`` scans used (0 = all).
     """
     frames: List[Frame] = []
     used = 0
-    for name, rgb, points, calib in kitti_scans():
+    for scan in lidar.kitti_scans():
         if count and used == count:
             break
+        name, rgb, points, calib = scan.name, scan.rgb, scan.points, dict(scan.calib)
         if ring_step > 1:
-            rings = laser_rings(points)
-            if rings is None:
+            try:
+                points = lidar.keep_rings(points, ring_step)
+            except ValueError:  # not stored sweep by sweep: no rings
                 continue
-            points = points[rings % ring_step == 0]
-        calib = dict(calib)
         if size is not None:
             projection = calib['P2'].copy()
             projection[0] *= size[0] / rgb.shape[1]
@@ -636,7 +599,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print (and optionally write) the camera table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--rows', default='', help='comma-separated row keys (default all)')
-    parser.add_argument('--frames', type=int, default=5,
+    parser.add_argument('--frames', type=int, default=3,
                         help='node frames per row after one warm-up frame')
     parser.add_argument('--splits', type=int, default=1,
                         help='held-out splits per KITTI scan')
