@@ -401,6 +401,50 @@ def plot_runs(runs: Sequence[Path], path: Path) -> None:
     plt.close(fig)
 
 
+def _start(args: argparse.Namespace) -> Tuple[DeepGuide, Any, Dict[str, Any], int]:
+    """Return the guide, optimiser state, history and step to start from.
+
+    A fresh guide (``--init``: that checkpoint's), or with ``--resume`` the run's state.
+    """
+    torch.manual_seed(args.seed)
+    guide = new_guide(args.width)
+    if args.init is not None:
+        saved = read_checkpoint(args.init)
+        if not isinstance(saved, dict) or saved.get('arch') != ARCH:
+            raise ValueError(f'{args.init} is not a {ARCH} checkpoint')
+        guide = deep_guide_from_config(saved['config'])
+        guide.load_state_dict(saved['state_dict'])
+    history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None, 'rgb': None}
+    if not args.resume:
+        return guide, None, history, 0
+    state = read_checkpoint(args.out / 'train_state.pt')
+    saved = state['guide']
+    if saved.get('arch') != ARCH:
+        raise ValueError(f'{args.out}/train_state.pt is not a {ARCH} run')
+    guide = deep_guide_from_config(saved['config'])
+    guide.load_state_dict(saved['state_dict'])
+    step = int(state['step'])
+    print(f'resumed at step {step}', file=sys.stderr, flush=True)
+    return guide, state['optimiser'], json.loads(state['history']), step
+
+
+def _train_step(guide: DeepGuide, optimiser: torch.optim.Optimizer, train: Sequence[Scene],
+                step_index: int, args: argparse.Namespace, device: torch.device) -> float:
+    """One optimiser step on the batch of ``step_index``; return its loss."""
+    batch = draw_batch(train, step_index, args.seed, args.batch, args.factors, device,
+                       augment=True)
+    rate = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
+    for group in optimiser.param_groups:
+        group['lr'] = rate * group['scale']
+    prediction = forward(guide, batch, args.iterations)
+    loss = l2_loss(prediction, batch.gt)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(guide.parameters(), 1.0)
+    optimiser.step()
+    return float(loss.detach())
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Train; returns the exit code."""
     args = parse_args(argv)
@@ -417,28 +461,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     train, validation = training_scenes(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(args.seed)
-    guide = new_guide(args.width)
-    if args.init is not None:
-        saved = read_checkpoint(args.init)
-        if not isinstance(saved, dict) or saved.get('arch') != ARCH:
-            raise ValueError(f'{args.init} is not a {ARCH} checkpoint')
-        guide = deep_guide_from_config(saved['config'])
-        guide.load_state_dict(saved['state_dict'])
-    history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None, 'rgb': None}
-    step = 0
-    optimiser_state = None
-    if args.resume:
-        state = read_checkpoint(args.out / 'train_state.pt')
-        saved = state['guide']
-        if saved.get('arch') != ARCH:
-            raise ValueError(f'{args.out}/train_state.pt is not a {ARCH} run')
-        guide = deep_guide_from_config(saved['config'])
-        guide.load_state_dict(saved['state_dict'])
-        optimiser_state = state['optimiser']
-        history = json.loads(state['history'])
-        step = int(state['step'])
-        print(f'resumed at step {step}', file=sys.stderr, flush=True)
+    guide, optimiser_state, history, step = _start(args)
     guide.to(device).train()
     optimiser = make_optimiser(guide, args.lr)
     if optimiser_state is not None:
@@ -472,19 +495,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.monotonic()
     recent: List[float] = []
     for step_index in range(step, step + args.steps):
-        batch = draw_batch(train, step_index, args.seed, args.batch, args.factors, device,
-                           augment=True)
-        rate = learning_rate(step_index, args.lr, args.lr_min, args.total_steps)
-        for group in optimiser.param_groups:
-            group['lr'] = rate * group['scale']
-        prediction = forward(guide, batch, args.iterations)
-        loss = l2_loss(prediction, batch.gt)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(guide.parameters(), 1.0)
-        optimiser.step()
+        value = _train_step(guide, optimiser, train, step_index, args, device)
         step = step_index + 1
-        value = float(loss.detach())
         if math.isfinite(value):
             history['loss'].append((step, value))
             recent.append(value)
