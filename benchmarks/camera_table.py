@@ -19,7 +19,11 @@ spinning LiDAR, a phone ToF). Each row gives:
 Run (the node needs a ROS network: use the loopback namespace on a shared machine)::
 
     bash scripts/localhost.sh .venv/bin/python benchmarks/camera_table.py \
-        [--rows hd_x8,lidar64] [--frames 10] [--markdown FILE] [--no-node] [--no-accuracy]
+        [--rows hd_x8,lidar64] [--frames 3] [--max-frames 3] [--splits 1] \
+        [--markdown FILE] [--no-node] [--no-accuracy]
+
+Every row at the defaults took 20 minutes on the shared 2-core machine at a load of 8-16
+(the 1920x1440 phone LiDAR row alone about 3); docs/cameras.md has the table.
 """
 
 from __future__ import annotations
