@@ -48,7 +48,8 @@ def warm_up(upsampler: DepthUpsampler) -> float:
     size = WARMUP_SIZE
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-    if upsampler.params['depth.mode'] == 'sparse':
+    # 'register' solves the registered depth as sparse depth at the RGB size, like 'sparse'.
+    if upsampler.params['depth.mode'] in ('sparse', 'register'):
         depth = np.full((size, size), np.nan, dtype=np.float32)
         depth[::4, ::4] = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
     else:
