@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 from pathlib import Path
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from dada_ros.core import DepthUpsampler
 import numpy as np
@@ -33,7 +34,11 @@ SLICE = PAPER_ITERATIONS // 8
 
 
 def solver_at(revision: str, folder: Path) -> type:
-    """Return ``PyramidSolver`` of ``revision`` (its solver.py and kernels.py)."""
+    """Return ``PyramidSolver`` of ``revision`` (its solver.py and kernels.py).
+
+    Its ``solve`` drops the keywords that revision does not know (this checkout's
+    ``DepthUpsampler`` may pass newer ones).
+    """
     package = folder / 'solver_at_revision'
     package.mkdir()
     (package / '__init__.py').write_text('')
@@ -43,7 +48,14 @@ def solver_at(revision: str, folder: Path) -> type:
         text = text.replace('from .diffusion import', 'from dada_ros.core.diffusion import')
         (package / f'{name}.py').write_text(text)
     sys.path.insert(0, str(folder))
-    return importlib.import_module('solver_at_revision.solver').PyramidSolver  # type: ignore
+    base = importlib.import_module('solver_at_revision.solver').PyramidSolver
+    known = inspect.signature(base.solve).parameters
+
+    class Before(base):  # type: ignore[misc, valid-type]
+        def solve(self, *args: Any, **keywords: Any) -> torch.Tensor:
+            return super().solve(*args, **{k: v for k, v in keywords.items() if k in known})
+
+    return Before
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from typing import Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (adjust_step, block_mean, coefficients, diffuse_step, LAMBDA,
                                      perona_malik, reference_diffusion, weighted_coefficients)
-from dada_ros.core.solver import (coarsen_coefficients, coarsen_compiled, level_factors,
-                                  level_iterations, PyramidSolver)
+from dada_ros.core.solver import (coarsen_coefficients, coarsen_compiled, half_budget_factors,
+                                  level_factors, level_iterations, PyramidSolver)
 from dada_ros.training.differentiable import solve_differentiable
 import numpy as np
 import pytest
@@ -233,6 +233,10 @@ def test_level_iterations_halve_the_budget_at_block_factor_8() -> None:
     assert (x4, x8, x16) == ([96, 48], [48, 48, 24], [96, 48, 24, 12])
     assert [level_iterations(96, level) for level in range(3)] == [96, 48, 24]
     assert level_iterations(1, 0, 8) == 1
+    assert level_iterations(96, 0, 8, half_budget_factors=()) == 96
+    # only from 1280x720 up (a 640x480 frame was up to 2.5 % off with half)
+    assert half_budget_factors(720, 1280) == (8,) and half_budget_factors(1080, 1920) == (8,)
+    assert half_budget_factors(480, 640) == ()
 
 
 @pytest.mark.parametrize('kernel', ['numba', 'torch'])
@@ -240,8 +244,7 @@ def test_pyramid_reaches_the_reference_fixed_point(kernel: str) -> None:
     """With a generous budget the fast solver lands on the paper's converged answer."""
     rgb, _, low = scene(64, 96, 8)
     ref = DepthUpsampler(solver='reference', iterations=20000, device='cpu').up(rgb, low)
-    # x8: the finest level runs half the budget (level_iterations), 400 steps
-    fast = DepthUpsampler(solver='pyramid', iterations=800, device='cpu',
+    fast = DepthUpsampler(solver='pyramid', iterations=400, device='cpu',
                           cpu_kernel=kernel).up(rgb, low)
     assert np.abs(fast - ref).max() < 2e-3 * float(np.abs(ref).max())
 

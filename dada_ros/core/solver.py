@@ -142,9 +142,18 @@ def level_momentum(factor: float, scale: float = MOMENTUM_SCALE) -> float:
 
 #: Block factors whose level runs at most half the budget (:func:`level_iterations`).
 HALF_BUDGET_FACTORS = (8,)
+#: ... in frames of at least this many pixels (1280x720): the answer of a 640x480 frame
+#: (denser edges per pixel) was up to 2.5 % off with half the budget.
+HALF_BUDGET_MIN_PIXELS = 1280 * 720
 
 
-def level_iterations(iterations: int, level: int, factor: Optional[int] = None) -> int:
+def half_budget_factors(height: int, width: int) -> Tuple[int, ...]:
+    """:data:`HALF_BUDGET_FACTORS` for a frame of ``height x width`` pixels, or ``()``."""
+    return HALF_BUDGET_FACTORS if height * width >= HALF_BUDGET_MIN_PIXELS else ()
+
+
+def level_iterations(iterations: int, level: int, factor: Optional[int] = None,
+                     half_budget_factors: Tuple[int, ...] = HALF_BUDGET_FACTORS) -> int:
     """Return the steps of pyramid level ``level`` (0 = finest) of block factor ``factor``.
 
     Half those of the finer level: a level has 4x fewer pixels and half the block factor of
@@ -154,12 +163,14 @@ def level_iterations(iterations: int, level: int, factor: Optional[int] = None) 
     in :data:`HALF_BUDGET_FACTORS` (8) runs at most half the budget: its heavy momentum
     (0.96) and the two levels below settle it in fewer steps. At x8 that halves the finest
     level's steps (96 -> 48) and kept the RMSE within 0.7 % of the converged one on real
-    1280x720 and 1920x1080 frames. It is measured, not derived: the finest level of x16
+    1280x720 and 1920x1080 frames; the solvers apply it from 1280x720 up
+    (:func:`half_budget_factors`). It is measured, not derived: the finest level of x16
     with half the budget was up to +1.35 % off and that of x4 up to +4.9 % (Middlebury
-    training scenes), so they keep the full budget.
+    training scenes), so they keep the full budget; so does the learned two-pass guide
+    (``half_budget_factors=()``: its sharper coefficients were up to +10 % off at x8).
     """
     steps = iterations >> level
-    if factor is not None and factor in HALF_BUDGET_FACTORS:
+    if factor is not None and factor in half_budget_factors:
         steps = min(steps, iterations // 2)
     return max(1, steps)
 
@@ -418,7 +429,8 @@ class PyramidSolver:
               source: torch.Tensor, valid: torch.Tensor, factor: int,
               iterations: int, cancel: Optional[Callable[[], bool]] = None,
               warm_start: bool = False,
-              momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
+              momentum_scale: float = MOMENTUM_SCALE,
+              half_budget: bool = True) -> torch.Tensor:
         """Run the fixed budget and return a new ``(H, W)`` tensor.
 
         Args:
@@ -440,8 +452,11 @@ class PyramidSolver:
             warm_start: see ``initial``.
             momentum_scale: ``a`` of :func:`level_momentum` (smaller = heavier momentum;
                 sharper coefficients converge faster with a smaller one).
+            half_budget: let :func:`half_budget_factors` of the frame size halve the steps
+                of a level (:func:`level_iterations`); False: the full budget.
         """
         height, width = initial.shape
+        halved = half_budget_factors(height, width) if half_budget else ()
         self._allocate(height, width, factor, initial.device)
         invalid = ~valid
         any_invalid = bool(invalid.any())
@@ -467,7 +482,7 @@ class PyramidSolver:
             # At block factor 1 the adjustment alone pins every valid pixel: only holes move.
             if level.factor > 1 or any_invalid:
                 coarser = self._run_level(
-                    level, level_iterations(iterations, index, level.factor), cancel,
+                    level, level_iterations(iterations, index, level.factor, halved), cancel,
                     momentum_scale)
             if warm_start and index > 0:
                 coarser = coarser - start  # the correction this level made to its start

@@ -251,6 +251,8 @@ class DepthUpsampler:
             return self._fractional.solve(initial, cv, ch, source, valid, factor, iterations,
                                           cancel=cancel, warm_start=warm_start,
                                           momentum_scale=momentum_scale)
+        # the learned two-pass guide keeps the full budget at x8 (level_iterations)
         return self._pyramid.solve(initial, cv, ch, source, valid, int(factor), iterations,
                                    cancel=cancel, warm_start=warm_start,
-                                   momentum_scale=momentum_scale)
+                                   momentum_scale=momentum_scale,
+                                   half_budget=not isinstance(self.guide, RefiningGuide))

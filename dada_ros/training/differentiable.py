@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from ..core.diffusion import adjust_step, diffuse_step
-from ..core.solver import (ACCELERATED_RATE, level_factors, level_iterations, level_momentum,
-                           MOMENTUM_SCALE, POSITIVE_FLOOR, pyramid_inputs)
+from ..core.solver import (ACCELERATED_RATE, half_budget_factors, level_factors,
+                           level_iterations, level_momentum, MOMENTUM_SCALE, POSITIVE_FLOOR,
+                           pyramid_inputs)
 
 __all__ = ['solve_differentiable']
 
@@ -27,7 +28,8 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
                          iterations: int, rate: float = ACCELERATED_RATE,
                          momentum: Optional[float] = None,
                          warm_start: bool = False,
-                         momentum_scale: float = MOMENTUM_SCALE) -> torch.Tensor:
+                         momentum_scale: float = MOMENTUM_SCALE,
+                         half_budget: bool = True) -> torch.Tensor:
     """Batched, autograd-friendly twin of :meth:`PyramidSolver.solve` (used for training).
 
     Same levels, coarsening, budget, momentum and positivity floor, written with plain
@@ -46,6 +48,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         warm_start: start every level from its average of ``initial`` plus the upsampled
             correction of the coarser level (see :meth:`PyramidSolver.solve`).
         momentum_scale: ``a`` of :func:`level_momentum` (when ``momentum`` is None).
+        half_budget: as in :meth:`PyramidSolver.solve`.
 
     Returns:
         ``(B, 1, H, W)``; block means equal the source where it is valid.
@@ -54,6 +57,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
         raise ValueError(f'initial must be (B, 1, H, W), got {tuple(initial.shape)}')
     height, width = initial.shape[-2:]
     factors = level_factors(height, width, factor)
+    halved = half_budget_factors(height, width) if half_budget else ()
     cvs, chs, inits = pyramid_inputs(initial, cv, ch, len(factors))
     any_invalid = bool((~valid).any())
     estimate: Optional[torch.Tensor] = None
@@ -68,7 +72,7 @@ def solve_differentiable(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tens
                 estimate = (estimate + inits[index]).clamp_min(POSITIVE_FLOOR)
         estimate = adjust_step(estimate, source, valid, level_factor)
         # At block factor 1 the adjustment alone pins every pixel (as in PyramidSolver.solve)
-        steps = level_iterations(iterations, index, level_factor) \
+        steps = level_iterations(iterations, index, level_factor, halved) \
             if level_factor > 1 or any_invalid else 0
         beta = momentum if momentum is not None else level_momentum(level_factor,
                                                                     momentum_scale)
