@@ -83,13 +83,15 @@ def test_scan_line_bridging_follows_a_line_onto_the_next_row() -> None:
     assert not filled[0].any() and not filled[3].any()
 
 
+#: RMSE bound relative to linear interpolation on this frame. 64 and 16 beams are below
+#: linear here (0.87 and 0.90 when written). 32 beams is not yet (1.013 here; over the six
+#: report frames of benchmarks/lidar_beams.py it is 7 % below): the issue 21 gap, bounded so
+#: that it cannot grow unnoticed.
+RATIO_LIMIT = {64: 0.95, 32: 1.04, 16: 0.97}
+
+
 @real_data
-@pytest.mark.parametrize('beams', [
-    64,
-    # Known gap (issue 21): on this frame 32 beams is still above linear (over all six report
-    # frames it is 7 % below); strict, so the day it passes the marker has to go.
-    pytest.param(32, marks=pytest.mark.xfail(strict=True, reason='above linear on 000000')),
-    16])
+@pytest.mark.parametrize('beams', [64, 32, 16])
 def test_completion_below_linear_with_fewer_beams(scan: lidar.KittiScan, beams: int) -> None:
     """One real frame, every (64), every 2nd (32) and every 4th (16) ring kept.
 
@@ -106,4 +108,5 @@ def test_completion_below_linear_with_fewer_beams(scan: lidar.KittiScan, beams: 
         for name, out in (('dada', upsampler.up(scan.rgb, sparse)),
                           ('linear', baselines.linear_fill(sparse))):
             squared[name] += float(np.sum((out[held_out] - frame.depth[held_out]) ** 2))
-    assert squared['dada'] < squared['linear'], f'{beams} beams: {squared}'
+    ratio = (squared['dada'] / squared['linear']) ** 0.5
+    assert ratio < RATIO_LIMIT[beams], f'{beams} beams: RMSE {ratio:.3f} x linear'
