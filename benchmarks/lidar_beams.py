@@ -109,7 +109,7 @@ def score(cases: Sequence[Tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 def report(beams: Sequence[int], frame_sets: Sequence[str], splits: int,
            iterations: Optional[int]) -> List[str]:
-    """The markdown table, one row per beam count, frame set and method."""
+    """Return the markdown table, one row per beam count, frame set and method."""
     table = methods(iterations)
     lines = ['| beams | frames | method | RMSE / linear (geo. mean) | pooled RMSE m | '
              'input px | ms/frame |', '|---|---|---|---|---|---|---|']

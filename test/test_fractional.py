@@ -74,7 +74,7 @@ def scene(big: Tuple[int, int], low: Tuple[int, int],
 
 
 def real_tof_frame() -> Tuple[np.ndarray, np.ndarray]:
-    """A real 512x384 RGB frame and its dense ToF depth in metres (RGB-D-D test split)."""
+    """Return a real 512x384 RGB frame and its dense ToF depth in m (RGB-D-D test split)."""
     depth_files = sorted((DATA / 'Depth').glob('*_HR_gt.png'))
     if not depth_files:
         pytest.skip(f'no RGB-D-D frames in {DATA}')

@@ -9,14 +9,12 @@ gives the numbers over all nine frames).
 
 from typing import Dict
 
-import numpy as np
-import pytest
-
 from dada_ros.core import DepthUpsampler
 from dada_ros.core import sparse as sparse_core
 from dada_ros.training import completion_baselines as baselines
 from dada_ros.training import lidar
-
+import numpy as np
+import pytest
 import torch
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -28,7 +26,7 @@ real_data = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def scan() -> lidar.KittiScan:
-    """The first frame of ``kitti_object_lidar`` (a full 360 degree scan)."""
+    """Return the first frame of ``kitti_object_lidar`` (a full 360 degree scan)."""
     return lidar.kitti_scans()[0]
 
 

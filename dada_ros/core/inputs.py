@@ -129,7 +129,7 @@ def robust_scale(values: np.ndarray) -> float:
 
 
 def _scale_sample(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Valid values on a lattice of about :data:`SCALE_SAMPLES` pixels (all when too few)."""
+    """Return the valid values on a lattice of about :data:`SCALE_SAMPLES` pixels."""
     step = max(1, depth.size // SCALE_SAMPLES)
     values = depth.reshape(-1)[::step][valid.reshape(-1)[::step]]
     return values if values.size >= 256 else depth[valid]

@@ -204,7 +204,7 @@ class KittiScan:
     calib: Dict[str, np.ndarray]
 
     def frame(self, points: Optional[np.ndarray] = None) -> RgbdFrame:
-        """The scan (or ``points``, a subset of it) projected into the colour camera."""
+        """Return the scan (or ``points``, a subset of it) projected into the colour camera."""
         depth = project_velodyne(self.points if points is None else points, self.calib,
                                  self.rgb.shape[:2])
         p2 = self.calib['P2']
@@ -239,6 +239,8 @@ def kitti_scans() -> List[KittiScan]:
 #: the azimuth of consecutive points only moves on (KITTI scans: backward jitter below
 #: 0.03 degrees, 64 restarts of 80-360 degrees per full scan).
 SWEEP_RESTART_DEG = 1.0
+
+
 def elevation_deg(points: np.ndarray) -> np.ndarray:
     """Elevation angle ``atan2(z, hypot(x, y))`` of ``(N, >=3)`` points, degrees."""
     return np.degrees(np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1])))
@@ -291,7 +293,7 @@ def ring_indices(points: np.ndarray) -> Tuple[np.ndarray, int]:
 
 
 def keep_rings(points: np.ndarray, every: int, offset: int = 0) -> np.ndarray:
-    """A sparser LiDAR from a scan: the points of every ``every``-th ring (a new array).
+    """Return a sparser LiDAR from a scan: the points of every ``every``-th ring (a copy).
 
     Keeping every 2nd or 4th ring of a 64-beam scan gives a 32- or 16-beam pattern with the
     same horizontal sampling. Rings come from :func:`ring_indices`.
