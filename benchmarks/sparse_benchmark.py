@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dada_ros.core import DepthUpsampler  # noqa: E402, I100
 from dada_ros.core import sparse as sparse_core  # noqa: E402
 from dada_ros.core.params import BY_NAME  # noqa: E402
+from dada_ros.core.sparse_solver import SparseSolver  # noqa: E402
 from dada_ros.training import completion_baselines as baselines  # noqa: E402
 from dada_ros.training import lidar  # noqa: E402
 
@@ -207,7 +208,7 @@ def speed_lines(iterations: int, device: str, repeats: int) -> List[str]:
         valid = np.isfinite(sparse)
         values = np.where(valid, sparse, 0.0).astype(np.float32)
         spacing = sparse_core.mean_spacing(height, width, int(valid.sum()))
-        solver = sparse_core.SparseSolver()
+        solver = SparseSolver()
         depth_t, valid_t = torch.from_numpy(values), torch.from_numpy(valid)
         times = fastest({
             'lowres': lambda: upsampler(rgb, low),

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.guides import RgbGuide
 from dada_ros.core.sparse import bridge_rows, complete_sparse, edge_support, hole_distance
+from dada_ros.core.sparse_solver import SparseSolver
 from dada_ros.training import completion_baselines as baselines
 from dada_ros.training import lidar
 import numpy as np
@@ -263,7 +264,10 @@ def test_depth_mode_dispatch() -> None:
     rgb, depth = synthetic()
     auto = DepthUpsampler(device='cpu')
     result = auto.up(rgb, depth)
-    np.testing.assert_array_equal(result, complete_sparse(auto, rgb, depth))
+    # The function with explicit arguments and a fresh solver: the upsampler's cached solver
+    # changes nothing but the buffers' lifetime.
+    np.testing.assert_array_equal(
+        result, complete_sparse(rgb, depth, auto.guide, SparseSolver(), auto.iterations))
     sparse = DepthUpsampler(device='cpu', depth_mode='sparse')
     np.testing.assert_array_equal(sparse.up(rgb, depth), result)
     lowres = DepthUpsampler(device='cpu', depth_mode='lowres')
@@ -336,11 +340,11 @@ def test_reference_solver_and_odd_sizes() -> None:
 def test_bad_shapes_rejected(upsampler: DepthUpsampler) -> None:
     rgb, depth = synthetic()
     with pytest.raises(ValueError):
-        complete_sparse(upsampler, rgb, depth[:-1])
+        complete_sparse(rgb, depth[:-1], upsampler.guide, SparseSolver(), 8)
     with pytest.raises(ValueError):
-        complete_sparse(upsampler, rgb[..., 0], depth)
+        complete_sparse(rgb[..., 0], depth, upsampler.guide, SparseSolver(), 8)
     with pytest.raises(ValueError):
-        complete_sparse(upsampler, rgb, np.ones(depth.shape, np.int32))
+        complete_sparse(rgb, np.ones(depth.shape, np.int32), upsampler.guide, SparseSolver(), 8)
 
 
 def test_lidar_projection_and_sampling_pattern() -> None:

@@ -12,7 +12,7 @@ and writes the new answer and the next extrapolated point once; the block sums o
 and the rescaling happen while the block row is still in cache. Block rows are
 independent within a step, so they run in parallel (``numba.prange``).
 :func:`masked_stencil_steps` does the same for the sparse solver's plain Eq. 1 stencil
-(:class:`dada_ros.core.sparse.SparseSolver`): one pass per row instead of five, reading one
+(:class:`dada_ros.core.sparse_solver.SparseSolver`): one pass per row instead of five, reading one
 weight per link and a byte per pixel for the held measurements.
 
 numba compiles each kernel on first use (cached on disk afterwards); installing numba is optional

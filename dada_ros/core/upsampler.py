@@ -19,6 +19,7 @@ from .inputs import as_tensor, check_inputs, plausible_depth, prepare_lowres, rg
 from .params import BY_NAME, resolve_solver_params, solver_keywords
 from .solver import check_cancel, MOMENTUM_SCALE, PyramidSolver, SolveCancelled
 from .sparse import complete_sparse
+from .sparse_solver import MAX_LEVELS, SparseSolver
 
 #: Largest finite float32: the output is clamped to it (a product with the scale could
 #: round above it for depth near the top of the float32 range).
@@ -123,8 +124,9 @@ class DepthUpsampler:
         self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
         #: Solver of non-integer size ratios (fractional footprints; the torch step).
         self._fractional = FractionalSolver()
-        #: Solvers of the sparse path (:func:`complete_sparse`), by "reference solver".
-        self.sparse_solvers: Dict[bool, Any] = {}
+        # Solvers of the sparse path (complete_sparse) by "reference solver": their buffers
+        # live as long as the image size does.
+        self._sparse_solvers: Dict[bool, SparseSolver] = {}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], *,
@@ -158,10 +160,18 @@ class DepthUpsampler:
         """Drop the solver buffers kept for the last image size and trim the heap."""
         self._pyramid = PyramidSolver(kernel=self.params['cpu_kernel'])
         self._fractional = FractionalSolver()
-        self.sparse_solvers.clear()
+        self._sparse_solvers.clear()
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
         release_memory()
+
+    def _sparse_solver(self, reference: bool) -> SparseSolver:
+        """Return the sparse path's solver (one level for the reference loop), kept per size."""
+        solver = self._sparse_solvers.get(reference)
+        if solver is None:
+            solver = self._sparse_solvers[reference] = SparseSolver(
+                max_levels=1 if reference else MAX_LEVELS)
+        return solver
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, depth: np.ndarray, *,
@@ -197,7 +207,11 @@ class DepthUpsampler:
             raise ValueError(f'iterations must be >= 1, got {budget}')
         mode = self.params['depth.mode'] if depth_mode is None else depth_mode
         if resolve_depth_mode(mode, factor) == 'sparse':
-            return complete_sparse(self, rgb, depth, budget)
+            reference = self.params['solver'] == 'reference'
+            return complete_sparse(rgb, depth, self.guide, self._sparse_solver(reference),
+                                   budget, device=self.device,
+                                   fill_holes=bool(self.params['fill_holes']),
+                                   kernel=self.params['cpu_kernel'], reference=reference)
         big_h, big_w = rgb.shape[:2]
         try:
             prepared = prepare_lowres(depth, factor)
