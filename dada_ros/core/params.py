@@ -247,15 +247,13 @@ def python_name(name: str) -> str:
 _BY_PYTHON_NAME: Dict[str, ParamSpec] = {python_name(s.name): s for s in PARAMETERS}
 
 
-def solver_keywords(params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Return the solver parameters of a parameter dict as ``DepthUpsampler`` keywords.
+def _solver_values(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check every entry of ``params`` (either spelling); return the solver ones by ROS name.
 
-    ``params`` may be a node's or a YAML file's whole parameter dict (``depth.mode`` or
-    ``depth_mode`` spellings): every name must be in the table and every value valid
-    (``ValueError`` otherwise); the node-only parameters are left out, by name, so that
-    nothing reaches the upsampler that it would not use.
+    Raises ``ValueError`` for an unknown name or an invalid value; node-only parameters are
+    checked and left out.
     """
-    keywords: Dict[str, Any] = {}
+    values: Dict[str, Any] = {}
     for key, value in params.items():
         spec = BY_NAME.get(key) or _BY_PYTHON_NAME.get(key)
         if spec is None:
@@ -264,8 +262,19 @@ def solver_keywords(params: Mapping[str, Any]) -> Dict[str, Any]:
         if reason is not None:
             raise ValueError(reason)
         if spec.scope == 'solver':
-            keywords[python_name(spec.name)] = value
-    return keywords
+            values[spec.name] = spec.coerce(value)
+    return values
+
+
+def solver_keywords(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the solver parameters of a parameter dict as ``DepthUpsampler`` keywords.
+
+    ``params`` may be a node's or a YAML file's whole parameter dict (``depth.mode`` or
+    ``depth_mode`` spellings): every name must be in the table and every value valid
+    (``ValueError`` otherwise); the node-only parameters are left out, by name, so that
+    nothing reaches the upsampler that it would not use.
+    """
+    return {python_name(name): value for name, value in _solver_values(params).items()}
 
 
 def resolve_solver_params(params: Mapping[str, Any]) -> Dict[str, Any]:
@@ -275,17 +284,8 @@ def resolve_solver_params(params: Mapping[str, Any]) -> Dict[str, Any]:
     Node-only parameters are accepted and ignored, so a whole YAML parameter dict can be
     passed; unknown names and invalid values raise ``ValueError``.
     """
-    resolved = {name: BY_NAME[name].default for name in SOLVER_PARAMETERS}
-    for key, value in params.items():
-        spec = BY_NAME.get(key) or _BY_PYTHON_NAME.get(key)
-        if spec is None:
-            raise ValueError(f'unknown parameter {key!r}; known: {sorted(BY_NAME)}')
-        reason = spec.validate(value)
-        if reason is not None:
-            raise ValueError(reason)
-        if spec.scope == 'solver':
-            resolved[spec.name] = spec.coerce(value)
-    return resolved
+    return {**{name: BY_NAME[name].default for name in SOLVER_PARAMETERS},
+            **_solver_values(params)}
 
 
 def defaults(names: Iterable[str] = tuple(BY_NAME)) -> Dict[str, Any]:

@@ -55,7 +55,7 @@ from .scenes import Batch, draw_batch
 from .train import l2_loss, learning_rate, SELECTION_SCENES
 from ..core.deep_guide import ARCH, deep_guide_from_config, DeepGuide
 from ..core.models import FORMAT, read_checkpoint
-from ..core.upsampler import DepthUpsampler
+from ..core.upsampler import DepthUpsampler, resolve_device
 
 #: Per-factor pass-2 weights of the shipped ``self_guided`` fit (x4, x8, x16, x32), the
 #: starting point of the network's per-factor weights.
@@ -449,8 +449,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Train; returns the exit code."""
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
-                          else ('cpu' if args.device == 'auto' else args.device))
+    device = resolve_device(args.device)
     if args.plot is not None:
         plot_runs(args.runs, args.plot)
         return 0

@@ -103,7 +103,7 @@ from ..core.deep_guide import DeepGuide
 from ..core.diffusion import LAMBDA, reference_diffusion
 from ..core.models import AnyLearnedGuide, guide_from_checkpoint, read_checkpoint, SelfGuidedGuide
 from ..core.solver import PyramidSolver
-from ..core.upsampler import DepthUpsampler
+from ..core.upsampler import DepthUpsampler, resolve_device
 
 #: Training scenes set aside for the validation curve and checkpoint selection (both
 #: views). Disjoint from the held-out test scenes, which training never reads.
@@ -521,8 +521,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``--steps`` training steps and write the outputs; returns the exit code."""
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
-                          else ('cpu' if args.device == 'auto' else args.device))
+    device = resolve_device(args.device)
     if args.pre_min > args.pre_max:
         raise ValueError(f'--pre-min {args.pre_min} is larger than --pre-max {args.pre_max}')
     train_scenes, val_scenes, train_names = training_data(args)
