@@ -900,7 +900,11 @@ def test_memory_after_a_10_million_point_cloud(ros: RosHarness, spawn_node: Any,
         node1, bare1 = anon_kb(pid), bare_kb(10)
     finally:
         bare.terminate()
-        bare.wait(10.0)
+        try:
+            bare.wait(30.0)
+        except subprocess.TimeoutExpired:  # seen once in CI: its exit is not what is measured
+            bare.kill()
+            bare.wait(10.0)
     kept_by_middleware = bare1 - bare0
     assert kept_by_middleware > 60_000  # the measurement sees the retained buffers
     assert node1 - node0 < kept_by_middleware + 40_000, (node0, node1, bare0, bare1)
