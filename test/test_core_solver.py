@@ -9,6 +9,7 @@ from typing import Tuple
 from dada_ros.core import DepthUpsampler
 from dada_ros.core.diffusion import (adjust_step, block_mean, coefficients, diffuse_step, LAMBDA,
                                      perona_malik, reference_diffusion, weighted_coefficients)
+from dada_ros.core.inputs import rgb_features, RGB_MEAN, RGB_STD
 from dada_ros.core.solver import (coarsen_coefficients, coarsen_compiled, half_budget_factors,
                                   level_factors, level_iterations, PyramidSolver)
 from dada_ros.training.differentiable import solve_differentiable
@@ -302,6 +303,11 @@ def test_weighted_coefficients_equal_the_general_form_with_and_without_autograd(
         fast = weighted_coefficients(rgb, depth, 0.3, 4.0, 0.05)
     for got, want in zip(fast, expected):
         assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    with torch.inference_mode():  # one image: the compiled kernel where numba is installed
+        single = weighted_coefficients(rgb[1:], depth[1:], 0.3, 4.0, 0.05)
+    for got, want in zip(single, expected):
+        assert got.shape == want[1:].shape
+        assert torch.allclose(got, want[1:], rtol=1e-5, atol=1e-6)
     weight = torch.tensor(4.0, requires_grad=True)  # training: the general, autograd form
     cv, ch = weighted_coefficients(rgb, depth, 0.3, weight, 0.05)
     assert torch.allclose(cv, expected[0], rtol=1e-5, atol=1e-6)
@@ -311,6 +317,21 @@ def test_weighted_coefficients_equal_the_general_form_with_and_without_autograd(
     assert torch.equal(rgb, rgb_before) and torch.equal(depth, depth_before)
     with pytest.raises(ValueError):
         weighted_coefficients(rgb, depth[:, :, 1:], 0.3, 4.0)
+
+
+def test_rgb_features_normalise_any_layout_of_the_image() -> None:
+    """(x / 255 - mean) / std per channel, planar; interleaved, strided and read-only input."""
+    rgb, _, _ = scene(37, 53, 1)
+    mean, std = np.asarray(RGB_MEAN), np.asarray(RGB_STD)
+    expected = ((rgb / 255.0 - mean) / std).transpose(2, 0, 1)[None]
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    read_only = rgb.copy()
+    read_only.flags.writeable = False
+    for image in (rgb, bgr[..., ::-1], rgb[::2, 1::3], read_only):
+        features = rgb_features(image, torch.device('cpu'))
+        assert features.shape == (1, 3) + image.shape[:2] and features.dtype == torch.float32
+        want = expected if image.shape == rgb.shape else expected[..., ::2, 1::3]
+        np.testing.assert_allclose(features.numpy(), want, rtol=1e-5, atol=1e-5)
 
 
 def _refine_problem(factor: int) -> Tuple[torch.Tensor, ...]:

@@ -235,9 +235,11 @@ def test_integer_factors_give_todays_results() -> None:
         np.testing.assert_array_equal(dense, expected)
     tensor = torch.from_numpy(np.ascontiguousarray(low))[None, None]
     bicubic = F.interpolate(tensor, scale_factor=4, mode='bicubic', align_corners=False)[0, 0]
-    np.testing.assert_array_equal(
+    # OpenCV's cubic resize (the same kernel, centres and border as torch's, 10x faster at
+    # 1280x720) replaced torch's in the start: equal to float32 rounding
+    np.testing.assert_allclose(
         masked_bicubic(low, np.ones(low.shape, bool), 4),
-        bicubic.clamp(float(low.min()), float(low.max())).numpy())
+        bicubic.clamp(float(low.min()), float(low.max())).numpy(), rtol=1e-6, atol=0)
 
 
 # --- the node over real topics, and the bag tool ------------------------------------------

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
-import torch
-import torch.nn.functional as F
 
 
 def fill_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -43,13 +42,12 @@ def masked_bicubic(source: np.ndarray, valid: np.ndarray, factor: float) -> np.n
     Returns:
         ``(round(h * factor), round(w * factor))`` float32 array.
     """
-    filled = fill_nearest(source, valid).astype(np.float32, copy=False)
-    tensor = torch.from_numpy(np.ascontiguousarray(filled))[None, None]
-    if float(factor).is_integer():
-        up = F.interpolate(tensor, scale_factor=int(factor), mode='bicubic',
-                           align_corners=False)
-    else:
-        size = (round(source.shape[0] * factor), round(source.shape[1] * factor))
-        up = F.interpolate(tensor, size=size, mode='bicubic', align_corners=False)
+    filled = source if valid.all() else fill_nearest(source, valid)
+    filled = np.ascontiguousarray(filled, dtype=np.float32)
+    size = (round(source.shape[1] * factor), round(source.shape[0] * factor))  # (W, H)
+    # OpenCV's cubic kernel (a = -0.75), half-pixel centres and replicated border are
+    # torch's ``interpolate(mode='bicubic', align_corners=False)``: equal to float rounding
+    # (tested), about 10x faster at 1280x720.
+    up = cv2.resize(filled, size, interpolation=cv2.INTER_CUBIC)
     low, high = float(source[valid].min()), float(source[valid].max())
-    return up[0, 0].clamp_(low, high).numpy()
+    return np.clip(up, low, high, out=up)

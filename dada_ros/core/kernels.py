@@ -280,6 +280,60 @@ def _coarsen_links(cv: np.ndarray, ch: np.ndarray, cv_out: np.ndarray,
             out[j] = total
 
 
+def _normalise_rgb(rgb: np.ndarray, gains: np.ndarray, offsets: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Planar ``out[c] = rgb[..., c] * gains[c] + offsets[c]`` in one pass over the image.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8, interleaved (any row stride).
+        gains: ``(3,)`` float32, ``1 / (255 std_c)``.
+        offsets: ``(3,)`` float32, ``-mean_c / std_c``.
+        out: ``(3, H, W)`` float32, written.
+    """
+    height, width = rgb.shape[0], rgb.shape[1]
+    for row in numba.prange(height):
+        pixels = rgb[row]
+        for c in range(3):
+            gain, offset, target = gains[c], offsets[c], out[c, row]
+            for col in range(width):
+                target[col] = np.float32(pixels[col, c]) * gain + offset
+
+
+def _weighted_coefficients(rgb: np.ndarray, depth: np.ndarray, colour_gain: float,
+                           depth_gain: float, cv: np.ndarray, ch: np.ndarray) -> None:
+    """``g(colour_gain * sum_c |d rgb_c| + depth_gain * |d depth|)`` per link, one pass.
+
+    ``g(x) = 1 / (1 + x^2)``: :func:`dada_ros.core.diffusion.weighted_coefficients` with the
+    gains already divided by ``4 K`` (the channel mean of the four features over K).
+
+    Args:
+        rgb: ``(3, H, W)`` float32 colour features.
+        depth: ``(H, W)`` float32 depth feature.
+        colour_gain: ``rgb_weight / (4 K)``.
+        depth_gain: ``depth_weight / (4 K)``.
+        cv: ``(H-1, W)`` float32 out: links between rows ``r`` and ``r+1``.
+        ch: ``(H, W-1)`` float32 out: links between columns ``c`` and ``c+1``.
+    """
+    height, width = depth.shape
+    one = np.float32(1.0)
+    for row in numba.prange(height):
+        r0, g0, b0, d0 = rgb[0, row], rgb[1, row], rgb[2, row], depth[row]
+        horizontal = ch[row]
+        for col in range(width - 1):
+            x = (colour_gain * (abs(r0[col + 1] - r0[col]) + abs(g0[col + 1] - g0[col])
+                                + abs(b0[col + 1] - b0[col]))
+                 + depth_gain * abs(d0[col + 1] - d0[col]))
+            horizontal[col] = one / (one + x * x)
+        if row + 1 < height:
+            r1, g1, b1, d1 = rgb[0, row + 1], rgb[1, row + 1], rgb[2, row + 1], depth[row + 1]
+            vertical = cv[row]
+            for col in range(width):
+                x = (colour_gain * (abs(r1[col] - r0[col]) + abs(g1[col] - g0[col])
+                                    + abs(b1[col] - b0[col]))
+                     + depth_gain * abs(d1[col] - d0[col]))
+                vertical[col] = one / (one + x * x)
+
+
 #: Compiled kernels by name, made on first use.
 _COMPILED: Dict[str, Callable[..., Any]] = {}
 
@@ -304,6 +358,16 @@ def _run_compiled(function: Callable[..., Any], args: Tuple[Any, ...]) -> Any:
             # thread count when it starts; the caller's torch setting stays as it was.
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
+
+
+def normalise_rgb(*args: Any) -> None:
+    """Run :func:`_normalise_rgb` compiled (same arguments)."""
+    _run_compiled(_normalise_rgb, args)
+
+
+def weighted_coefficients(*args: Any) -> None:
+    """Run :func:`_weighted_coefficients` compiled (same arguments)."""
+    _run_compiled(_weighted_coefficients, args)
 
 
 def coarsen_links(*args: Any) -> None:
