@@ -25,10 +25,10 @@ def _frames(count: int, part: str = 'validation') -> List[Scene]:
     return training.load_rgbdd(names)
 
 
-def _trained_like(width: int = 8, seed: int = 0) -> DeepGuide:
+def _trained_like(width: int = 8, seed: int = 0, pool: int = 4) -> DeepGuide:
     """Return a guide whose network is not neutral (as after training): random last layer."""
     torch.manual_seed(seed)
-    guide = training.new_guide(width)
+    guide = training.new_guide(width, pool)
     with torch.no_grad():
         for net in (guide.first_net, guide.net):
             net.head.weight.normal_(0.0, 0.05)
@@ -41,13 +41,15 @@ def _save(guide: DeepGuide, path: Path) -> Path:
     return path
 
 
-def test_checkpoint_loads_weights_only_and_round_trips(tmp_path: Path) -> None:
-    guide = _trained_like()
+@pytest.mark.parametrize('pool', [4, 8])
+def test_checkpoint_loads_weights_only_and_round_trips(tmp_path: Path, pool: int) -> None:
+    guide = _trained_like(pool=pool)
     path = _save(guide, tmp_path / 'deep.pt')
     raw = torch.load(path, map_location='cpu', weights_only=True)
     assert raw['arch'] == 'deep_guide' and raw['config']['width'] == 8
+    assert raw['config']['pool'] == pool
     loaded = load_learned_guide(path)
-    assert isinstance(loaded, DeepGuide)
+    assert isinstance(loaded, DeepGuide) and loaded.net.pool == pool
     assert loaded.pass_iterations(96) == guide.pass_iterations(96) == (48, 72)
     frame = _frames(1)[0]
     rgb = torch.from_numpy(normalise_rgb(frame.rgb))[None]
@@ -77,6 +79,37 @@ def test_neutral_networks_are_the_rgb_and_self_guided_guides() -> None:
                 torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
             for a, b in zip(guide.coefficients(rgb, depth), plain.coefficients(rgb, depth)):
                 torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('pool', [4, 8])
+def test_inference_paths_give_the_autograd_values(pool: int) -> None:
+    """Both inference forms give the values of the differentiable form used in training.
+
+    One CPU image runs the compiled kernels (numba), a batch of two the torch form; odd
+    sizes leave partial blocks at 1/4 and 1/8.
+    """
+    guide = _trained_like(pool=pool)
+    frame = _frames(1)[0]
+    rgb_full = torch.from_numpy(normalise_rgb(frame.rgb))[None]
+    depth_full = torch.from_numpy(frame.disparity)[None, None] / 1000.0
+    for h, w in ((384, 512), (381, 509)):
+        rgb, depth = rgb_full[..., :h, :w].contiguous(), depth_full[..., :h, :w].contiguous()
+        for factor in (4, 16):
+            with torch.enable_grad():
+                expected = [*guide.coefficients(rgb, depth),
+                            *guide.refine_coefficients(rgb, depth, factor)]
+            with torch.no_grad():
+                single = [*guide.coefficients(rgb, depth),
+                          *guide.refine_coefficients(rgb, depth, factor)]
+                pair = [*guide.coefficients(rgb.repeat(2, 1, 1, 1), depth.repeat(2, 1, 1, 1)),
+                        *guide.refine_coefficients(rgb.repeat(2, 1, 1, 1),
+                                                   depth.repeat(2, 1, 1, 1), factor)]
+            for want, got, batched in zip(expected, single, pair):
+                assert got.shape == want.shape and not got.requires_grad
+                torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=2e-5)
+                torch.testing.assert_close(batched[1:], want.detach(), rtol=1e-5, atol=2e-5)
+    changed = torch.stack([c.flatten()[:1000] for c in expected[2:]])
+    assert (changed < 0.999).any()  # real links, not all ones
 
 
 def test_real_frame_keeps_block_means_and_leaves_inputs_alone(tmp_path: Path) -> None:
@@ -178,7 +211,10 @@ def test_training_run_saves_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / 'run'
     common = ['--data', str(pack), '--out', str(out), '--val-factors', '8', '--batch', '1',
               '--width', '4']
-    assert training.main(common + ['--steps', '2', '--val-every', '2']) == 0
+    assert training.main(common + ['--steps', '2', '--val-every', '2', '--pool', '8',
+                                   '--first-fraction', '0.375']) == 0
+    config = torch.load(out / 'latest.pt', weights_only=True)['config']
+    assert config['pool'] == 8 and config['first_fraction'] == 0.375
     history = json.loads((out / 'history.json').read_text())
     assert [v['step'] for v in history['val']] == [0, 2]
     assert set(history['rgb']) == {'rgbdd/x8'}
@@ -186,7 +222,9 @@ def test_training_run_saves_and_resumes(tmp_path: Path) -> None:
     history = json.loads((out / 'history.json').read_text())
     assert [v['step'] for v in history['val']] == [0, 2, 3]
     assert [s for s, _ in history['loss']] == [1, 2, 3]
-    assert isinstance(load_learned_guide(out / 'best.pt'), DeepGuide)
+    resumed = load_learned_guide(out / 'latest.pt')
+    assert isinstance(resumed, DeepGuide) and resumed.net.pool == 8  # the run's own config
+    assert resumed.pass_iterations(96) == (36, 72)
     assert (out / 'curve.png').stat().st_size > 0
 
 

@@ -53,7 +53,7 @@ from .datasets import (errors, make_sample, middlebury_dir, Scene, shared_data_d
 from .differentiable import solve_differentiable
 from .scenes import Batch, draw_batch
 from .train import l2_loss, learning_rate, SELECTION_SCENES
-from ..core.deep_guide import ARCH, deep_guide_from_config, DeepGuide
+from ..core.deep_guide import ARCH, deep_guide_from_config, DeepGuide, POOL
 from ..core.models import FORMAT, read_checkpoint
 from ..core.upsampler import DepthUpsampler, resolve_device
 
@@ -225,11 +225,12 @@ def deep_guide_checkpoint(guide: DeepGuide,
             'meta': dict(meta or {})}
 
 
-def new_guide(width: int) -> DeepGuide:
+def new_guide(width: int, pool: int = POOL, refine_fraction: float = REFINE_FRACTION,
+              first_fraction: float = FIRST_FRACTION) -> DeepGuide:
     """Return a fresh :class:`DeepGuide`: ``model: rgb`` then the shipped ``self_guided`` fit."""
     return DeepGuide(width=width, rgb_weights=INIT_RGB_WEIGHTS,
-                     depth_weights=INIT_DEPTH_WEIGHTS, first_fraction=FIRST_FRACTION,
-                     refine_fraction=REFINE_FRACTION)
+                     depth_weights=INIT_DEPTH_WEIGHTS, first_fraction=first_fraction,
+                     refine_fraction=refine_fraction, pool=pool)
 
 
 def forward(guide: DeepGuide, batch: Batch, iterations: int) -> torch.Tensor:
@@ -298,6 +299,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='start from these deep_guide weights (fresh optimiser and '
                         'schedule), e.g. the best.pt of an earlier run')
     parser.add_argument('--width', type=int, default=16)
+    parser.add_argument('--pool', type=int, default=None,
+                        help='resolution of the networks (1/pool; default 4, or that of --init)')
+    parser.add_argument('--repeat-middlebury', type=int, default=1,
+                        help='draw each Middlebury training view this many times as often')
+    parser.add_argument('--first-fraction', type=float, default=None,
+                        help=f'steps of pass 1 / budget (default {FIRST_FRACTION}, or that of '
+                        '--init)')
+    parser.add_argument('--refine-fraction', type=float, default=None,
+                        help=f'steps of pass 2 / budget (default {REFINE_FRACTION}, or that of '
+                        '--init)')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--lr-min', type=float, default=5e-5)
@@ -407,12 +418,21 @@ def _start(args: argparse.Namespace) -> Tuple[DeepGuide, Any, Dict[str, Any], in
     A fresh guide (``--init``: that checkpoint's), or with ``--resume`` the run's state.
     """
     torch.manual_seed(args.seed)
-    guide = new_guide(args.width)
+    guide = new_guide(args.width, POOL if args.pool is None else args.pool,
+                      REFINE_FRACTION if args.refine_fraction is None else args.refine_fraction,
+                      FIRST_FRACTION if args.first_fraction is None else args.first_fraction)
     if args.init is not None:
         saved = read_checkpoint(args.init)
         if not isinstance(saved, dict) or saved.get('arch') != ARCH:
             raise ValueError(f'{args.init} is not a {ARCH} checkpoint')
-        guide = deep_guide_from_config(saved['config'])
+        config = dict(saved['config'])
+        if args.pool is not None:  # the same weights at another resolution
+            config['pool'] = args.pool
+        if args.refine_fraction is not None:
+            config['refine_fraction'] = args.refine_fraction
+        if args.first_fraction is not None:
+            config['first_fraction'] = args.first_fraction
+        guide = deep_guide_from_config(config)
         guide.load_state_dict(saved['state_dict'])
     history: Dict[str, Any] = {'loss': [], 'val': [], 'best': None, 'rgb': None}
     if not args.resume:
@@ -459,6 +479,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'wrote {len(files)} scenes to {args.pack}', file=sys.stderr)
         return 0
     train, validation = training_scenes(args.data)
+    # 179 RGB-D-D frames outnumber the 32 Middlebury views; repeating the latter balances the
+    # crops between the two domains (the score weighs them equally)
+    train = train + [s for s in train if not s.name.startswith('rgbdd/')] \
+        * (args.repeat_middlebury - 1)
     args.out.mkdir(parents=True, exist_ok=True)
     guide, optimiser_state, history, step = _start(args)
     guide.to(device).train()
