@@ -22,8 +22,9 @@ Sections (RMSE, mean over frames; every method sees the same inputs):
 Columns: bicubic, guided filter, FGS (:mod:`dada_ros.training.baselines`), the paper's GAD
 (:func:`dada_ros.training.evaluate.gad_upsampler`), ``model: rgb``, the packaged
 ``learned`` (``--shipped``, default the packaged file) and the candidate (``--weights``).
-Then the CPU time of whole ``DepthUpsampler`` calls (640x480 NYUv2 frame, x8), candidate,
-``rgb`` and shipped alternating in one process, medians, with 1 and 2 threads.
+Then the time of whole ``DepthUpsampler`` calls (the NYUv2 frame resized to ``--sizes``, x8),
+candidate, ``rgb`` and shipped alternating in one process, medians of the process CPU time
+and of the wall time, with ``--time-threads``.
 ``--quick``: every third RGB-D-D test frame (for a fast look; the table uses all).
 """
 
@@ -101,26 +102,51 @@ def markdown(result: Dict[Tuple[str, int], float], names: Sequence[str],
     return '\n'.join(lines)
 
 
-def timing(methods: Dict[str, DepthUpsampler], repeats: int, threads: Sequence[int]) -> str:
-    """Medians of whole calls at 640x480 x8 (NYUv2), alternating in one process."""
-    rgb, source, _ = make_sample(load_rgbd_frames()[0], 8)
-    lines = ['| threads | ' + ' | '.join(f'{k} (ms)' for k in methods)
-             + ' | candidate / rgb | shipped / rgb |',
-             '|---|' + '---|' * (len(methods) + 2)]
-    for count in threads:
-        torch.set_num_threads(count)
-        times: Dict[str, List[float]] = {k: [] for k in methods}
-        for upsampler in methods.values():
-            upsampler(rgb, source)
-        for _ in range(repeats):
-            for name, upsampler in methods.items():
-                start = time.perf_counter()
+def resized_sample(scene: Scene, size: Tuple[int, int], factor: int) -> Sample:
+    """Return ``make_sample`` of ``scene`` resized to ``size = (width, height)``.
+
+    RGB bicubic, depth nearest (holes stay holes).
+    """
+    width, height = size
+    rgb = np.asarray(Image.fromarray(scene.rgb).resize(size, Image.Resampling.BICUBIC))
+    depth = np.asarray(Image.fromarray(scene.disparity.astype(np.float32), mode='F').resize(
+        size, Image.Resampling.NEAREST), dtype=np.float32)
+    return make_sample(Scene(f'{scene.name}@{width}x{height}', rgb, depth), factor)
+
+
+def timing(methods: Dict[str, DepthUpsampler], repeats: int, threads: Sequence[int],
+           sizes: Sequence[Tuple[int, int]]) -> str:
+    """Medians of whole calls at x8 (the NYUv2 frame resized), alternating in one process.
+
+    Two clocks: the process CPU time (``time.process_time``: all threads, the budget of
+    issue 24; least disturbed by other processes on a loaded machine) and the wall time.
+    """
+    frame = load_rgbd_frames()[0]
+    lines = ['| size | threads | ' + ' | '.join(f'{k} CPU ms' for k in methods)
+             + ' | candidate / rgb CPU | shipped / rgb CPU | candidate / rgb wall |',
+             '|---|---|' + '---|' * (len(methods) + 3)]
+    for size in sizes:
+        rgb, source, _ = resized_sample(frame, size, 8)
+        for count in threads:
+            torch.set_num_threads(count)
+            cpu: Dict[str, List[float]] = {k: [] for k in methods}
+            wall: Dict[str, List[float]] = {k: [] for k in methods}
+            for upsampler in methods.values():
                 upsampler(rgb, source)
-                times[name].append(1000.0 * (time.perf_counter() - start))
-        med = {k: statistics.median(v) for k, v in times.items()}
-        lines.append(f'| {count} | ' + ' | '.join(f'{v:.1f}' for v in med.values())
-                     + f' | {med["candidate"] / med["rgb"]:.2f}'
-                     + f' | {med["learned (shipped)"] / med["rgb"]:.2f} |')
+            for _ in range(repeats):
+                for name, upsampler in methods.items():
+                    start_cpu, start = time.process_time(), time.perf_counter()
+                    upsampler(rgb, source)
+                    cpu[name].append(1000.0 * (time.process_time() - start_cpu))
+                    wall[name].append(1000.0 * (time.perf_counter() - start))
+            med = {k: statistics.median(v) for k, v in cpu.items()}
+            med_wall = {k: statistics.median(v) for k, v in wall.items()}
+            lines.append(f'| {size[0]}x{size[1]} | {count} | '
+                         + ' | '.join(f'{v:.1f}' for v in med.values())
+                         + f' | {med["candidate"] / med["rgb"]:.2f}'
+                         + f' | {med["learned (shipped)"] / med["rgb"]:.2f}'
+                         + f' | {med_wall["candidate"] / med_wall["rgb"]:.2f} |')
+            print(lines[-1], file=sys.stderr, flush=True)
     return '\n'.join(lines)
 
 
@@ -138,6 +164,10 @@ def main() -> int:
     parser.add_argument('--protocols', nargs='+', default=['block', 'bicubic'],
                         choices=['block', 'bicubic'], help='RGB-D-D input protocols')
     parser.add_argument('--repeats', type=int, default=15)
+    parser.add_argument('--sizes', nargs='+', default=['512x384', '640x480', '1280x720'],
+                        help='image sizes of the time section (WIDTHxHEIGHT)')
+    parser.add_argument('--time-threads', type=int, nargs='+', default=[1, 2],
+                        help='torch threads of the time section')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads of the accuracy sections')
     args = parser.parse_args()
@@ -176,8 +206,10 @@ def main() -> int:
     if 'time' in args.sections:
         timed = {'candidate': upsamplers['candidate'], 'rgb': upsamplers['rgb'],
                  'learned (shipped)': upsamplers['learned (shipped)']}
-        print('\nCPU time of whole calls, 640x480 NYUv2 frame, x8, alternating, medians of '
-              f'{args.repeats}\n\n' + timing(timed, args.repeats, (1, 2)), flush=True)
+        sizes = [(int(v.split('x')[0]), int(v.split('x')[1])) for v in args.sizes]
+        print('\nTime of whole calls, NYUv2 frame resized, x8, alternating, medians of '
+              f'{args.repeats}\n\n' + timing(timed, args.repeats, args.time_threads, sizes),
+              flush=True)
     return 0
 
 
