@@ -413,6 +413,22 @@ def test_compiled_kernel_gives_the_torch_answer(factor: int, warm_start: bool) -
     assert torch.allclose(means[valid], source[valid], rtol=1e-5)
 
 
+@pytest.mark.parametrize('steps', [1, 2, 7, 40])
+def test_compiled_steps_do_not_depend_on_the_thread_count(steps: int) -> None:
+    """Pairs of steps run as a wavefront per thread: any thread count, the same bits."""
+    initial, cv, ch, source, valid = _random_problem(136, 96, 8)  # 17 block rows: uneven
+    threads = torch.get_num_threads()
+    answers = []
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            answers.append(PyramidSolver(kernel='numba').solve(
+                initial, cv, ch, source, valid, 8, steps))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(answers[0], answers[1]) and torch.equal(answers[0], answers[2])
+
+
 def test_compiled_kernel_is_used_and_can_be_switched_off() -> None:
     """'auto' runs the compiled sweep on the CPU (its buffers exist), 'torch' does not."""
     initial, cv, ch, source, valid = _random_problem(64, 96, 8)
