@@ -13,6 +13,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .cloud_kernels import pixel_factors, write_points
+
 __all__ = ['intrinsics', 'validate_intrinsics', 'decimate', 'backproject']
 
 
@@ -79,7 +81,7 @@ def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1,
             or not np.issubdtype(depth.dtype, np.number):
         raise ValueError('depth must be an (H, W) numeric array, got '
                          f'{getattr(depth, "dtype", type(depth))} {getattr(depth, "shape", "")}')
-    fx, fy, cx, cy = intrinsics(k)
+    matrix = validate_intrinsics(k)
     decimated = decimate(depth, stride)
     rows, cols = decimated.shape
     if out is None:
@@ -89,13 +91,6 @@ def backproject(depth: np.ndarray, k: np.ndarray, stride: int = 1,
         raise ValueError(f'out must be float32 ({rows}, {cols}, >=3), got '
                          f'{out.dtype} {out.shape}')
     points = out[..., :3]
-    z = points[..., 2]
-    z[...] = decimated  # never writes into the caller's depth
-    z[~(np.isfinite(z) & (z > 0))] = np.nan
-    u = np.arange(cols, dtype=np.float64) * stride
-    v = np.arange(rows, dtype=np.float64) * stride
-    x_factor = ((u - cx) / fx).astype(np.float32)
-    y_factor = ((v - cy) / fy).astype(np.float32)
-    np.multiply(z, x_factor[None, :], out=points[..., 0])
-    np.multiply(z, y_factor[:, None], out=points[..., 1])
+    # One pass (compiled when numba is installed), never writing into the caller's depth.
+    write_points(decimated, *pixel_factors(matrix, rows, cols, stride), points)
     return points

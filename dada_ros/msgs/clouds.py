@@ -17,15 +17,17 @@ Input messages and arrays are never modified.
 from __future__ import annotations
 
 import array
-from typing import Dict, Optional
+import sys
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 
 from .conversions import (_HOST_BIG_ENDIAN, check_stamp, CloudByteOrderError, CloudDataError,
-                          CloudFieldError, CloudMissingFieldError, copy_header)
-from ..core.geometry import backproject, decimate
+                          CloudFieldError, CloudMissingFieldError, copy_header, keeping_message)
+from ..core.cloud_kernels import pixel_factors, write_points
+from ..core.geometry import decimate, validate_intrinsics
 
 __all__ = ['cloud_to_xyz', 'depth_to_pointcloud', 'pack_rgb', 'PointCloudBuilder',
            'read_points']
@@ -52,22 +54,39 @@ _CLOUD_FIELDS = ('x', 'y', 'z', 'rgb')
 
 
 class PointCloudBuilder:
-    """Builds organized ``PointCloud2`` messages, reusing one interleaved buffer.
+    """Builds organized ``PointCloud2`` messages, each in one pass into its own buffer.
 
-    The points and colours are written straight into an ``array('B')`` that outlives the
-    call (sized once per cloud shape), so a frame costs the back-projection, the colour
-    packing and the one copy the message's ``data`` setter makes; no image-sized
-    temporaries. Not thread-safe: use one builder per thread.
+    The points and colours are written by :func:`dada_ros.core.cloud_kernels.write_points`
+    (compiled when numba is installed) straight into the ``array('B')`` that becomes the
+    message's ``data``: no image-sized temporaries and no copy in the setter. The buffer
+    of the previous cloud is written again when nothing holds it any more (the node drops
+    a message once published), so a frame usually costs one pass over memory that is
+    already mapped; a cloud somebody keeps is never touched. Not thread-safe: use one
+    builder per thread.
     """
 
     def __init__(self) -> None:
-        self._buffer = array.array('B')
+        self._buffer: Optional['array.array[int]'] = None
+        self._factors: Tuple[Any, ...] = ()
 
-    def _points(self, rows: int, cols: int, channels: int) -> np.ndarray:
-        size = rows * cols * channels * 4
-        if len(self._buffer) != size:
-            self._buffer = array.array('B', bytes(size))
-        return np.frombuffer(self._buffer, dtype=np.float32).reshape(rows, cols, channels)
+    def _take_buffer(self, size: int) -> 'array.array[int]':
+        """Return an ``array('B')`` of ``size`` bytes that nobody else references."""
+        buffer = self._buffer
+        # sys.getrefcount counts self._buffer, the local name and its own argument: any
+        # more means a message, a numpy view or a caller still holds the last cloud.
+        if buffer is None or len(buffer) != size or sys.getrefcount(buffer) > 3:
+            # Repeating one byte is a memset; every byte is written before publishing.
+            buffer = array.array('B', b'\0') * size
+            self._buffer = buffer
+        return buffer
+
+    def _pixel_factors(self, k: np.ndarray, rows: int, cols: int, stride: int
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+        """:func:`pixel_factors` of the last call again when ``k`` and the shape are the same."""
+        key = (k.tobytes(), rows, cols, stride)
+        if not self._factors or self._factors[0] != key:
+            self._factors = (key,) + pixel_factors(k, rows, cols, stride)
+        return self._factors[1], self._factors[2]
 
     def build(self, depth: np.ndarray, k: np.ndarray, header: Optional[Header] = None,
               stride: int = 1, rgb: Optional[np.ndarray] = None) -> PointCloud2:
@@ -75,16 +94,21 @@ class PointCloudBuilder:
         if rgb is not None and (rgb.ndim != 3 or rgb.shape[2] != 3
                                 or rgb.shape[:2] != depth.shape):
             raise ValueError(f'rgb shape {rgb.shape} does not match depth shape {depth.shape}')
-        if depth.ndim != 2:
-            raise ValueError(f'depth must be (H, W), got shape {depth.shape}')
-        rows, cols = decimate(depth, stride).shape
+        if not isinstance(depth, np.ndarray) or depth.ndim != 2 \
+                or not np.issubdtype(depth.dtype, np.number):
+            raise ValueError('depth must be an (H, W) numeric array, got '
+                             f'{getattr(depth, "dtype", type(depth))} '
+                             f'{getattr(depth, "shape", "")}')
+        decimated = decimate(depth, stride)
+        rows, cols = decimated.shape
         channels = 3 if rgb is None else 4
+        x_factor, y_factor = self._pixel_factors(validate_intrinsics(k), rows, cols, stride)
         # One float32 row per point: x, y, z (and rgb), i.e. point_step 12 (16 with color).
-        cloud = self._points(rows, cols, channels)
-        backproject(depth, k, stride, out=cloud)
-        if rgb is not None:
-            pack_rgb(decimate(rgb, stride), out=cloud[..., 3])
-        msg = PointCloud2()
+        buffer = self._take_buffer(rows * cols * channels * 4)
+        points = np.frombuffer(buffer, dtype=np.float32).reshape(rows, cols, channels)
+        write_points(decimated, x_factor, y_factor, points,
+                     None if rgb is None else decimate(np.asarray(rgb, dtype=np.uint8), stride))
+        msg = keeping_message(PointCloud2)
         if header is not None:
             msg.header = copy_header(header)
         msg.height = int(rows)
@@ -96,9 +120,7 @@ class PointCloudBuilder:
         msg.point_step = 4 * channels
         msg.row_step = msg.point_step * cols
         msg.is_dense = False
-        msg.data = self._buffer  # the setter copies, unless ROS_PYTHON_CHECK_FIELDS=1 ...
-        if msg.data is self._buffer:  # ... made the message keep it: hand it over
-            self._buffer = array.array('B')
+        msg.data = buffer  # kept, not copied (keeping_message)
         return msg
 
 

@@ -6,7 +6,8 @@
 ``dropped_busy``), so the executor is never blocked; a running solve stops when a solver
 parameter changes or at shutdown; buffers of a past image size are released when the
 size changes or after :data:`IDLE_RELEASE_S` without frames. :func:`warm_up` runs one
-small solve so that the first real frame does not pay torch's first-call costs.
+small solve so that the first real frame does not pay torch's first-call costs (and
+builds one cloud, for the compiled cloud kernel's).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from ..core.upsampler import DepthUpsampler
+from ..msgs.clouds import depth_to_pointcloud
 from ..pipeline import PairedFrame
 
 __all__ = ['FrameWorker', 'IDLE_RELEASE_S', 'is_out_of_memory', 'warm_up']
@@ -56,7 +58,10 @@ def warm_up(upsampler: DepthUpsampler) -> float:
         depth = 1.0 + rng.random((size // 4, size // 4), dtype=np.float32)
         depth[0, 0] = np.nan
     started = time.monotonic()
-    upsampler(rgb, depth, iterations=min(upsampler.iterations, WARMUP_ITERATIONS))
+    dense = upsampler(rgb, depth, iterations=min(upsampler.iterations, WARMUP_ITERATIONS))
+    # The cloud kernel too (numba's import and its cached code: most of a second).
+    k = np.array([[size, 0.0, size / 2], [0.0, size, size / 2], [0.0, 0.0, 1.0]])
+    depth_to_pointcloud(dense, k, rgb=rgb)
     return 1e3 * (time.monotonic() - started)
 
 
