@@ -107,6 +107,27 @@ def coarsen_compiled(cv: torch.Tensor, ch: torch.Tensor) -> Tuple[torch.Tensor, 
     return cv_coarse, ch_coarse
 
 
+def pyramid_coefficients(cv: torch.Tensor, ch: torch.Tensor, levels: int,
+                         coarsen: Callable[[torch.Tensor, torch.Tensor],
+                                           Tuple[torch.Tensor, torch.Tensor]]
+                         = coarsen_coefficients) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Coefficients of ``levels`` pyramid levels, fine to coarse (index 0 = the inputs).
+
+    Args:
+        cv: ``(B, 1, H-1, W)`` and ``ch``: ``(B, 1, H, W-1)``; coarser levels come from
+            :func:`coarsen_coefficients`.
+        levels: number of levels (see :func:`level_factors`).
+        coarsen: :func:`coarsen_coefficients` or, without autograd on the CPU,
+            :func:`coarsen_compiled`.
+    """
+    cvs, chs = [cv], [ch]
+    for _ in range(levels - 1):
+        cv_coarse, ch_coarse = coarsen(cvs[-1], chs[-1])
+        cvs.append(cv_coarse)
+        chs.append(ch_coarse)
+    return cvs, chs
+
+
 def pyramid_inputs(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor, levels: int,
                    coarsen: Callable[[torch.Tensor, torch.Tensor],
                                      Tuple[torch.Tensor, torch.Tensor]] = coarsen_coefficients
@@ -115,20 +136,14 @@ def pyramid_inputs(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor, le
 
     Args:
         initial: ``(B, 1, H, W)``; coarser levels are 2x2 averages.
-        cv: ``(B, 1, H-1, W)`` and ``ch``: ``(B, 1, H, W-1)``; coarser levels come from
-            :func:`coarsen_coefficients`.
-        levels: number of levels (see :func:`level_factors`).
-        coarsen: :func:`coarsen_coefficients` or, without autograd on the CPU,
-            :func:`coarsen_compiled`.
+        cv, ch, levels, coarsen: as for :func:`pyramid_coefficients`.
 
     Returns:
         Lists ``cvs``, ``chs``, ``inits`` of length ``levels`` (index 0 = the inputs).
     """
-    cvs, chs, inits = [cv], [ch], [initial]
+    cvs, chs = pyramid_coefficients(cv, ch, levels, coarsen)
+    inits = [initial]
     for _ in range(levels - 1):
-        cv_coarse, ch_coarse = coarsen(cvs[-1], chs[-1])
-        cvs.append(cv_coarse)
-        chs.append(ch_coarse)
         inits.append(F.avg_pool2d(inits[-1], 2))
     return cvs, chs, inits
 
@@ -463,9 +478,15 @@ class PyramidSolver:
         invalid = ~valid
         any_invalid = bool(invalid.any())
         compiled = kernels.use_compiled(self.kernel, initial.device)
-        cvs, chs, inits = pyramid_inputs(initial[None, None], cv[None, None], ch[None, None],
-                                         len(self._levels),
-                                         coarsen_compiled if compiled else coarsen_coefficients)
+        levels = len(self._levels)
+        cvs, chs = pyramid_coefficients(cv[None, None], ch[None, None], levels,
+                                        coarsen_compiled if compiled else coarsen_coefficients)
+        inits = [initial[None, None]]
+        if warm_start:  # every level starts from its own average of ``initial``
+            for _ in range(levels - 1):
+                inits.append(F.avg_pool2d(inits[-1], 2))
+        else:  # only the coarsest does (finer ones start from the coarser answer)
+            inits = inits * (levels - 1) + [F.avg_pool2d(inits[0], 1 << (levels - 1))]
         coarser: Optional[torch.Tensor] = None
         for index in reversed(range(len(self._levels))):
             check_cancel(cancel)

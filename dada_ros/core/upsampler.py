@@ -238,8 +238,10 @@ class DepthUpsampler:
             check_cancel(cancel)
             result = self._solve(result, cv[0, 0], ch[0, 0], source, valid, factor, second,
                                  cancel, warm_start=True, momentum_scale=momentum[1])
-        out = (result.double() * prepared.scale).clamp_(max=FLOAT32_MAX).cpu().numpy() \
-            .astype(np.float32)
+        # back to the caller's unit in place (``result`` is the solver's own copy); a
+        # product beyond float32 becomes its largest value
+        out = torch.mul(result, prepared.scale, out=result).clamp_(max=FLOAT32_MAX).cpu() \
+            .numpy()
         if not self.params['fill_holes'] and not prepared.valid.all():
             # NaN where the footprint holding the pixel centre is invalid (whole blocks:
             # exactly the blocks of the invalid pixels)
