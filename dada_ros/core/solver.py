@@ -114,8 +114,9 @@ def pyramid_coefficients(cv: torch.Tensor, ch: torch.Tensor, levels: int,
     """Coefficients of ``levels`` pyramid levels, fine to coarse (index 0 = the inputs).
 
     Args:
-        cv: ``(B, 1, H-1, W)`` and ``ch``: ``(B, 1, H, W-1)``; coarser levels come from
+        cv: ``(B, 1, H-1, W)`` vertical coefficients; coarser levels come from
             :func:`coarsen_coefficients`.
+        ch: ``(B, 1, H, W-1)`` horizontal coefficients.
         levels: number of levels (see :func:`level_factors`).
         coarsen: :func:`coarsen_coefficients` or, without autograd on the CPU,
             :func:`coarsen_compiled`.
@@ -136,7 +137,10 @@ def pyramid_inputs(initial: torch.Tensor, cv: torch.Tensor, ch: torch.Tensor, le
 
     Args:
         initial: ``(B, 1, H, W)``; coarser levels are 2x2 averages.
-        cv, ch, levels, coarsen: as for :func:`pyramid_coefficients`.
+        cv: ``(B, 1, H-1, W)``, as for :func:`pyramid_coefficients`.
+        ch: ``(B, 1, H, W-1)``.
+        levels: number of levels.
+        coarsen: as for :func:`pyramid_coefficients`.
 
     Returns:
         Lists ``cvs``, ``chs``, ``inits`` of length ``levels`` (index 0 = the inputs).
