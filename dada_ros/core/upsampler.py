@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -17,7 +17,8 @@ from .guides import Guide, make_guide, RefiningGuide
 from .inputs import as_tensor, check_inputs, plausible_depth, prepare_lowres, rgb_features, \
     RGB_MEAN, RGB_STD, size_ratio, upsampling_factor
 from .params import BY_NAME, resolve_solver_params, solver_keywords
-from .solver import check_cancel, MOMENTUM_SCALE, PyramidSolver, SolveCancelled
+from .solver import (check_cancel, half_budget_factors, level_iterations, MOMENTUM_SCALE,
+                     PyramidSolver, SolveCancelled)
 from .sparse import complete_sparse
 from .sparse_solver import MAX_LEVELS, SparseSolver
 
@@ -75,6 +76,33 @@ def release_memory() -> None:
         trim = None
     if trim is not None:
         trim(0)
+
+
+#: The two passes of a refining (learned) guide run at most this many times the
+#: finest-level steps ``model: rgb`` runs on the same frame (issue 21: ``model: learned``
+#: costs at most 1.5x ``model: rgb``; the rest pays for its second coefficients).
+REFINING_STEP_RATIO = 4.0 / 3.0
+
+
+def refining_passes(guide: RefiningGuide, budget: int, factor: float, height: int,
+                    width: int) -> Tuple[int, int]:
+    """Return the steps of the two passes of ``guide`` on a ``height x width`` frame.
+
+    The guide's own split of ``budget`` (:meth:`RefiningGuide.pass_iterations`), scaled
+    down in proportion where together they exceed :data:`REFINING_STEP_RATIO` times the
+    finest-level steps of ``model: rgb`` on the frame: in frames of 1280x720 and more,
+    ``rgb`` runs half the budget at x8 (:func:`dada_ros.core.solver.level_iterations`),
+    which the learned guide's sharper coefficients cannot (up to +10 % off at x8).
+    """
+    first, second = guide.pass_iterations(budget)
+    rgb_steps = budget
+    if float(factor).is_integer():
+        rgb_steps = level_iterations(budget, 0, int(factor), half_budget_factors(height, width))
+    cap = max(2, int(round(REFINING_STEP_RATIO * rgb_steps)))
+    if first + second > cap:
+        first = max(1, int(round(cap * first / (first + second))))
+        second = max(1, cap - first)
+    return first, second
 
 
 def _default(name: str) -> Any:
@@ -226,7 +254,7 @@ class DepthUpsampler:
         first, second = budget, 0
         momentum = (MOMENTUM_SCALE, MOMENTUM_SCALE)
         if isinstance(guide, RefiningGuide):
-            first, second = guide.pass_iterations(budget)
+            first, second = refining_passes(guide, budget, factor, big_h, big_w)
             momentum = guide.momentum_scales
         cv, ch = guide.coefficients(rgb_t, initial[None, None], scale=prepared.scale)
         check_cancel(cancel)
