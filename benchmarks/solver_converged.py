@@ -12,7 +12,11 @@ centre-cropped to the output size, or first resized up with cubic RGB and linear
 where it is smaller (1920x1080); the low-res input is the block average of the GT. A size
 and factor that do not divide are skipped. For each it prints the RMSE against the GT of
 ``DepthUpsampler(model='rgb')`` at its default budget and at ``--converged-iterations``,
-and the relative difference (issue 21: within 1 %).
+and the relative difference (issue 21: within 1 %). ``--mosaics N`` scores N mosaics of the
+Middlebury *training* scenes per size instead (:func:`mosaic`; the data the momentum was
+chosen on, so they never touch a test scene)::
+
+    .venv/bin/python benchmarks/solver_converged.py --mosaics 3 --sizes 640x480,1280x720
 """
 
 from __future__ import annotations
@@ -63,6 +67,52 @@ def frame_at(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     return rgb, np.ascontiguousarray(gt[top:top + height, left:left + width])
 
 
+#: Middlebury 2005/2006 scenes that are test scenes elsewhere: never in a mosaic.
+TEST_SCENES = ('Aloe', 'Art', 'Books', 'Moebius', 'Rocks2')
+#: Mosaic tiles per frame (columns, rows) by output width: edges as dense as a real frame.
+MOSAIC_TILES = {640: (2, 2), 1280: (3, 2), 1920: (5, 3)}
+
+
+def mosaic(index: int, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Mosaic ``index`` of third-size Middlebury training scenes, about ``size`` (W, H).
+
+    The selection data of the momentum (``a`` of ``dada_ros.core.solver.level_momentum``):
+    tiles of the training scenes (the test scenes never), each centre-cropped (or resized
+    up to cover its tile), views 1 and 5 alternating, ``size`` exactly. GT disparity holes
+    are inpainted and 20 is added (positive depth everywhere).
+    """
+    root = DATA / 'middlebury_2005_2006_thirdsize'
+    scenes = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in TEST_SCENES)
+    cols, rows = MOSAIC_TILES[size[0]]
+    width, height = size
+    xs = [round(i * width / cols) for i in range(cols + 1)]  # tile edges
+    ys = [round(i * height / rows) for i in range(rows + 1)]
+    rgb = np.zeros((height, width, 3), np.uint8)
+    gt = np.zeros((height, width), np.float32)
+    view = 1 + 4 * (index % 2)
+    for tile in range(cols * rows):
+        name = scenes[(index * 6 + tile * 5) % len(scenes)]
+        bgr = cv2.imread(str(root / name / f'view{view}.png'), cv2.IMREAD_COLOR)
+        disp = cv2.imread(str(root / name / f'disp{view}.png'), cv2.IMREAD_UNCHANGED)
+        if bgr is None or disp is None:
+            raise FileNotFoundError(f'scene {name} not found under {root}')
+        disp = disp.astype(np.float32)
+        disp = cv2.inpaint(disp, (disp <= 0).astype(np.uint8), 3, cv2.INPAINT_NS)
+        row, col = divmod(tile, cols)
+        tile_w, tile_h = xs[col + 1] - xs[col], ys[row + 1] - ys[row]
+        scale = max(tile_h / bgr.shape[0], tile_w / bgr.shape[1])
+        if scale > 1.0:
+            new_size = (int(np.ceil(bgr.shape[1] * scale)), int(np.ceil(bgr.shape[0] * scale)))
+            bgr = cv2.resize(bgr, new_size, interpolation=cv2.INTER_CUBIC)
+            disp = cv2.resize(disp, new_size, interpolation=cv2.INTER_LINEAR)
+        top, left = (bgr.shape[0] - tile_h) // 2, (bgr.shape[1] - tile_w) // 2
+        rgb[ys[row]:ys[row + 1], xs[col]:xs[col + 1]] = \
+            bgr[top:top + tile_h, left:left + tile_w, ::-1]
+        gt[ys[row]:ys[row + 1], xs[col]:xs[col + 1]] = \
+            disp[top:top + tile_h, left:left + tile_w] + 20.0
+    return rgb, gt
+
+
 def rmse(estimate: np.ndarray, gt: np.ndarray) -> float:
     return float(np.sqrt(np.mean((estimate.astype(np.float64) - gt) ** 2)))
 
@@ -73,6 +123,9 @@ def main() -> None:
     parser.add_argument('--factors', default='4,8,16')
     parser.add_argument('--frames', default=','.join(FRAMES))
     parser.add_argument('--converged-iterations', type=int, default=3000)
+    parser.add_argument('--mosaics', type=int, default=0,
+                        help='instead of --frames: this many mosaics of the Middlebury '
+                        'training scenes per size (the selection data of the momentum)')
     args = parser.parse_args()
     fast = DepthUpsampler(model='rgb', device='cpu')
     converged = DepthUpsampler(model='rgb', device='cpu', iterations=args.converged_iterations)
@@ -86,9 +139,13 @@ def main() -> None:
             if width % factor or height % factor:
                 print(f'  {size_text} x{factor}: skipped (not divisible)', file=sys.stderr)
                 continue
-            for name in args.frames.split(','):
-                rgb, gt = frame_at(name, (width, height))
-                low = gt.reshape(height // factor, factor, width // factor, factor) \
+            names = [f'mosaic{i}' for i in range(args.mosaics)] if args.mosaics \
+                else args.frames.split(',')
+            for name in names:
+                rgb, gt = mosaic(int(name[6:]), (width, height)) if args.mosaics \
+                    else frame_at(name, (width, height))
+                rows, cols = gt.shape
+                low = gt.reshape(rows // factor, factor, cols // factor, factor) \
                     .mean(axis=(1, 3)).astype(np.float32)
                 error = rmse(fast(rgb, low), gt)
                 reference = rmse(converged(rgb, low), gt)
