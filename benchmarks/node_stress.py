@@ -3,7 +3,7 @@
 """Long robustness runs of ``dada_node`` (issue 7): fuzz, overload and soak.
 
 The short versions run in CI (``test/test_robustness.py``); this script runs them at full
-length on a node in a second process and prints Markdown lines for the README::
+length on a node in a second process and prints Markdown lines for docs/benchmarks.md::
 
     .venv/bin/python benchmarks/node_stress.py fuzz --messages 10000
     .venv/bin/python benchmarks/node_stress.py overload --seconds 60

@@ -19,7 +19,7 @@ towards 0:
 
 Both terms are scale-free (any depth unit). The confidence only needs the input depth and
 the dense output, so it is the same for every guide and solver. :func:`mask_low_confidence`
-implements ``confidence.min``. The README has the measured error per confidence bin.
+implements ``confidence.min``. docs/sensors.md has the measured error per confidence bin.
 """
 
 from __future__ import annotations
