@@ -53,10 +53,9 @@ def read_frame(name: str) -> Tuple[np.ndarray, np.ndarray]:
     return bgr, gt
 
 
-def frame_at(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """RGB and GT of ``name`` at ``size`` = (width, height): resized up if needed, cropped."""
-    bgr, gt = read_frame(name)
-    width, height = size
+def cover_crop(bgr: np.ndarray, gt: np.ndarray, width: int,
+               height: int) -> Tuple[np.ndarray, np.ndarray]:
+    """RGB and GT ``width x height``: resized up (cubic RGB, linear GT) to cover, centre crop."""
     scale = max(width / bgr.shape[1], height / bgr.shape[0])
     if scale > 1.0:
         new_size = (int(np.ceil(bgr.shape[1] * scale)), int(np.ceil(bgr.shape[0] * scale)))
@@ -65,6 +64,12 @@ def frame_at(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     top, left = (bgr.shape[0] - height) // 2, (bgr.shape[1] - width) // 2
     rgb = np.ascontiguousarray(bgr[top:top + height, left:left + width, ::-1])
     return rgb, np.ascontiguousarray(gt[top:top + height, left:left + width])
+
+
+def frame_at(name: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """RGB and GT of ``name`` at ``size`` = (width, height): resized up if needed, cropped."""
+    bgr, gt = read_frame(name)
+    return cover_crop(bgr, gt, *size)
 
 
 #: Middlebury 2005/2006 scenes that are test scenes elsewhere: never in a mosaic.
@@ -99,17 +104,9 @@ def mosaic(index: int, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
         disp = disp.astype(np.float32)
         disp = cv2.inpaint(disp, (disp <= 0).astype(np.uint8), 3, cv2.INPAINT_NS)
         row, col = divmod(tile, cols)
-        tile_w, tile_h = xs[col + 1] - xs[col], ys[row + 1] - ys[row]
-        scale = max(tile_h / bgr.shape[0], tile_w / bgr.shape[1])
-        if scale > 1.0:
-            new_size = (int(np.ceil(bgr.shape[1] * scale)), int(np.ceil(bgr.shape[0] * scale)))
-            bgr = cv2.resize(bgr, new_size, interpolation=cv2.INTER_CUBIC)
-            disp = cv2.resize(disp, new_size, interpolation=cv2.INTER_LINEAR)
-        top, left = (bgr.shape[0] - tile_h) // 2, (bgr.shape[1] - tile_w) // 2
-        rgb[ys[row]:ys[row + 1], xs[col]:xs[col + 1]] = \
-            bgr[top:top + tile_h, left:left + tile_w, ::-1]
-        gt[ys[row]:ys[row + 1], xs[col]:xs[col + 1]] = \
-            disp[top:top + tile_h, left:left + tile_w] + 20.0
+        rgb[ys[row]:ys[row + 1], xs[col]:xs[col + 1]], tile_gt = cover_crop(
+            bgr, disp, xs[col + 1] - xs[col], ys[row + 1] - ys[row])
+        gt[ys[row]:ys[row + 1], xs[col]:xs[col + 1]] = tile_gt + 20.0
     return rgb, gt
 
 
