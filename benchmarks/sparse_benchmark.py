@@ -197,10 +197,19 @@ def fastest(functions: Dict[str, Callable[[], object]], repeats: int) -> Dict[st
     return best
 
 
+def scan_line_stage(values: np.ndarray, valid: np.ndarray, spacing: float) -> None:
+    """The sparse path's scan-line work: line test, both bridgings and the line ends."""
+    gap = int(sparse_core.BRIDGE_SPACINGS * spacing)
+    sparse_core.scan_lines(valid)
+    sparse_core.bridge_scan_lines(values, valid, gap, sparse_core.BRIDGE_TOLERANCE)
+    _, joined = sparse_core.bridge_scan_lines(values, valid, gap, float('inf'))
+    sparse_core.line_ends(values, joined, int(sparse_core.END_SPACINGS * spacing))
+
+
 def speed_lines(iterations: int, device: str, repeats: int) -> List[str]:
     """Time the sparse path beside the low-res path, and the sparse set-up stages (markdown)."""
     lines = ['| size | scan density | low-res up() ms | sparse up() ms | sparse / low-res | '
-             'nearest fill: scipy EDT / compiled ms | bridging ms | levels ms |',
+             'nearest fill: scipy EDT / compiled ms | bridging + line ends ms | levels ms |',
              '|---|---|---|---|---|---|---|---|']
     for width, height in SPEED_SIZES:
         rgb, sparse, low = scaled_scan(width, height)
@@ -216,7 +225,7 @@ def speed_lines(iterations: int, device: str, repeats: int) -> List[str]:
             'edt': lambda: sparse_core.ndimage.distance_transform_edt(~valid,
                                                                       return_indices=True),
             'labels': lambda: sparse_core._nearest_fill(values, valid, kernel='auto'),
-            'bridge': lambda: sparse_core.bridge_rows(values, valid, int(3 * spacing)),
+            'bridge': lambda: scan_line_stage(values, valid, spacing),
             'levels': lambda: solver.set_measurements(depth_t, valid_t),
         }, repeats)
         lines.append(

@@ -81,11 +81,57 @@ def test_scan_line_bridging_follows_a_line_onto_the_next_row() -> None:
     assert not filled[0].any() and not filled[3].any()
 
 
-#: RMSE bound relative to linear interpolation on this frame. 64 and 16 beams are below
-#: linear here (0.87 and 0.90 when written). 32 beams is not yet (1.013 here; over the six
-#: report frames of benchmarks/lidar_beams.py it is 7 % below): the issue 21 gap, bounded so
-#: that it cannot grow unnoticed.
-RATIO_LIMIT = {64: 0.95, 32: 1.04, 16: 0.97}
+def test_line_ends_extend_runs_by_their_end_values() -> None:
+    filled = np.zeros((2, 14), bool)
+    values = np.zeros((2, 14), np.float32)
+    filled[0, 3:5] = True   # a run ending in 4.0 (right) and starting at 3.0 (left)
+    values[0, 3:5] = (3.0, 4.0)
+    filled[0, 9] = True     # 9.0; columns 5-8 lie between the two runs
+    values[0, 9] = 9.0
+    filled[1, [0, 4]] = True  # column 2 is 2 px from both: the left one wins
+    values[1, [0, 4]] = (1.0, 5.0)
+    for kernel in ('torch', 'auto'):  # numpy and (with numba) the compiled row scan
+        ends, extended = sparse_core.line_ends(values, filled, 2, kernel)
+        np.testing.assert_array_equal(
+            extended[0], [0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0])
+        # the nearer run wins (column 7: 3 px from the left run, 2 from the right one)
+        np.testing.assert_array_equal(ends[0, [1, 2, 5, 6, 7, 8, 10, 11]],
+                                      [3, 3, 4, 4, 9, 9, 9, 9])
+        assert not ends[0, ~extended[0]].any()
+        np.testing.assert_array_equal(extended[1, :8], [0, 1, 1, 1, 0, 1, 1, 0])
+        np.testing.assert_array_equal(ends[1, [1, 2, 3, 5, 6]], [1, 1, 5, 5, 5])
+        assert not sparse_core.line_ends(values, filled, 0, kernel)[1].any()
+    rng = np.random.default_rng(3)
+    filled = rng.random((40, 300)) < 0.05
+    values = rng.random((40, 300)).astype(np.float32)
+    for length in (1, 4, 13):
+        slow = sparse_core.line_ends(values, filled, length, 'torch')
+        fast = sparse_core.line_ends(values, filled, length)
+        np.testing.assert_array_equal(slow[1], fast[1])
+        np.testing.assert_array_equal(slow[0], fast[0])
+
+
+@real_data
+def test_scan_lines_are_told_from_the_measurements(scan: lidar.KittiScan) -> None:
+    """A real scan at 64, 32 and 16 beams is a scan; scattered samples and holes are not."""
+    for every in (1, 2, 4):
+        depth = scan.frame(lidar.keep_rings(scan.points, every, 0)).depth
+        assert sparse_core.scan_lines(np.isfinite(depth) & (depth > 0)), every
+    rng = np.random.default_rng(0)
+    for density in (0.01, 0.05, 0.3, 0.55, 0.9):
+        assert not sparse_core.scan_lines(rng.random((375, 1242)) < density), density
+    grid = np.zeros((480, 640), bool)
+    grid[::8, ::8] = True  # a low-resolution camera registered into the image
+    assert not sparse_core.scan_lines(grid)
+    holes = np.ones((480, 640), bool)
+    holes[100:200, 300:420] = False  # dense depth with a hole
+    assert not sparse_core.scan_lines(holes)
+
+
+#: RMSE bound relative to linear interpolation on this frame: 0.79, 0.85 and 0.88 at 64, 32
+#: and 16 beams when written (scan-line test, line ends, weaker depth channel on scans;
+#: 0.87, 1.013 and 0.90 before), bounded with a margin for other machines' rounding.
+RATIO_LIMIT = {64: 0.84, 32: 0.90, 16: 0.93}
 
 
 @real_data

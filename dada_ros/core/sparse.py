@@ -12,23 +12,32 @@ features). The depth estimate given to the guide is the nearest-measurement fill
 jumps where neighbouring measurements disagree and is flat where they agree, so depth
 edges block the diffusion as RGB edges do (a smooth fill would blur them away).
 
-Two steps adapt this to real LiDAR scans (measured on the KITTI Velodyne held-out protocol
-of ``benchmarks/sparse_benchmark.py``, cross-checked on the KITTI semi-dense ground truth
-and on NYU holes; README, "Sparse depth"):
+Three steps adapt this to real LiDAR scans (measured on the KITTI Velodyne held-out protocol
+of ``benchmarks/sparse_benchmark.py`` and ``benchmarks/lidar_beams.py``, cross-checked on the
+KITTI semi-dense ground truth and on NYU holes; README, "Sparse depth"). Whether the input
+is a scan at all is read from the measurements (:func:`scan_lines`), never from a beam table;
+the second step and a weaker depth channel (:data:`LINE_DEPTH_WEIGHT`) apply to scans only:
 
-* **Scan-line bridging** (:func:`bridge_rows`). A spinning LiDAR sweeps its beams along the
-  image rows: consecutive samples of one beam sit 1-2 px apart along a row, the next beam
-  4-6 px above or below, and with the LiDAR mounted apart from the camera, a neighbouring
-  beam often hit another surface (it sees past the camera's occlusion boundaries). So
-  the best evidence for a pixel on a scan line is the beam's own samples beside it. Two
-  consecutive measurements of one row that are less than :data:`BRIDGE_SPACINGS` mean
+* **Scan-line bridging** (:func:`bridge_scan_lines`). A spinning LiDAR sweeps its beams
+  along the image rows: consecutive samples of one beam sit 1-2 px apart along a row, the
+  next beam 4-20 px above or below, and with the LiDAR mounted apart from the camera, a
+  neighbouring beam often hit another surface (it sees past the camera's occlusion
+  boundaries). So the best evidence for a pixel on a scan line is the beam's own samples
+  beside it. Two consecutive measurements of one row (or of a line stepping to the next
+  row, where its own row has no partner) that are less than :data:`BRIDGE_SPACINGS` mean
   spacings apart and agree within :data:`BRIDGE_TOLERANCE` (relative) are joined by linear
   interpolation, and the joined pixels are held fixed like measurements. Pairs that
   disagree (a depth edge inside the row) give the pixels between them the same
   interpolation as their *start* at the finest level, not as a constraint: where the guide
   shows an edge the diffusion moves them little and they keep the blend of the two sides
   (the least-squares guess when the guide cannot tell the side); elsewhere the diffusion
-  takes over.
+  takes over. (Holding the blends too scored 3-4 % better on the held-out scan pixels,
+  but worse between the lines and across clear colour edges: not kept.)
+* **Line ends** (:func:`line_ends`). A free pixel within :data:`END_SPACINGS` mean spacings
+  of the end of a joined run on its row starts the finest level from the run's end value
+  (a start, not a constraint): a projected line steps between rows, so the pixels just past
+  a run's end are mostly the same line, but past an object's outline they are not, and the
+  diffusion (stopped by the guide's edges) settles those.
 * **Edge support** (:func:`edge_support`). The guide's coefficients are relaxed towards 1
   where the measurements around a pixel span less than :data:`SUPPORT_RANGE` ``[0]``
   (relative) and kept as they are above ``[1]``: RGB edges only stop the diffusion where the
@@ -82,15 +91,33 @@ from .sparse_solver import SparseSolver
 HOLE_SPACINGS = 2.0
 #: Smallest such distance in pixels.
 HOLE_MIN_DISTANCE = 2.0
-#: Row bridging joins two consecutive measurements of one image row when they are at most
-#: this many mean spacings ``sqrt(H * W / measurements)`` apart ...
+#: Scan-line bridging joins two consecutive measurements of one image row (or of a line
+#: stepping to the next row) when they are at most this many mean spacings
+#: ``sqrt(H * W / measurements)`` apart (4 tried on the selection frames of
+#: ``benchmarks/lidar_beams.py``: 1-2 % lower held-out RMSE at 64 beams, 1-2 % higher on the
+#: pixels of dropped rings) ...
 BRIDGE_SPACINGS = 3.0
 #: ... and differ by at most this fraction of the nearer one (one surface, not an edge).
 BRIDGE_TOLERANCE = 0.05
+#: The measurements lie on scan lines when the median gap between consecutive
+#: measurements of a row is at most this many mean spacings (:func:`scan_lines`). Uniformly
+#: scattered samples give about ``0.69 / sqrt(density)`` (at least 0.69), a regular grid
+#: or dense depth with holes about 1; the KITTI scans 0.3 (16 beams) to 0.55 (64 beams).
+LINE_GAP_RATIO = 0.65
+#: On scan lines, free pixels at most this many mean spacings along a row past the end of a
+#: joined run start the finest level from the run's end value (:func:`line_ends`). Chosen on
+#: the selection frames of ``benchmarks/lidar_beams.py`` (0.5, 1, 2, 3, 4 tried; held as
+#: constraints instead, they cost 5-25 % on the pixels of dropped rings).
+END_SPACINGS = 2.0
+#: Weight of the depth channel (the nearest fill over the mean depth) beside the colour
+#: channels in the guide's coefficients for sparse input ...
+SPARSE_DEPTH_WEIGHT = 1.0
+#: ... and on scan lines, where the nearest fill's steps half way between two lines are no
+#: edges (0.25, 0.5, 1, 2 tried on the selection frames of ``benchmarks/lidar_beams.py``).
+LINE_DEPTH_WEIGHT = 0.5
 #: Share of the nearest-measurement fill in the start of the finest level at free pixels
-#: (the rest: the upsampled coarser level). Chosen on 3 KITTI frames with 64, 32 and 16 beams
-#: (0, 0.5, 1 tried; ``benchmarks/lidar_beams.py``): 0 loses to linear interpolation at 16
-#: beams, 1 at 32 beams.
+#: (the rest: the upsampled coarser level). Chosen on KITTI selection frames with 64, 32 and
+#: 16 beams (0, 0.25, 0.5, 0.75, 1 tried; ``benchmarks/lidar_beams.py``).
 NEAREST_START = 0.5
 #: Relative depth range of the measurements around a pixel below which the guide's
 #: coefficients are replaced by 1 (a smooth surface) and above which they are kept as they
@@ -128,6 +155,28 @@ def _nearest_fill(values: np.ndarray, valid: np.ndarray, with_distance: bool = F
 def mean_spacing(height: int, width: int, measurements: int) -> float:
     """Mean distance between measurements in pixels: ``sqrt(H * W / measurements)``."""
     return math.sqrt(height * width / max(measurements, 1))
+
+
+def scan_lines(valid: np.ndarray, ratio: float = LINE_GAP_RATIO) -> bool:
+    """Whether the measurements lie on scan lines along the image rows (a spinning LiDAR).
+
+    Derived from the mask alone, no beam layout: the median column gap between consecutive
+    measurements of a row is at most ``ratio`` times :func:`mean_spacing`. Samples on lines
+    sit closer along their line than the mean spacing (which also spans the gaps between
+    lines); scattered samples, a regular grid or dense depth with holes do not.
+
+    Args:
+        valid: ``(H, W)`` bool measurements.
+        ratio: largest median row gap in mean spacings.
+    """
+    if valid.ndim != 2 or valid.dtype != np.bool_:
+        raise ValueError(f'valid must be (H, W) bool, got {valid.shape} {valid.dtype}')
+    rows, cols = np.nonzero(valid)  # row-major
+    same_row = rows[1:] == rows[:-1]
+    if not same_row.any():
+        return False
+    gap = float(np.median(np.diff(cols)[same_row]))
+    return gap <= ratio * mean_spacing(valid.shape[0], valid.shape[1], len(rows))
 
 
 def bridge_rows(depth: np.ndarray, valid: np.ndarray, max_gap: int,
@@ -231,6 +280,49 @@ def bridge_scan_lines(depth: np.ndarray, valid: np.ndarray, max_gap: int,
     return bridged, filled
 
 
+def line_ends(bridged: np.ndarray, filled: np.ndarray, length: int,
+              kernel: str = 'auto') -> Tuple[np.ndarray, np.ndarray]:
+    """Extend every run of filled pixels of a row by its end value, ``length`` px each way.
+
+    Where the extensions of two runs meet, the nearer run's value wins (the left one at a
+    tie).
+
+    Args:
+        bridged: ``(H, W)`` float32 values at the ``filled`` pixels.
+        filled: ``(H, W)`` bool measured or joined pixels.
+        length: most pixels past a run's end (0: no extension).
+        kernel: ``cpu_kernel``: the compiled row scan
+            (:func:`dada_ros.core.kernels.line_ends`) unless ``'torch'`` or numba is
+            missing, then numpy (the same result, about 40x slower at 1280x720).
+
+    Returns:
+        ``(values, extended)``: float32 ``(H, W)`` values at the extended pixels (0
+        elsewhere) and the bool mask of the extended pixels (never a ``filled`` one).
+    """
+    if bridged.shape != filled.shape or filled.ndim != 2 or filled.dtype != np.bool_:
+        raise ValueError(f'bridged and filled must be (H, W) with filled bool, got '
+                         f'{bridged.shape}, {filled.shape} {filled.dtype}')
+    if kernels.use_compiled(kernel, torch.device('cpu')):
+        values = np.empty(filled.shape, np.float32)
+        extended = np.empty(filled.shape, np.bool_)
+        kernels.line_ends(np.ascontiguousarray(bridged, dtype=np.float32),
+                          np.ascontiguousarray(filled), int(length), values, extended)
+        return values, extended
+    width = filled.shape[1]
+    columns = np.arange(width, dtype=np.int64)
+    # the column of the last filled pixel at or left of each pixel, and the next at or right
+    left = np.maximum.accumulate(np.where(filled, columns, -width - length - 1), axis=1)
+    right = np.minimum.accumulate(np.where(filled, columns, 2 * width + length + 1)[:, ::-1],
+                                  axis=1)[:, ::-1]
+    from_left, from_right = columns - left, right - columns
+    use_left = from_left <= from_right
+    distance = np.where(use_left, from_left, from_right)
+    extended = ~filled & (distance <= length)
+    source = np.clip(np.where(use_left, left, right), 0, width - 1)
+    values = np.where(extended, np.take_along_axis(bridged, source, axis=1), 0.0)
+    return values.astype(np.float32), extended
+
+
 def edge_support(nearest: np.ndarray, window: int,
                  limits: Tuple[float, float] = SUPPORT_RANGE) -> np.ndarray:
     """Whether the measurements around each pixel could hold a depth edge, in [0, 1].
@@ -328,28 +420,28 @@ def complete_sparse(rgb: np.ndarray, depth: np.ndarray, guide: Guide, solver: Sp
         return np.full((height, width), np.nan, dtype=np.float32)
     scale = float(depth32[valid].astype(np.float64).mean())
     depth32[~valid] = 0.0
-    # Scan-line bridging: joined pixels are held like measurements (module docstring).
-    max_gap = int(BRIDGE_SPACINGS * mean_spacing(height, width, count))
-    bridged, fixed = bridge_scan_lines(depth32, valid, max_gap)
+    # Scan-line bridging: joined pixels that agree are held like measurements, the others
+    # only start the finest level (module docstring).
+    spacing = mean_spacing(height, width, count)
+    lines = scan_lines(valid)
+    max_gap = int(BRIDGE_SPACINGS * spacing)
+    bridged, fixed = bridge_scan_lines(depth32, valid, max_gap, BRIDGE_TOLERANCE)
     normalised = bridged / np.float32(scale)
-    # Pairs that disagree only give the start of the finest level (module docstring).
-    blended, hinted = bridge_scan_lines(depth32, valid, max_gap, math.inf)
-    hinted &= ~fixed
+    blended, joined = bridge_scan_lines(depth32, valid, max_gap, math.inf)
+    blended /= np.float32(scale)
     nearest, _ = _nearest_fill(normalised, fixed, kernel=kernel)
     solver.kernel = kernel
     solver.set_measurements(torch.from_numpy(normalised).to(device),
                             torch.from_numpy(fixed).to(device))
-    cv, ch = _sparse_coefficients(guide, rgb, nearest, fixed, device)
+    cv, ch = _sparse_coefficients(guide, rgb, nearest, fixed, device,
+                                  LINE_DEPTH_WEIGHT if lines else SPARSE_DEPTH_WEIGHT)
     padded_h, padded_w = solver.padded_shape
     pad = (0, padded_w - width, 0, padded_h - height)
     cv = F.pad(cv[None, None], pad, value=1.0)[0, 0]
     ch = F.pad(ch[None, None], pad, value=1.0)[0, 0]
-    # The other free pixels start the finest level half from the nearest measurement
-    # (:data:`NEAREST_START`): with few beams the upsampled coarse levels mix in the rings
-    # above and below at the pixels of a line's own gaps.
-    blended = np.where(hinted, blended, nearest * np.float32(scale))
-    hint_values = F.pad(torch.from_numpy(blended / np.float32(scale)).to(device)[None, None],
-                        pad)[0, 0]
+    start_values, hinted = _finest_start(blended, joined, fixed, nearest,
+                                         int(END_SPACINGS * spacing) if lines else 0, kernel)
+    hint_values = F.pad(torch.from_numpy(start_values).to(device)[None, None], pad)[0, 0]
     hint_mask = F.pad(torch.from_numpy(hinted).to(device)[None, None], pad)[0, 0]
     if reference:
         start = F.pad(torch.from_numpy(nearest).to(device)[None, None], pad,
@@ -373,8 +465,25 @@ def complete_sparse(rgb: np.ndarray, depth: np.ndarray, guide: Guide, solver: Sp
     return out
 
 
+def _finest_start(blended: np.ndarray, joined: np.ndarray, fixed: np.ndarray,
+                  nearest: np.ndarray, end_length: int,
+                  kernel: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Start of the finest level at free pixels: ``(values, hinted)``, both ``(H, W)``.
+
+    Free pixels of disagreeing pairs (``joined`` but not ``fixed``) start from their blend,
+    those within ``end_length`` px past a joined run's end from its end value
+    (:func:`line_ends`); both are ``hinted``. The others start half from ``nearest``
+    (:data:`NEAREST_START`, in the solver): with few beams the upsampled coarse levels mix
+    in the lines above and below.
+    """
+    ends, extended = line_ends(blended, joined, end_length, kernel)
+    hinted = joined & ~fixed
+    values = np.where(hinted, blended, np.where(extended, ends, nearest))
+    return values.astype(np.float32), hinted | extended
+
+
 def _sparse_coefficients(guide: Guide, rgb: np.ndarray, nearest: np.ndarray,
-                         fixed: np.ndarray, device: torch.device
+                         fixed: np.ndarray, device: torch.device, depth_weight: float
                          ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Return the coefficients ``(H-1, W)``, ``(H, W-1)`` of the sparse path (float32).
 
@@ -387,10 +496,11 @@ def _sparse_coefficients(guide: Guide, rgb: np.ndarray, nearest: np.ndarray,
     rgb_t = rgb_features(rgb, device)
     if isinstance(guide, (RgbGuide, SelfGuidedGuide)) and guide.depth_weight > 0:
         # The nearest fill's steps between measurement cells are not scene edges: keep
-        # its channel at depth / mean (weight 1 on a mean-one input), not the standardised,
-        # stronger channel of the low-res path, which would make those steps barriers
-        # (measured: 7 % instead of 15 % below linear on the scans).
-        spread = torch.full((1, 1, 1, 1), guide.depth_weight, device=device)
+        # its channel at depth_weight * depth / mean (a mean-one input), not the
+        # standardised, stronger channel of the low-res path, which would make those steps
+        # barriers (measured: 7 % instead of 15 % below linear on the scans).
+        spread = torch.full((1, 1, 1, 1), guide.depth_weight / depth_weight,
+                            device=device)
         cv, ch = guide.coefficients(rgb_t, nearest_t[None, None], spread=spread)
     else:
         cv, ch = guide.coefficients(rgb_t, nearest_t[None, None])
