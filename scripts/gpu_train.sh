@@ -24,6 +24,10 @@
 #      python -m dada_ros.training.deep_guide --pack training_data/deep_guide.npz
 #    then there: ARCH=deep_guide OUT=/some/folder bash scripts/gpu_train.sh
 #    (RESUME_DIR works the same; TOTAL_STEPS sets the cosine schedule, default STEPS).
+#    The CPU-budget design of the model card (networks at 1/8, pass 1 36 and pass 2 72 of
+#    96 steps, Middlebury views drawn 3x as often) is
+#      ARCH=deep_guide OUT=/some/folder bash scripts/gpu_train.sh --pool 8 \
+#          --first-fraction 0.375 --refine-fraction 0.75 --repeat-middlebury 3
 # 3. Back here: evaluate or continue on the CPU,
 #      python -m dada_ros.training.evaluate --weights OUT/best.pt
 #      python -m dada_ros.training.train --out runs/gpu --resume ...   (after copying OUT/* there)

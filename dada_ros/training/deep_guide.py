@@ -489,7 +489,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     optimiser = make_optimiser(guide, args.lr)
     if optimiser_state is not None:
         optimiser.load_state_dict(optimiser_state)
-    meta_base = {'arch': ARCH, 'train_frames': len(train),
+    meta_base = {'arch': ARCH, 'train_frames': len({s.name for s in train}),
+                 'repeat_middlebury': args.repeat_middlebury,
                  'validation': {k: [s.name for s in v] for k, v in validation.items()},
                  'test_scenes_never_seen': list(VALIDATION_SCENES) + ['rgbdd test part'],
                  'command': 'python -m dada_ros.training.deep_guide '
