@@ -198,11 +198,11 @@ def fastest(functions: Dict[str, Callable[[], object]], repeats: int) -> Dict[st
 
 
 def scan_line_stage(values: np.ndarray, valid: np.ndarray, spacing: float) -> None:
-    """The sparse path's scan-line work: line test, both bridgings and the line ends."""
+    """Run the sparse path's scan-line work: line test, bridging (pairs once), line ends."""
     gap = int(sparse_core.BRIDGE_SPACINGS * spacing)
     sparse_core.scan_lines(valid)
-    sparse_core.bridge_scan_lines(values, valid, gap, sparse_core.BRIDGE_TOLERANCE)
-    _, joined = sparse_core.bridge_scan_lines(values, valid, gap, float('inf'))
+    _, _, _, joined = sparse_core.bridge_scan_lines_both(values, valid, gap,
+                                                         sparse_core.BRIDGE_TOLERANCE)
     sparse_core.line_ends(values, joined, int(sparse_core.END_SPACINGS * spacing))
 
 

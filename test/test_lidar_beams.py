@@ -81,6 +81,21 @@ def test_scan_line_bridging_follows_a_line_onto_the_next_row() -> None:
     assert not filled[0].any() and not filled[3].any()
 
 
+def test_both_bridgings_from_one_pairing() -> None:
+    """The sparse path pairs once and applies two tolerances: as two separate bridgings."""
+    rng = np.random.default_rng(5)
+    depth = (rng.random((40, 120)) * 20 + 1).astype(np.float32)
+    valid = rng.random((40, 120)) < 0.12
+    valid[::4, :] |= rng.random((10, 120)) < 0.6  # some scan-line-like rows
+    for max_gap in (3, 9, 25):
+        both = sparse_core.bridge_scan_lines_both(depth, valid, max_gap, 0.05)
+        expected = sparse_core.bridge_scan_lines(depth, valid, max_gap, 0.05) \
+            + sparse_core.bridge_scan_lines(depth, valid, max_gap, np.inf)
+        for got, want in zip(both, expected):
+            np.testing.assert_array_equal(got, want)
+        assert both[3].sum() > both[1].sum() > valid.sum()  # disagreeing pairs exist
+
+
 def test_line_ends_extend_runs_by_their_end_values() -> None:
     filled = np.zeros((2, 14), bool)
     values = np.zeros((2, 14), np.float32)

@@ -242,9 +242,37 @@ def bridge_scan_lines(depth: np.ndarray, valid: np.ndarray, max_gap: int,
         ``(bridged, filled)``: a new float32 array with the joined pixels set (other pixels
         as in ``depth``) and the mask of measured or joined pixels.
     """
+    _check_mask(depth, valid)
+    return _apply_joins(depth, valid, _scan_line_joins(depth, valid, max_gap), tolerance)
+
+
+def bridge_scan_lines_both(depth: np.ndarray, valid: np.ndarray, max_gap: int,
+                           tolerance: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+    """:func:`bridge_scan_lines` with ``tolerance`` and with every pair, pairs found once.
+
+    Returns:
+        ``(bridged, filled)`` of ``tolerance`` and ``(blended, joined)`` of an infinite one.
+    """
+    _check_mask(depth, valid)
+    joins = _scan_line_joins(depth, valid, max_gap)
+    return _apply_joins(depth, valid, joins, tolerance) + _apply_joins(depth, valid, joins,
+                                                                       math.inf)
+
+
+def _check_mask(depth: np.ndarray, valid: np.ndarray) -> None:
     if depth.shape != valid.shape or depth.ndim != 2 or valid.dtype != np.bool_:
         raise ValueError(f'depth and valid must be (H, W) with valid bool, got {depth.shape}, '
                          f'{valid.shape} {valid.dtype}')
+
+
+#: The pixels of every scan-line join: ``(row, col, value, difference, nearer)``, the last
+#: two the absolute depth difference and the nearer depth of the pixel's pair.
+Joins = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _scan_line_joins(depth: np.ndarray, valid: np.ndarray, max_gap: int) -> Joins:
+    """Pair every measurement with its partner (:func:`bridge_scan_lines`), any depths."""
     height, width = valid.shape
     rows, cols = np.nonzero(valid)  # row-major
     values = depth[rows, cols]
@@ -260,13 +288,7 @@ def bridge_scan_lines(depth: np.ndarray, valid: np.ndarray, max_gap: int,
         better = (candidate < gap) & (gap > max_gap)
         partner[better] = found[better]
         gap[better] = candidate[better]
-    joined = (gap > 1) & (gap <= max_gap) \
-        & (np.abs(values[partner] - values) <= tolerance * np.minimum(values, values[partner]))
-    bridged = depth.astype(np.float32, copy=True)
-    filled = valid.copy()
-    start = np.nonzero(joined)[0]
-    if not len(start):
-        return bridged, filled
+    start = np.nonzero((gap > 1) & (gap <= max_gap))[0]
     inner = gap[start] - 1  # pixels strictly between the pair
     pair = np.repeat(np.arange(len(start)), inner)
     step = np.arange(len(pair)) - np.repeat(np.cumsum(inner) - inner, inner) + 1
@@ -275,8 +297,21 @@ def bridge_scan_lines(depth: np.ndarray, valid: np.ndarray, max_gap: int,
     col = cols[first] + step
     between = ~valid[row, col]  # a step pair may pass a measurement of the other row
     value = values[first] + (values[second] - values[first]) * (step / gap[first])
-    bridged[row[between], col[between]] = value[between]
-    filled[row[between], col[between]] = True
+    difference = np.abs(values[second] - values[first])
+    nearer = np.minimum(values[first], values[second])
+    return (row[between], col[between], value[between], difference[between],
+            nearer[between])
+
+
+def _apply_joins(depth: np.ndarray, valid: np.ndarray, joins: Joins,
+                 tolerance: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Set the joined pixels of pairs that differ by at most ``tolerance`` of the nearer."""
+    row, col, value, difference, nearer = joins
+    keep = difference <= tolerance * nearer
+    bridged = depth.astype(np.float32, copy=True)
+    filled = valid.copy()
+    bridged[row[keep], col[keep]] = value[keep]
+    filled[row[keep], col[keep]] = True
     return bridged, filled
 
 
@@ -425,9 +460,9 @@ def complete_sparse(rgb: np.ndarray, depth: np.ndarray, guide: Guide, solver: Sp
     spacing = mean_spacing(height, width, count)
     lines = scan_lines(valid)
     max_gap = int(BRIDGE_SPACINGS * spacing)
-    bridged, fixed = bridge_scan_lines(depth32, valid, max_gap, BRIDGE_TOLERANCE)
+    bridged, fixed, blended, joined = bridge_scan_lines_both(depth32, valid, max_gap,
+                                                             BRIDGE_TOLERANCE)
     normalised = bridged / np.float32(scale)
-    blended, joined = bridge_scan_lines(depth32, valid, max_gap, math.inf)
     blended /= np.float32(scale)
     nearest, _ = _nearest_fill(normalised, fixed, kernel=kernel)
     solver.kernel = kernel
