@@ -210,12 +210,12 @@ def test_packaged_weights_load_and_run() -> None:
     guide = make_guide('learned', '', torch.device('cpu'))
     assert isinstance(guide, SelfGuidedGuide)
     assert not any(p.requires_grad for p in guide.parameters())
-    assert guide.pass_iterations(96) == (32, 64)
+    assert guide.pass_iterations(96) == (40, 80)
     # at most 4/3 of rgb's finest-level steps: rgb runs 48 at x8 from 1280x720 up
-    assert refining_passes(guide, 96, 8, 480, 640) == (32, 64)
+    assert refining_passes(guide, 96, 8, 480, 640) == (40, 80)
     assert refining_passes(guide, 96, 8, 720, 1280) == (21, 43)
-    assert refining_passes(guide, 96, 4, 720, 1280) == (32, 64)
-    assert refining_passes(guide, 96, 8 / 3, 720, 1280) == (32, 64)
+    assert refining_passes(guide, 96, 4, 720, 1280) == (40, 80)
+    assert refining_passes(guide, 96, 8 / 3, 720, 1280) == (40, 80)
     rgb, initial = _inputs(64, 80)
     with torch.no_grad():
         cv, ch = guide.refine_coefficients(rgb, initial, 8)
