@@ -278,17 +278,24 @@ def _scan_line_joins(depth: np.ndarray, valid: np.ndarray, max_gap: int) -> Join
     rows, cols = np.nonzero(valid)  # row-major
     values = depth[rows, cols]
     key = rows.astype(np.int64) * width + cols
-    partner = np.zeros(len(rows), dtype=np.int64)
-    gap = np.full(len(rows), max_gap + 1, dtype=np.int64)  # no partner yet
-    for offset in (0, -1, 1):  # the own row first: a neighbour row only where it has none
-        target = rows + offset
-        found = np.minimum(np.searchsorted(key, target * width + cols, side='right'),
-                           len(rows) - 1)
-        candidate = np.where((rows[found] == target) & (cols[found] > cols),
-                             cols[found] - cols, max_gap + 1)
-        better = (candidate < gap) & (gap > max_gap)
-        partner[better] = found[better]
-        gap[better] = candidate[better]
+    count = len(rows)
+    # the own row first: the partner is the next measurement in row-major order
+    partner = np.minimum(np.arange(1, count + 1, dtype=np.int64), count - 1)
+    gap = np.full(count, max_gap + 1, dtype=np.int64)  # no partner yet
+    same_row = rows[partner] == rows
+    same_row[-1:] = False
+    gap[same_row] = np.minimum(cols[partner] - cols, max_gap + 1)[same_row]
+    for offset in (-1, 1):  # a neighbour row only where the own row has none (dense input:
+        # few pixels, so the searches stay cheap at 1280x720)
+        todo = np.nonzero(gap > max_gap)[0]
+        target = rows[todo] + offset
+        found = np.minimum(np.searchsorted(key, target * width + cols[todo], side='right'),
+                           count - 1)
+        candidate = np.where((rows[found] == target) & (cols[found] > cols[todo]),
+                             cols[found] - cols[todo], max_gap + 1)
+        better = candidate <= max_gap
+        partner[todo[better]] = found[better]
+        gap[todo[better]] = candidate[better]
     start = np.nonzero((gap > 1) & (gap <= max_gap))[0]
     inner = gap[start] - 1  # pixels strictly between the pair
     pair = np.repeat(np.arange(len(start)), inner)
