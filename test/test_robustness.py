@@ -739,7 +739,10 @@ def test_registration_plausibility(ros: RosHarness, spawn_node: Any) -> None:
     depth_header = _stamped((header.stamp.sec, header.stamp.nanosec), 'depth_cam')
     depth_info.publish(camera_info(depth_header))
     rig.info.publish(camera_info(header))
-    time.sleep(0.3)  # the depth camera_info first: register needs it when the pair is made
+    # both camera_infos in the node first: register needs them when the pair is made (a
+    # fixed wait lost this race once in a CI run on the loaded machine)
+    rig.wait_stats(lambda s: int(s.get('received_depth_camera_info', 0)) >= 1
+                   and int(s.get('received_camera_info', 0)) >= 1)
     rig.rgb.publish(rgb_to_image(rng_image(rng), header))
     rig.depth.publish(array_to_image(np.full((H, W), 2.0, np.float32), '32FC1', depth_header))
     served = image_to_depth(rig.output(header))
