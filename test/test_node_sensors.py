@@ -168,18 +168,23 @@ def test_register_live(ros: RosHarness, spawn_node: Any, unique_namespace: str) 
     ns = unique_namespace
     node = spawn_node('-r', f'__ns:={ns}', '-p', 'depth.mode:=register', '-p',
                       f"depth.to_rgb:='{pose}'", '-p', 'model:=rgb', '-p', 'iterations:=8',
-                      '-p', 'qos.reliable_input:=true', name='dada_register')
+                      '-p', 'qos.reliable_input:=true', '-p', 'diagnostics.period:=0.3',
+                      name='dada_register')
     rgb_pub = ros.publisher(Image, f'{ns}/rgb/image')
     depth_pub = ros.publisher(Image, f'{ns}/depth/image')
     info_pub = ros.publisher(CameraInfo, f'{ns}/rgb/camera_info')
     depth_info_pub = ros.publisher(CameraInfo, f'{ns}/depth/camera_info')
     dense = ros.collect(Image, f'{ns}/depth_dense/image')
+    diagnostics = ros.collect(DiagnosticArray, '/diagnostics')
     ros.wait_for_subscribers([rgb_pub, depth_pub, info_pub, depth_info_pub], TIMEOUT)
     header = _header(1_700_000_300, 'camera_color_optical_frame')
     depth_header = _header(1_700_000_300, 'camera_depth_optical_frame')
     depth_info_pub.publish(camera_info_msg(k_depth, 424, 300, depth_header))
     info_pub.publish(camera_info_msg(_k(frame), 640, 480, header))
-    time.sleep(0.5)  # the camera_infos first, as drivers publish them with every image
+    # the camera_infos in the node first, as drivers publish them with every image
+    wait_until(lambda: (int(_stats(diagnostics, ns).get('received_depth_camera_info', 0)) >= 1
+                        and int(_stats(diagnostics, ns).get('received_camera_info', 0)) >= 1),
+               TIMEOUT, message='both camera_infos received')
     rgb_pub.publish(rgb_to_image(frame.rgb, header))
     mm = np.nan_to_num(depth * 1000.0).round().astype(np.uint16)
     depth_pub.publish(array_to_image(mm, '16UC1', depth_header))
