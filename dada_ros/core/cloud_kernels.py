@@ -66,9 +66,14 @@ def write_points_numpy(depth: np.ndarray, x_factor: np.ndarray, y_factor: np.nda
 
 
 def _points_kernel(depth: np.ndarray, x_factor: np.ndarray, y_factor: np.ndarray,
-                   out: np.ndarray) -> None:
-    """Write ``x, y, z`` of every pixel of ``depth`` into ``out[..., :3]`` (compiled)."""
+                   out: np.ndarray, rgb: np.ndarray, packed: np.ndarray) -> None:
+    """Write ``x, y, z`` of every pixel of ``depth`` into ``out[..., :3]`` (compiled).
+
+    With a non-empty ``packed`` (``out[..., 3]`` as uint32) also ``0x00RRGGBB`` of ``rgb``;
+    without colour both are empty arrays.
+    """
     rows, cols = depth.shape
+    colour = packed.size > 0
     nan = np.float32(np.nan)
     for i in range(rows):
         fy = y_factor[i]
@@ -82,27 +87,9 @@ def _points_kernel(depth: np.ndarray, x_factor: np.ndarray, y_factor: np.ndarray
                 out[i, j, 0] = nan
                 out[i, j, 1] = nan
                 out[i, j, 2] = nan
-
-
-def _colour_points_kernel(depth: np.ndarray, x_factor: np.ndarray, y_factor: np.ndarray,
-                          out: np.ndarray, rgb: np.ndarray, packed: np.ndarray) -> None:
-    """:func:`_points_kernel` plus ``0x00RRGGBB`` of ``rgb`` into ``packed`` (``out[..., 3]``)."""
-    rows, cols = depth.shape
-    nan = np.float32(np.nan)
-    for i in range(rows):
-        fy = y_factor[i]
-        for j in range(cols):
-            z = np.float32(depth[i, j])
-            if np.isfinite(z) and z > 0:
-                out[i, j, 0] = z * x_factor[j]
-                out[i, j, 1] = z * fy
-                out[i, j, 2] = z
-            else:
-                out[i, j, 0] = nan
-                out[i, j, 1] = nan
-                out[i, j, 2] = nan
-            packed[i, j] = (np.uint32(rgb[i, j, 0]) << np.uint32(16)) \
-                | (np.uint32(rgb[i, j, 1]) << np.uint32(8)) | np.uint32(rgb[i, j, 2])
+            if colour:
+                packed[i, j] = (np.uint32(rgb[i, j, 0]) << np.uint32(16)) \
+                    | (np.uint32(rgb[i, j, 1]) << np.uint32(8)) | np.uint32(rgb[i, j, 2])
 
 
 def _compiled(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -158,7 +145,7 @@ def write_points(depth: np.ndarray, x_factor: np.ndarray, y_factor: np.ndarray,
         write_points_numpy(depth, x_factor, y_factor, out, rgb)
         return
     if rgb is None:
-        _compiled(_points_kernel)(depth, x_factor, y_factor, out)
+        rgb, packed = np.empty((0, 0, 3), np.uint8), np.empty((0, 0), np.uint32)
     else:
-        _compiled(_colour_points_kernel)(depth, x_factor, y_factor, out, rgb,
-                                         out[..., 3].view(np.uint32))
+        packed = out[..., 3].view(np.uint32)
+    _compiled(_points_kernel)(depth, x_factor, y_factor, out, rgb, packed)
